@@ -1,0 +1,95 @@
+/**
+ * The pure step of a conversation: (compiled flow, persisted snapshot, event) -> (next persisted
+ * snapshot, effects). No I/O, no clocks: timers come out as `schedule`/`cancel` effects and come back
+ * as events. The actor runtime and the simulator both run exactly this function.
+ */
+import { initialTransition, transition } from 'xstate';
+import { collectEffects } from './collect-effects.ts';
+import type { CompiledFlow } from './compile.ts';
+import { DISABLED, HALTED, IDLE } from './compile.ts';
+import type { FlowContext } from './machine-setup.ts';
+import type { ConversationStatus, Effect, FlowEvent } from './types.ts';
+
+/** What is stored for a conversation: XState's persisted form (`getPersistedSnapshot`), JSON only. */
+export interface PersistedConversation {
+  status: string;
+  value: string | Record<string, string>;
+  context: FlowContext;
+  [key: string]: unknown;
+}
+
+/** The outcome of one event. */
+export interface AdvanceResult {
+  snapshot: PersistedConversation;
+  effects: Effect[];
+  /** The step the conversation stands at (null before /start or when the flow is disabled). */
+  currentStep: string | null;
+  status: ConversationStatus;
+  /** True when the stored snapshot did not resolve against this flow version and the conversation restarted. */
+  restarted: boolean;
+}
+
+type Snapshot = ReturnType<CompiledFlow['machine']['resolveState']>;
+
+/** The step a snapshot stands at: the top-level state key, or where it halted. */
+export function getCurrentStep(value: unknown, context: FlowContext): string | null {
+  const key = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  if (key === HALTED) return context.halted;
+  if (key === undefined || key === IDLE || key === DISABLED) return null;
+  return key;
+}
+
+/** Whether the conversation waits for input, is finished, or stopped on an error. */
+export function getConversationStatus(compiled: CompiledFlow, value: unknown): ConversationStatus {
+  const key = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  if (key === HALTED) return 'error';
+  if (key === DISABLED) return 'done';
+  const step = key === undefined ? undefined : compiled.steps.get(key);
+  if (step !== undefined && (step.type === 'access' || step.type === 'end')) return 'done';
+  return 'waiting';
+}
+
+function restore(compiled: CompiledFlow, persisted: PersistedConversation): Snapshot | null {
+  if (typeof persisted !== 'object' || persisted === null || persisted.status !== 'active') return null;
+  if (typeof persisted.context !== 'object' || persisted.context === null) return null;
+  try {
+    return compiled.machine.resolveState({ value: persisted.value, context: persisted.context });
+  } catch {
+    return null;
+  }
+}
+
+function persist(compiled: CompiledFlow, snapshot: Snapshot): PersistedConversation {
+  return compiled.machine.getPersistedSnapshot(snapshot) as unknown as PersistedConversation;
+}
+
+/** A fresh conversation, before its first event. */
+export function startConversation(compiled: CompiledFlow): PersistedConversation {
+  const [snapshot] = initialTransition(compiled.machine);
+  return persist(compiled, snapshot);
+}
+
+/**
+ * Applies one event. A snapshot that no longer resolves against this flow version restarts the
+ * conversation from its start step (FLOW_FORMAT.md, "Runtime rules"); the event that found it so is
+ * then treated as `/start` (its payload kept if it was one).
+ */
+export function advanceConversation(
+  compiled: CompiledFlow,
+  persisted: PersistedConversation | null,
+  event: FlowEvent,
+): AdvanceResult {
+  let snapshot = persisted === null ? null : restore(compiled, persisted);
+  const restarted = persisted !== null && snapshot === null;
+  if (snapshot === null) snapshot = initialTransition(compiled.machine)[0];
+  const input: FlowEvent = restarted && event.type !== 'start' ? { type: 'start' } : event;
+  const [next, actions] = transition(compiled.machine, snapshot, input);
+  const context = next.context as FlowContext;
+  return {
+    snapshot: persist(compiled, next),
+    effects: collectEffects(compiled, actions, input),
+    currentStep: getCurrentStep(next.value, context),
+    status: next.status === 'error' ? 'error' : getConversationStatus(compiled, next.value),
+    restarted,
+  };
+}
