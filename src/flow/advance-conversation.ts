@@ -59,8 +59,11 @@ function restore(compiled: CompiledFlow, persisted: PersistedConversation): Snap
   }
 }
 
+/** XState's persisted form, without the `undefined` fields JSON would drop anyway. */
 function persist(compiled: CompiledFlow, snapshot: Snapshot): PersistedConversation {
-  return compiled.machine.getPersistedSnapshot(snapshot) as unknown as PersistedConversation;
+  const persisted = compiled.machine.getPersistedSnapshot(snapshot) as unknown as PersistedConversation;
+  for (const key of Object.keys(persisted)) if (persisted[key] === undefined) delete persisted[key];
+  return persisted;
 }
 
 /** A fresh conversation, before its first event. */

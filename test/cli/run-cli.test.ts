@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { CliIo } from '../../src/cli/io.ts';
+import { runCli } from '../../src/cli/run-cli.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const vipPath = join(root, 'machines', 'vip-funnel.flow.json');
+
+async function cli(argv: string[], stdinLines: string[] = []) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    stdin: (async function* () {
+      yield* stdinLines;
+    })(),
+    isTTY: false,
+    readFile: (p) => readFile(p, 'utf8'),
+    writeFile: (p, t) => writeFile(p, t, 'utf8'),
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+async function tempFile(name: string, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'botflow-cli-'));
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+describe('botflow CLI', () => {
+  it('validate --json prints one object and exits 0 for a valid flow', async () => {
+    const r = await cli(['validate', vipPath, '--json']);
+    assert.equal(r.code, 0);
+    assert.deepEqual(JSON.parse(r.stdout), { valid: true, errors: [], warnings: [] });
+  });
+
+  it('validate exits 1 and points at each problem', async () => {
+    const path = await tempFile(
+      'bad.json',
+      JSON.stringify({
+        id: 'x',
+        flow_start_step_id: 'nope',
+        flow_steps: [{ id: 'a', type: 'end', config: {} }],
+      }),
+    );
+    const json = await cli(['validate', path, '--json']);
+    assert.equal(json.code, 1);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.valid, false);
+    assert.ok(report.errors.length >= 1);
+    for (const e of report.errors) assert.equal(typeof e.code, 'string');
+    const text = await cli(['validate', path]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /invalid/);
+    assert.match(text.stdout, /error/);
+  });
+
+  it('a file that is not JSON is a schema error with line and column', async () => {
+    const path = await tempFile('broken.json', '{\n  "id": "x",\n  oops\n}');
+    const r = await cli(['validate', path, '--json']);
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.errors[0].code, 'schema');
+    assert.match(report.errors[0].message, /line 3/);
+  });
+
+  it('usage errors exit 2 with a coded message, never a stack', async () => {
+    for (const argv of [
+      ['validate'],
+      ['frobnicate'],
+      ['validate', 'a.json', '--nope'],
+      ['compile', vipPath, '--format', 'xml'],
+    ]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.stderr, /BAD_REQUEST/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+    const missing = await cli(['validate', '/definitely/not/here.json']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /ENOENT/);
+  });
+
+  it('compile prints JSON, a TS module, or Mermaid, and writes -o files', async () => {
+    const json = await cli(['compile', vipPath]);
+    assert.equal(json.code, 0);
+    const config = JSON.parse(json.stdout);
+    assert.equal(config.id, 'vip-funnel');
+    assert.ok('offers' in config.states);
+    const ts = await cli(['compile', vipPath, '--format', 'ts']);
+    assert.match(ts.stdout, /createMachine\(\{/);
+    const mermaid = await cli(['compile', vipPath, '--format', 'mermaid']);
+    assert.match(mermaid.stdout, /^stateDiagram-v2/);
+    const out = join(await mkdtemp(join(tmpdir(), 'botflow-cli-')), 'm.json');
+    const written = await cli(['compile', vipPath, '-o', out]);
+    assert.equal(written.code, 0);
+    assert.deepEqual(JSON.parse(await readFile(out, 'utf8')), config);
+  });
+
+  it('compile and simulate refuse an invalid flow with exit 1', async () => {
+    const path = await tempFile('bad.json', '{"id":"x","flow_start_step_id":"a","flow_steps":[]}');
+    assert.equal((await cli(['compile', path])).code, 1);
+    assert.equal((await cli(['simulate', path])).code, 1);
+  });
+
+  it('simulate --events --json prints the transcript', async () => {
+    const events = await tempFile(
+      'events.jsonl',
+      [
+        '{"type":"start"}',
+        '{"type":"text","text":"a@b.com"}',
+        '# a comment',
+        '{"type":"click","text":"VIP Mensal"}',
+        '{"type":"pay"}',
+      ].join('\n'),
+    );
+    const r = await cli(['simulate', vipPath, '--events', events, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = JSON.parse(r.stdout);
+    assert.equal(t.current_step, 'access');
+    assert.equal(t.status, 'done');
+    assert.deepEqual(
+      t.outputs.map((o: { kind: string }) => o.kind),
+      ['message', 'message', 'buttons', 'charge', 'access'],
+    );
+  });
+
+  it('a bad events line is reported with its number', async () => {
+    const events = await tempFile('events.jsonl', '{"type":"start"}\n{"type":"dance"}\n');
+    const r = await cli(['simulate', vipPath, '--events', events, '--json']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /line 2/);
+  });
+
+  it('simulate without --events is a chat: numbers pick buttons, commands settle charges', async () => {
+    const r = await cli(['simulate', vipPath], ['x@y.com', '2', '/wait 1', '/pay', '/quit']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1\) VIP Mensal/);
+    assert.match(r.stdout, /PIX charge R\$ 97\.00/);
+    assert.match(r.stdout, /access granted/);
+  });
+
+  it('schema prints a JSON Schema that rejects unknown fields', async () => {
+    const r = await cli(['schema']);
+    const schema = JSON.parse(r.stdout);
+    assert.equal(schema.type, 'object');
+    assert.equal(schema.additionalProperties, false);
+    assert.ok(schema.properties.flow_steps);
+  });
+
+  it('npx botflow runs from the repository root on the pinned Node', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run('npx', ['--no-install', 'botflow', 'validate', vipPath, '--json'], {
+      cwd: root,
+    });
+    assert.equal(JSON.parse(stdout).valid, true);
+  });
+});

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { advanceConversation, startConversation } from '../../src/flow/advance-conversation.ts';
+import { compileFlow } from '../../src/flow/compile.ts';
+import { BotflowError } from '../../src/errors.ts';
+
+const flow = {
+  id: 'f1',
+  welcome_message: 'Oi',
+  flow_start_step_id: 'ask',
+  main_buttons: [{ text: 'Plan', price: 5 }],
+  flow_steps: [
+    {
+      id: 'ask',
+      type: 'buttons',
+      config: { text: 'Buy?', custom_buttons: [{ text: 'Yes', main_button_index: 0 }] },
+      conditions: [
+        { type: 'button_click', button_text: 'Yes', target_step: 'pay' },
+        { type: 'time_elapsed', minutes: 2, target_step: 'later' },
+      ],
+    },
+    { id: 'pay', type: 'payment', config: { expires_in_minutes: 10 }, connections: { next: 'vip' } },
+    { id: 'later', type: 'end', config: { text: 'bye' } },
+    { id: 'vip', type: 'access', config: { chat_id: '@vip', access_days: 3 } },
+  ],
+};
+
+describe('advanceConversation', () => {
+  const compiled = compileFlow(flow, { version: 7 });
+
+  it('returns effects as data, timers included, and a JSON snapshot', () => {
+    const r = advanceConversation(compiled, null, { type: 'start', payload: 'tok' });
+    assert.equal(r.currentStep, 'ask');
+    assert.deepEqual(
+      r.effects.map((e) => e.type),
+      ['send', 'schedule'],
+    );
+    const schedule = r.effects[1];
+    assert.equal(schedule?.type, 'schedule');
+    if (schedule?.type === 'schedule') {
+      assert.equal(schedule.delay_ms, 120_000);
+      assert.equal(schedule.event.type, schedule.id);
+    }
+    assert.deepEqual(JSON.parse(JSON.stringify(r.snapshot)), r.snapshot);
+  });
+
+  it('leaving a step cancels its timer; the charge carries order, price and expiry', () => {
+    const started = advanceConversation(compiled, null, { type: 'start' });
+    const r = advanceConversation(compiled, started.snapshot, { type: 'click', step: 'ask', index: 0 });
+    assert.equal(r.currentStep, 'pay');
+    assert.deepEqual(r.effects, [
+      { type: 'cancel', id: (started.effects[1] as { id: string }).id },
+      {
+        type: 'createCharge',
+        step: 'pay',
+        order: 'pay:1',
+        amount_cents: 500,
+        description: 'Plan',
+        expires_in_minutes: 10,
+        offer: 0,
+      },
+    ]);
+  });
+
+  it('a fired timer event moves the conversation', () => {
+    const started = advanceConversation(compiled, null, { type: 'start' });
+    const timer = started.effects[1] as { event: { type: string } };
+    const r = advanceConversation(compiled, started.snapshot, timer.event as never);
+    assert.equal(r.currentStep, 'later');
+    assert.equal(r.status, 'done');
+  });
+
+  it('a paid order grants access once, carrying the order', () => {
+    let s = advanceConversation(compiled, null, { type: 'start' }).snapshot;
+    s = advanceConversation(compiled, s, { type: 'click', step: 'ask', index: 0 }).snapshot;
+    const paid = advanceConversation(compiled, s, { type: 'payment.paid', order: 'pay:1', step: 'pay' });
+    assert.deepEqual(paid.effects, [
+      { type: 'grantAccess', step: 'vip', order: 'pay:1', chat_id: '@vip', access_days: 3 },
+    ]);
+    const again = advanceConversation(compiled, paid.snapshot, {
+      type: 'payment.paid',
+      order: 'pay:1',
+      step: 'pay',
+    });
+    assert.deepEqual(again.effects, []);
+  });
+
+  it('a payment event for another order changes nothing', () => {
+    let s = advanceConversation(compiled, null, { type: 'start' }).snapshot;
+    s = advanceConversation(compiled, s, { type: 'click', step: 'ask', index: 0 }).snapshot;
+    const r = advanceConversation(compiled, s, { type: 'payment.expired', order: 'pay:9', step: 'pay' });
+    assert.equal(r.currentStep, 'pay');
+    assert.deepEqual(r.effects, []);
+  });
+
+  it('a snapshot that no longer resolves restarts from the start step', () => {
+    const stale = { ...startConversation(compiled), value: 'removed_step' };
+    const r = advanceConversation(compiled, stale, { type: 'text', text: 'hello' });
+    assert.equal(r.restarted, true);
+    assert.equal(r.currentStep, 'ask');
+    assert.equal(r.effects[0]?.type, 'send');
+  });
+
+  it('garbage instead of a snapshot restarts instead of throwing', () => {
+    for (const junk of [{}, { status: 'active' }, { status: 'active', value: 5, context: null }, 'x', 42]) {
+      const r = advanceConversation(compiled, junk as never, { type: 'start' });
+      assert.equal(r.restarted, true);
+      assert.equal(r.currentStep, 'ask');
+    }
+  });
+
+  it('compileFlow refuses an invalid flow with every problem in details', () => {
+    assert.throws(
+      () => compileFlow({ id: 'x', flow_start_step_id: 'a', flow_steps: [] }),
+      (error: unknown) =>
+        error instanceof BotflowError && error.code === 'INVALID_FLOW' && Array.isArray(error.details),
+    );
+  });
+
+  it('the machine config is plain JSON with step ids as state keys and maxIterations set', () => {
+    const { config } = compiled;
+    assert.deepEqual(JSON.parse(JSON.stringify(config)), config);
+    assert.deepEqual(
+      Object.keys(config.states ?? {}).filter((k) => !k.startsWith('@')),
+      ['ask', 'pay', 'later', 'vip'],
+    );
+    assert.ok(config.options.maxIterations > 50 && Number.isFinite(config.options.maxIterations));
+    assert.equal(config.version, '7');
+  });
+});
