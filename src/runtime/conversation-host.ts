@@ -1,0 +1,297 @@
+/**
+ * Hosts the conversation actors of the shards this worker owns. Each (bot, user) has a mailbox, so
+ * its events run one at a time in arrival order; each event is a pure transition whose snapshot,
+ * effects, timers and input key are committed together (group commit, version and epoch guarded)
+ * before the caller is answered. Idle actors are passivated: their state is already committed.
+ */
+import { advanceConversation, type PersistedConversation } from '../flow/advance-conversation.ts';
+import type { CompiledFlow } from '../flow/compile.ts';
+import type { ConversationStatus, Effect, FlowEvent } from '../flow/types.ts';
+import { BotflowError } from '../errors.ts';
+import { shardOf } from '../cluster/shard.ts';
+import { createMailbox, type Mailbox } from './mailbox.ts';
+import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
+import type { CommitOutcome, CommitRow, ConversationStore, FlowSource } from './ports.ts';
+
+/** An effect as committed to the outbox: its idempotency key and the conversation it belongs to. */
+export interface KeyedEffect {
+  key: string;
+  botId: string;
+  userId: string;
+  effect: Effect;
+}
+
+/** One input for a conversation. */
+export interface Dispatch {
+  botId: string;
+  userId: string;
+  event: FlowEvent;
+  /** Idempotency key: the same input committed twice is applied once. */
+  inputKey?: string;
+  /** For timer events: the timer must still be pending with this due time, else nothing happens. */
+  timer?: { timerId: string; dueAt: number };
+}
+
+/** The committed outcome of one input. */
+export interface DispatchResult {
+  /** False when the input was a duplicate or a superseded timer: nothing changed. */
+  applied: boolean;
+  effects: KeyedEffect[];
+  currentStep: string | null;
+  status: ConversationStatus;
+  flowVersion: number;
+  restarted: boolean;
+}
+
+interface Actor {
+  mailbox: Mailbox;
+  loaded: boolean;
+  state: {
+    flowId: string;
+    flowVersion: number;
+    snapshot: PersistedConversation;
+    rowVersion: number;
+    timers: Record<string, number>;
+  } | null;
+  lastUsed: number;
+}
+
+export interface ConversationHostOptions {
+  store: ConversationStore;
+  flows: FlowSource;
+  /** The epoch this worker holds for a shard; throws STALE_OWNER when it does not own it. */
+  epochOf(shard: number): number;
+  now(): number;
+  /** Called after each commit with the effects to run (at least once, by the effect runner). */
+  onCommitted?(effects: KeyedEffect[]): void;
+  onBatch?(size: number, seconds: number): void;
+  mailboxCapacity?: number;
+  maxBatch?: number;
+  /** Most actors kept in memory; the least recently used beyond it are passivated. */
+  maxActors?: number;
+}
+
+/** The actor host of one worker. */
+export interface ConversationHost {
+  dispatch(input: Dispatch): Promise<DispatchResult>;
+  /** Drops actors idle for `idleMs` or more (their state is committed). Returns how many left. */
+  passivateIdle(idleMs: number): number;
+  /** Forgets every actor of a shard this worker lost. */
+  dropShard(shard: number): void;
+  readonly activeActors: number;
+  /** Waits for every queued event and commit to finish. */
+  drain(): Promise<void>;
+}
+
+const MAX_CONFLICT_RETRIES = 2;
+
+/** Creates the host. */
+export function createConversationHost(options: ConversationHostOptions): ConversationHost {
+  const actors = new Map<string, Actor>();
+  const committer: GroupCommitter<CommitRow, CommitOutcome> = createGroupCommitter(
+    (rows) => options.store.commitBatch(rows),
+    { maxBatch: options.maxBatch ?? 256, ...(options.onBatch ? { onBatch: options.onBatch } : {}) },
+  );
+  const capacity = options.mailboxCapacity ?? 1000;
+  const maxActors = options.maxActors ?? 100_000;
+
+  function actorFor(key: string): Actor {
+    let actor = actors.get(key);
+    if (actor === undefined) {
+      actor = { mailbox: createMailbox(capacity), loaded: false, state: null, lastUsed: options.now() };
+      actors.set(key, actor);
+      evictOverflow();
+    } else {
+      actors.delete(key);
+      actors.set(key, actor);
+    }
+    actor.lastUsed = options.now();
+    return actor;
+  }
+
+  function evictOverflow(): void {
+    if (actors.size <= maxActors) return;
+    for (const [key, actor] of actors) {
+      if (actors.size <= maxActors) break;
+      if (actor.mailbox.depth === 0) actors.delete(key);
+    }
+  }
+
+  async function loadInto(actor: Actor, botId: string, userId: string): Promise<void> {
+    let stored: Awaited<ReturnType<ConversationStore['load']>>;
+    try {
+      stored = await options.store.load(botId, userId);
+    } catch (error) {
+      throw storeError(error);
+    }
+    actor.state =
+      stored === null
+        ? null
+        : {
+            flowId: stored.flowId,
+            flowVersion: stored.flowVersion,
+            snapshot: stored.snapshot,
+            rowVersion: stored.rowVersion,
+            timers: { ...stored.timers },
+          };
+    actor.loaded = true;
+  }
+
+  async function flowFor(actor: Actor, botId: string, event: FlowEvent): Promise<CompiledFlow> {
+    const current = actor.state;
+    if (current !== null && event.type !== 'start') {
+      const compiled = await options.flows.version(current.flowId, current.flowVersion);
+      if (compiled !== null) return compiled;
+    }
+    const latest = await options.flows.latest(botId);
+    if (latest === null) throw new BotflowError('NOT_FOUND', `bot ${botId} has no published flow`);
+    return latest;
+  }
+
+  async function step(input: Dispatch, attempt: number): Promise<DispatchResult> {
+    const { botId, userId, event } = input;
+    const key = `${botId}:${userId}`;
+    const actor = actorFor(key);
+    if (!actor.loaded) await loadInto(actor, botId, userId);
+    const shard = shardOf(botId, userId);
+    const epoch = options.epochOf(shard);
+    const compiled = await flowFor(actor, botId, event);
+    const current = actor.state;
+
+    if (input.timer !== undefined && current?.timers[input.timer.timerId] !== input.timer.dueAt) {
+      return unchanged(current, compiled);
+    }
+    const sameVersion =
+      current !== null && current.flowVersion === compiled.version && current.flowId === compiled.flow.id;
+    const result = advanceConversation(compiled, sameVersion ? current.snapshot : null, event);
+    const rowVersion = (current?.rowVersion ?? 0) + 1;
+    const now = options.now();
+    const timers = { ...(current?.timers ?? {}) };
+    const row: CommitRow = {
+      botId,
+      userId,
+      shard,
+      epoch,
+      expectedVersion: current?.rowVersion ?? 0,
+      flowId: compiled.flow.id,
+      flowVersion: compiled.version,
+      snapshot: result.snapshot,
+      effects: [],
+      timersStarted: [],
+      timersCancelled: [],
+      inputKey: input.inputKey ?? null,
+    };
+    if (input.timer !== undefined) {
+      row.timersCancelled.push(input.timer.timerId);
+      delete timers[input.timer.timerId];
+    }
+    if (!sameVersion && current !== null) {
+      // A new flow version starts clean: the old version's timers cannot fire into it.
+      for (const timerId of Object.keys(timers)) {
+        row.timersCancelled.push(timerId);
+        delete timers[timerId];
+      }
+    }
+    const keyed: KeyedEffect[] = [];
+    result.effects.forEach((effect, i) => {
+      if (effect.type === 'schedule') {
+        const dueAt = now + effect.delay_ms;
+        row.timersStarted = row.timersStarted.filter((t) => t.timerId !== effect.id);
+        row.timersStarted.push({ timerId: effect.id, dueAt, event: effect.event });
+        timers[effect.id] = dueAt;
+      } else if (effect.type === 'cancel') {
+        row.timersStarted = row.timersStarted.filter((t) => t.timerId !== effect.id);
+        if (!row.timersCancelled.includes(effect.id)) row.timersCancelled.push(effect.id);
+        delete timers[effect.id];
+      } else {
+        keyed.push({ key: `${key}:${rowVersion}:${i}`, botId, userId, effect });
+      }
+    });
+    row.effects = keyed.map((k) => ({ key: k.key, effect: k.effect }));
+
+    let outcome: CommitOutcome;
+    try {
+      outcome = await committer.commit(row);
+    } catch (error) {
+      actor.loaded = false;
+      actor.state = null;
+      throw storeError(error);
+    }
+    if (outcome === 'ok') {
+      actor.state = {
+        flowId: compiled.flow.id,
+        flowVersion: compiled.version,
+        snapshot: result.snapshot,
+        rowVersion,
+        timers,
+      };
+      if (keyed.length > 0) options.onCommitted?.(keyed);
+      return {
+        applied: true,
+        effects: keyed,
+        currentStep: result.currentStep,
+        status: result.status,
+        flowVersion: compiled.version,
+        restarted: result.restarted,
+      };
+    }
+    if (outcome === 'duplicate_input') return unchanged(current, compiled);
+    actor.loaded = false;
+    actor.state = null;
+    if (outcome === 'version_conflict' && attempt < MAX_CONFLICT_RETRIES) return step(input, attempt + 1);
+    actors.delete(key);
+    throw new BotflowError('STALE_OWNER', `conversation ${key} is owned elsewhere (${outcome})`);
+  }
+
+  function unchanged(current: Actor['state'], compiled: CompiledFlow): DispatchResult {
+    const snapshot = current?.snapshot;
+    const value = snapshot?.value;
+    const top =
+      typeof value === 'string' ? value : value === undefined ? null : (Object.keys(value)[0] ?? null);
+    return {
+      applied: false,
+      effects: [],
+      currentStep: top !== null && compiled.steps.has(top) ? top : null,
+      status: 'waiting',
+      flowVersion: current?.flowVersion ?? compiled.version,
+      restarted: false,
+    };
+  }
+
+  return {
+    dispatch(input) {
+      const actor = actorFor(`${input.botId}:${input.userId}`);
+      return actor.mailbox.post(() => step(input, 0));
+    },
+    passivateIdle(idleMs) {
+      const cutoff = options.now() - idleMs;
+      for (const [key, actor] of actors) {
+        if (actor.lastUsed <= cutoff && actor.mailbox.depth === 0) actors.delete(key);
+      }
+      return actors.size;
+    },
+    dropShard(shard) {
+      for (const key of actors.keys()) {
+        const [botId, userId] = splitKey(key);
+        if (shardOf(botId, userId) === shard) actors.delete(key);
+      }
+    },
+    get activeActors() {
+      return actors.size;
+    },
+    async drain() {
+      await Promise.all([...actors.values()].map((a) => a.mailbox.idle()));
+      await committer.flush();
+    },
+  };
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.lastIndexOf(':');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function storeError(error: unknown): BotflowError {
+  if (error instanceof BotflowError) return error;
+  return new BotflowError('STORE_UNAVAILABLE', 'the conversation store did not answer', { cause: error });
+}
