@@ -1,0 +1,147 @@
+/**
+ * Runs committed effects at least once, each under its idempotency key: per conversation in commit
+ * order (a chat's messages keep their order), conversations in parallel. A transient failure is
+ * retried with backoff; a permanent one is recorded as dead. An effect's result (a created charge)
+ * comes back to its conversation as an event, itself idempotent by the effect's key.
+ */
+import { BotflowError } from '../errors.ts';
+import type { FlowEvent } from '../flow/types.ts';
+import type { Dispatch, KeyedEffect } from './conversation-host.ts';
+
+/** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
+export type EffectHandler = (effect: KeyedEffect) => Promise<FlowEvent | null>;
+
+/** Where effect outcomes are recorded (the outbox table, in production). */
+export interface EffectOutbox {
+  markDone(key: string): Promise<void>;
+  markFailed(
+    key: string,
+    failure: { attempts: number; error: string; dead: boolean; nextAttemptAt: number | null },
+  ): Promise<void>;
+}
+
+export interface EffectRunnerOptions {
+  handlers: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
+  outbox: EffectOutbox;
+  dispatch(input: Dispatch): Promise<unknown>;
+  /** Called when an effect fails for good (metrics, logs); never with secrets. */
+  onFailure?(effect: KeyedEffect, error: BotflowError, dead: boolean): void;
+  retry?: { baseMs: number; maxMs: number; maxAttempts: number };
+  now(): number;
+  random?(): number;
+}
+
+/** Runs effects. */
+export interface EffectRunner {
+  enqueue(effects: KeyedEffect[]): void;
+  /** Effects queued or running. */
+  readonly pending: number;
+  /** Resolves when every queued effect has finished (done or dead). */
+  idle(): Promise<void>;
+  stop(): void;
+}
+
+/** The failure a handler threw, as a coded error (unknown errors count as transient). */
+function asCoded(error: unknown): BotflowError {
+  if (error instanceof BotflowError) return error;
+  return new BotflowError('UPSTREAM_FAILED', 'effect failed', { cause: error });
+}
+
+/** Creates a runner. */
+export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
+  const retry = options.retry ?? { baseMs: 200, maxMs: 30_000, maxAttempts: 8 };
+  const random = options.random ?? Math.random;
+  const chains = new Map<string, Promise<void>>();
+  const inFlight = new Set<string>();
+  let pending = 0;
+  let stopped = false;
+  let waiters: Array<() => void> = [];
+
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+  async function runOne(item: KeyedEffect): Promise<void> {
+    const handler = options.handlers[item.effect.type];
+    for (let attempt = 1; ; attempt++) {
+      if (stopped) return;
+      try {
+        const result = handler === undefined ? null : await handler(item);
+        await options.outbox.markDone(item.key);
+        if (result !== null) {
+          await options.dispatch({
+            botId: item.botId,
+            userId: item.userId,
+            event: result,
+            inputKey: `effect:${item.key}`,
+          });
+        }
+        return;
+      } catch (thrown) {
+        const error = asCoded(thrown);
+        const dead = !error.retryable || attempt >= retry.maxAttempts;
+        const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
+        await options.outbox
+          .markFailed(item.key, {
+            attempts: attempt,
+            error: `${error.code}: ${error.message}`,
+            dead,
+            nextAttemptAt: dead ? null : options.now() + delay,
+          })
+          .catch(() => {});
+        if (dead) {
+          options.onFailure?.(item, error, true);
+          if (item.effect.type === 'createCharge') {
+            await options
+              .dispatch({
+                botId: item.botId,
+                userId: item.userId,
+                event: { type: 'payment.create_failed', order: item.effect.order, reason: error.code },
+                inputKey: `effect-failed:${item.key}`,
+              })
+              .catch(() => {});
+          }
+          return;
+        }
+        options.onFailure?.(item, error, false);
+        await sleep(delay);
+      }
+    }
+  }
+
+  function settle(): void {
+    pending -= 1;
+    if (pending === 0) {
+      const w = waiters;
+      waiters = [];
+      for (const resolve of w) resolve();
+    }
+  }
+
+  return {
+    enqueue(effects) {
+      for (const item of effects) {
+        if (inFlight.has(item.key)) continue;
+        inFlight.add(item.key);
+        pending += 1;
+        const chainKey = `${item.botId}:${item.userId}`;
+        const next = (chains.get(chainKey) ?? Promise.resolve())
+          .then(() => runOne(item))
+          .catch(() => {})
+          .finally(() => {
+            inFlight.delete(item.key);
+            if (chains.get(chainKey) === next) chains.delete(chainKey);
+            settle();
+          });
+        chains.set(chainKey, next);
+      }
+    },
+    get pending() {
+      return pending;
+    },
+    idle() {
+      return pending === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r));
+    },
+    stop() {
+      stopped = true;
+    },
+  };
+}
