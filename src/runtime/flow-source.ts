@@ -1,0 +1,54 @@
+/**
+ * Resolves the flow versions conversations run: a specific immutable version (cached forever), or a
+ * bot's newest published version (cached until a publish invalidates it, so `/start` does not cost a
+ * query per buyer).
+ */
+import type { CompiledFlow } from '../flow/compile.ts';
+import type { FlowCompiler } from './compile-pool.ts';
+import type { FlowSource } from './ports.ts';
+
+/** Where published flow versions are read from. */
+export interface FlowVersionRepository {
+  /** The bot's active flow and its newest published version, or null. */
+  latestPublished(botId: string): Promise<{ flowId: string; version: number; definition: unknown } | null>;
+  getVersion(flowId: string, version: number): Promise<unknown | null>;
+}
+
+/** A FlowSource with a way to drop a bot's cached "latest" after a publish. */
+export interface CachedFlowSource extends FlowSource {
+  invalidate(botId: string): void;
+}
+
+/** Creates the source over a repository and a compiler. */
+export function createFlowSource(repo: FlowVersionRepository, compiler: FlowCompiler): CachedFlowSource {
+  const latest = new Map<string, Promise<CompiledFlow | null>>();
+  const versions = new Map<string, Promise<CompiledFlow | null>>();
+  return {
+    latest(botId) {
+      let entry = latest.get(botId);
+      if (entry === undefined) {
+        entry = repo
+          .latestPublished(botId)
+          .then((row) => (row === null ? null : compiler.compile(row.flowId, row.version, row.definition)));
+        entry.catch(() => latest.delete(botId));
+        latest.set(botId, entry);
+      }
+      return entry;
+    },
+    version(flowId, version) {
+      const key = `${flowId}@${version}`;
+      let entry = versions.get(key);
+      if (entry === undefined) {
+        entry = repo
+          .getVersion(flowId, version)
+          .then((definition) => (definition === null ? null : compiler.compile(flowId, version, definition)));
+        entry.then((found) => found === null && versions.delete(key)).catch(() => versions.delete(key));
+        versions.set(key, entry);
+      }
+      return entry;
+    },
+    invalidate(botId) {
+      latest.delete(botId);
+    },
+  };
+}
