@@ -128,3 +128,39 @@ describe('advanceConversation', () => {
     assert.equal(config.version, '7');
   });
 });
+
+describe('fastTransition', () => {
+  it('gives the same snapshots and actions as XState transition() over a whole funnel', async () => {
+    const { transition } = await import('xstate');
+    const { fastTransition } = await import('../../src/flow/advance-conversation.ts');
+    const { readFileSync } = await import('node:fs');
+    const vip = compileFlow(
+      JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8')),
+    );
+    const events = [
+      { type: 'start' },
+      { type: 'text', text: 'bad' },
+      { type: 'text', text: 'ana@example.com' },
+      { type: 'click', step: 'offers', index: 1 },
+      { type: 'payment.created', order: 'pay:1', charge_id: 'c1', br_code: 'x' },
+      { type: 'xstate.after.elapsed_pay_0.vip-funnel.pay' },
+      { type: 'xstate.after.delay_downsell_intro.vip-funnel.downsell_intro' },
+      { type: 'click', step: 'downsell_offer', index: 0 },
+      { type: 'payment.paid', order: 'pay:1', step: 'pay' },
+    ] as const;
+    let a = vip.machine.resolveState({ value: '@idle', context: startConversation(vip).context });
+    let b = a;
+    const strip = (actions: Array<{ type: string; params?: unknown }>) =>
+      actions.map((x) => ({ type: x.type, params: x.params }));
+    for (const event of events) {
+      const [na, aa] = transition(vip.machine, a, event as never);
+      const [nb, ab] = fastTransition(vip, b, event as never);
+      assert.deepEqual(nb.value, na.value);
+      assert.deepEqual(nb.context, na.context);
+      assert.deepEqual(strip(ab), strip(aa as never));
+      a = na;
+      b = nb;
+    }
+    assert.equal(b.value, 'access');
+  });
+});
