@@ -12,4 +12,13 @@ export const FlowVersion = defineEntity({
     compiledHash: p.text(),
     publishedAt: p.datetime().defaultRaw('now()'),
   },
+  triggers: [
+    {
+      name: 'flow_versions_immutable',
+      timing: 'before',
+      events: ['update'],
+      forEach: 'row',
+      body: "raise exception 'flow_versions rows are immutable' using errcode = 'restrict_violation';",
+    },
+  ],
 });

@@ -13,8 +13,8 @@ const UP = [
   `create index "flows_bot_id_index" on "flows" ("bot_id")`,
 
   `create table "flow_versions" ("flow_id" text not null, "version" int not null, "definition" jsonb not null, "compiled_hash" text not null, "published_at" timestamptz not null default now(), primary key ("flow_id", "version"))`,
-  `create function "botflow_flow_versions_immutable"() returns trigger language plpgsql as $$ begin raise exception 'flow_versions rows are immutable' using errcode = 'restrict_violation'; end $$`,
-  `create trigger "flow_versions_immutable" before update on "flow_versions" for each row execute function "botflow_flow_versions_immutable"()`,
+  `create or replace function "flow_versions_flow_versions_immutable_fn"() returns trigger as $$ begin raise exception 'flow_versions rows are immutable' using errcode = 'restrict_violation'; end; $$ language plpgsql`,
+  `create trigger "flow_versions_immutable" BEFORE UPDATE on "flow_versions" for each ROW execute function "flow_versions_flow_versions_immutable_fn"()`,
 
   `create table "bot_users" ("bot_id" text not null, "user_id" bigint not null, "tracking_token" text null, "tracking_payload" jsonb null, "fbclid" text null, "first_seen" timestamptz not null default now(), "last_seen" timestamptz not null default now(), primary key ("bot_id", "user_id"))`,
 
@@ -71,6 +71,6 @@ export class InitialMigration extends Migration {
 
   override down(): void {
     for (const table of TABLES) this.addSql(`drop table if exists "${table}"`);
-    this.addSql(`drop function if exists "botflow_flow_versions_immutable"()`);
+    this.addSql(`drop function if exists "flow_versions_flow_versions_immutable_fn"()`);
   }
 }
