@@ -22,6 +22,8 @@ export interface DueTimerRow extends DueTimer {
 
 /** The runtime's `ConversationStore` plus shard fencing and timer bookkeeping. */
 export interface PostgresConversationStore extends ConversationStore {
+  /** The same as `load`: the stored conversation with its pending timers, or null. */
+  loadConversation(botId: string, userId: string): Promise<StoredConversation | null>;
   /** Takes ownership of a shard: bumps and returns its epoch, fencing out the previous owner. */
   claimShard(shard: number, owner: string): Promise<number>;
   dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimerRow[]>;
@@ -53,7 +55,9 @@ export function createConversationStore(
     }
   }
 
-  return {
+  const store: PostgresConversationStore = {
+    loadConversation: (botId, userId) => store.load(botId, userId),
+
     async load(botId, userId) {
       checkUserId(userId);
       const rows = await query<LoadRow>(LOAD_SQL, [botId, userId]);
@@ -124,6 +128,7 @@ export function createConversationStore(
       return Number(rows[0]!.epoch);
     },
   };
+  return store;
 }
 
 interface LoadRow {
