@@ -95,7 +95,7 @@ async function connect(
       // PGlite is one backend session: a single pooled connection keeps each transaction's
       // statements together on the socket server.
       pool: mode.embedded ? { min: 0, max: 1 } : {},
-      driverOptions: searchPathOption(options.schema),
+      driverOptions: { ...searchPathOption(options.schema), ...sslOption(parsed) },
       migrations: {
         migrationsList: MIGRATIONS,
         snapshot: false,
@@ -132,6 +132,16 @@ function parseUrl(url: string): URL {
 /** Sets `search_path` at connection start, so raw SQL with unqualified names uses the schema. */
 function searchPathOption(schema: string | undefined): Record<string, unknown> {
   return schema === undefined ? {} : { options: `-c search_path=${quoteIdent(schema)}` };
+}
+
+/**
+ * MikroORM reads host, port, user, password and database from the URL but not `sslmode`; map it to
+ * the `pg` ssl option (`require`: encrypted; `verify-ca`/`verify-full`: certificate checked too).
+ */
+function sslOption(url: URL): Record<string, unknown> {
+  const mode = url.searchParams.get('sslmode');
+  if (mode === null || mode === 'disable' || mode === 'allow' || mode === 'prefer') return {};
+  return { ssl: { rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full' } };
 }
 
 function quoteIdent(name: string): string {
