@@ -1,0 +1,113 @@
+/**
+ * botflow's process configuration, read once from the environment. Every value is validated here so a
+ * bad setting fails at start with a message naming the variable and what it expects, and never
+ * echoes a value that could be a secret (tokens, URLs with passwords).
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { BotflowError } from './errors.ts';
+
+/** The pino log levels botflow accepts. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Validated configuration. Embedded mode (no REDIS_URL) always runs exactly one worker. */
+export interface Config {
+  port: number;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  /** When undefined the admin API is off. */
+  adminToken: string | undefined;
+  workers: number;
+  logLevel: LogLevel;
+  /** Base URL for webhooks (no trailing slash), when set. */
+  publicUrl: string | undefined;
+  /** True when REDIS_URL is unset: in-process ports, one worker. */
+  embedded: boolean;
+}
+
+const optional = (s: string | undefined) => (s === undefined || s.trim() === '' ? undefined : s.trim());
+
+function urlWithProtocols(protocols: readonly string[]) {
+  return z.string().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  });
+}
+
+interface Field<T> {
+  schema: z.ZodType<T>;
+  expected: string;
+}
+
+const FIELDS = {
+  PORT: { schema: z.coerce.number().int().min(0).max(65535), expected: 'an integer port from 0 to 65535' },
+  DATABASE_URL: {
+    schema: urlWithProtocols(['postgres:', 'postgresql:']),
+    expected: 'a postgres:// or postgresql:// URL',
+  },
+  REDIS_URL: { schema: urlWithProtocols(['redis:', 'rediss:']), expected: 'a redis:// or rediss:// URL' },
+  BOTFLOW_DATA_DIR: { schema: z.string().min(1), expected: 'a directory path' },
+  BOTFLOW_ADMIN_TOKEN: {
+    schema: z.string().min(16).regex(/^\S+$/),
+    expected: 'a token of at least 16 characters without spaces',
+  },
+  BOTFLOW_WORKERS: { schema: z.coerce.number().int().min(1).max(256), expected: 'an integer from 1 to 256' },
+  LOG_LEVEL: { schema: z.enum(LOG_LEVELS), expected: `one of ${LOG_LEVELS.join(', ')}` },
+  BOTFLOW_PUBLIC_URL: {
+    schema: urlWithProtocols(['http:', 'https:']).transform((s) => s.replace(/\/+$/, '')),
+    expected: 'an http:// or https:// base URL',
+  },
+} satisfies Record<string, Field<unknown>>;
+
+type FieldName = keyof typeof FIELDS;
+
+function read<K extends FieldName>(
+  env: Record<string, string | undefined>,
+  name: K,
+): z.output<(typeof FIELDS)[K]['schema']> | undefined {
+  const raw = optional(env[name]);
+  if (raw === undefined) return undefined;
+  const field: Field<unknown> = FIELDS[name];
+  const parsed = field.schema.safeParse(raw);
+  if (!parsed.success) {
+    // Only the variable's name and what it expects: the value may be a secret.
+    throw new BotflowError('CONFIG_INVALID', `${name} must be ${field.expected}`, {
+      details: { variable: name },
+    });
+  }
+  return parsed.data as z.output<(typeof FIELDS)[K]['schema']>;
+}
+
+/** Parses botflow's environment variables into a `Config`; throws CONFIG_INVALID naming a bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const redisUrl = read(env, 'REDIS_URL');
+  const embedded = redisUrl === undefined;
+  const workers = read(env, 'BOTFLOW_WORKERS');
+  return {
+    port: read(env, 'PORT') ?? 3000,
+    databaseUrl: read(env, 'DATABASE_URL'),
+    redisUrl,
+    dataDir: read(env, 'BOTFLOW_DATA_DIR') ?? './.botflow',
+    adminToken: read(env, 'BOTFLOW_ADMIN_TOKEN'),
+    workers: embedded ? 1 : (workers ?? availableParallelism()),
+    logLevel: read(env, 'LOG_LEVEL') ?? 'info',
+    publicUrl: read(env, 'BOTFLOW_PUBLIC_URL'),
+    embedded,
+  };
+}
+
+/** Replaces the password of a URL with `***`, so a connection string can appear in logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

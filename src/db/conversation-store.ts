@@ -1,0 +1,168 @@
+/**
+ * The Postgres conversation store: the hot write path of the actor runtime. A batch of commits from
+ * many conversations is written in one transaction with one statement per table (unnest arrays), each
+ * row guarded by its row version and its shard epoch; a refused row writes nothing, the others commit.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type pg from 'pg';
+import type { PersistedConversation } from '../flow/advance-conversation.ts';
+import { BotflowError } from '../errors.ts';
+import { writeCommitBatch } from './write-commit-batch.ts';
+import type { ConversationStore, DueTimer, StoredConversation } from '../runtime/ports.ts';
+
+/** A due timer with its row id (for `markTimerFired`). */
+export interface DueTimerRow extends DueTimer {
+  id: string;
+}
+
+/** The runtime's `ConversationStore` plus shard fencing and timer bookkeeping. */
+export interface PostgresConversationStore extends ConversationStore {
+  /** The same as `load`: the stored conversation with its pending timers, or null. */
+  loadConversation(botId: string, userId: string): Promise<StoredConversation | null>;
+  /** Takes ownership of a shard: bumps and returns its epoch, fencing out the previous owner. */
+  claimShard(shard: number, owner: string): Promise<number>;
+  dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimerRow[]>;
+  /** Marks a pending timer fired; false when it was no longer pending. */
+  markTimerFired(id: string): Promise<boolean>;
+}
+
+/** Options: `xstateVersion` is recorded with each snapshot (default '5'). */
+export interface ConversationStoreOptions {
+  xstateVersion?: string;
+}
+
+const USER_ID = /^-?\d{1,19}$/;
+
+/** Creates the store over the ORM's `pg` pool (raw SQL; the ORM's unit of work is not involved). */
+export function createConversationStore(
+  orm: MikroORM,
+  options: ConversationStoreOptions = {},
+): PostgresConversationStore {
+  const xstateVersion = options.xstateVersion ?? '5';
+  const pool = () => orm.em.getConnection().getNativeClient();
+
+  async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    try {
+      const result = await (await pool()).query<R>(sql, params);
+      return result.rows;
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  const store: PostgresConversationStore = {
+    loadConversation: (botId, userId) => store.load(botId, userId),
+
+    async load(botId, userId) {
+      checkUserId(userId);
+      const rows = await query<LoadRow>(LOAD_SQL, [botId, userId]);
+      const row = rows[0];
+      if (row === undefined) return null;
+      const stored: StoredConversation = {
+        botId,
+        userId,
+        flowId: row.flow_id,
+        flowVersion: row.flow_version,
+        snapshot: row.snapshot,
+        rowVersion: row.row_version,
+        timers: row.timers,
+      };
+      return stored;
+    },
+
+    async commitBatch(rows) {
+      if (rows.length === 0) return [];
+      for (const row of rows) checkUserId(row.userId);
+      let client: pg.PoolClient;
+      try {
+        client = await (await pool()).connect();
+      } catch (error) {
+        throw storeError(error);
+      }
+      try {
+        await client.query('begin');
+        const outcomes = await writeCommitBatch(client, rows, xstateVersion);
+        await client.query('commit');
+        return outcomes;
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw storeError(error);
+      } finally {
+        client.release();
+      }
+    },
+
+    async dueTimers(shards, now, limit) {
+      if (shards.length === 0 || limit <= 0) return [];
+      const rows = await query<TimerRow>(DUE_TIMERS_SQL, [shards, new Date(now).toISOString(), limit]);
+      return rows.map((r) => ({
+        id: r.id,
+        botId: r.bot_id,
+        userId: r.user_id,
+        timerId: r.timer_id,
+        dueAt: r.due_at,
+        event: r.event,
+      }));
+    },
+
+    async markTimerFired(id) {
+      const rows = await query(
+        `update timers set status = 'fired' where id = $1 and status = 'pending' returning id`,
+        [id],
+      );
+      return rows.length > 0;
+    },
+
+    async claimShard(shard, owner) {
+      const rows = await query<{ epoch: string }>(
+        `insert into shard_epochs (shard, epoch, owner) values ($1, 1, $2)
+         on conflict (shard) do update set epoch = shard_epochs.epoch + 1, owner = excluded.owner, claimed_at = now()
+         returning epoch`,
+        [shard, owner],
+      );
+      return Number(rows[0]!.epoch);
+    },
+  };
+  return store;
+}
+
+interface LoadRow {
+  flow_id: string;
+  flow_version: number;
+  snapshot: PersistedConversation;
+  row_version: number;
+  timers: Record<string, number>;
+}
+
+interface TimerRow {
+  id: string;
+  bot_id: string;
+  user_id: string;
+  timer_id: string;
+  due_at: number;
+  event: { type: string };
+}
+
+const LOAD_SQL = `
+  select c.flow_id, c.flow_version, c.snapshot, c.row_version,
+    coalesce((select jsonb_object_agg(t.timer_id, round(extract(epoch from t.due_at) * 1000))
+              from timers t
+              where t.bot_id = c.bot_id and t.user_id = c.user_id and t.status = 'pending'), '{}'::jsonb) as timers
+  from conversations c where c.bot_id = $1 and c.user_id = $2`;
+
+const DUE_TIMERS_SQL = `
+  select id::text, bot_id, user_id::text, timer_id, round(extract(epoch from due_at) * 1000)::float8 as due_at, event
+  from timers
+  where status = 'pending' and due_at <= $2 and shard = any($1::int[])
+  order by due_at, id limit $3`;
+
+function checkUserId(userId: string): void {
+  if (!USER_ID.test(userId)) {
+    throw new BotflowError('BAD_REQUEST', 'a conversation user id must be a Telegram numeric id');
+  }
+}
+
+function storeError(error: unknown): BotflowError {
+  if (error instanceof BotflowError) return error;
+  return new BotflowError('STORE_UNAVAILABLE', 'the conversation store failed', { cause: error });
+}

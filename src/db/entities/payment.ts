@@ -1,0 +1,31 @@
+/** A PIX charge. Money is integer centavos; `tracking` is the resolution recorded at creation. */
+import { defineEntity, p } from '@mikro-orm/core';
+
+/** Payment states. */
+export type PaymentStatus = 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
+
+/** Table `payments`; `order_id` is botflow's idempotent order key. */
+export const Payment = defineEntity({
+  name: 'Payment',
+  tableName: 'payments',
+  properties: {
+    id: p.bigint('string').primary().autoincrement(),
+    orderId: p.text().unique(),
+    botId: p.text(),
+    userId: p.bigint('string'),
+    flowStepId: p.text(),
+    amountCents: p.integer(),
+    currency: p.text().default('BRL'),
+    description: p.text(),
+    gateway: p.text(),
+    gatewayChargeId: p.text().nullable(),
+    brCode: p.text().nullable(),
+    status: p.text().$type<PaymentStatus>().default('pending'),
+    tracking: p.json<Record<string, unknown>>().nullable(),
+    expiresAt: p.datetime().nullable(),
+    paidAt: p.datetime().nullable(),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  uniques: [{ properties: ['gateway', 'gatewayChargeId'] }],
+  indexes: [{ properties: ['botId', 'userId'] }],
+});

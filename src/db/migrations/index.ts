@@ -1,0 +1,9 @@
+/**
+ * Every migration in order, registered explicitly through `migrations.migrationsList` (no file
+ * globbing, so they run from TypeScript source under Node's type stripping). Append; never rename.
+ */
+import type { MigrationObject } from '@mikro-orm/core';
+import { InitialMigration } from './0001-initial.ts';
+
+/** The ordered migration list. Names are stored in `mikro_orm_migrations`: never change one. */
+export const MIGRATIONS: MigrationObject[] = [{ name: '0001-initial', class: InitialMigration }];

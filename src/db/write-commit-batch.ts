@@ -1,0 +1,162 @@
+/**
+ * The statements of one group commit, run inside an open transaction: fencing (shard epochs held
+ * FOR SHARE), input idempotency, version-guarded snapshots, outbox effects and timers, one statement
+ * per table per batch with unnest arrays. A refused row writes nothing; the others are written.
+ */
+import type pg from 'pg';
+import type { CommitOutcome, CommitRow } from '../runtime/ports.ts';
+
+/** Writes one batch inside an open transaction; returns one outcome per row, in order. */
+export async function writeCommitBatch(
+  client: pg.PoolClient,
+  rows: CommitRow[],
+  xstateVersion: string,
+): Promise<CommitOutcome[]> {
+  const outcomes: Array<CommitOutcome | null> = rows.map(() => null);
+  const pending = () => rows.flatMap((row, i) => (outcomes[i] === null ? [{ row, i }] : []));
+
+  // A conversation appears at most once per batch (its mailbox waits for the commit); a repeat is a
+  // conflict, left for the caller to reload and retry.
+  const seen = new Set<string>();
+  for (const [i, row] of rows.entries()) {
+    const key = `${row.botId}:${row.userId}`;
+    if (seen.has(key)) outcomes[i] = 'version_conflict';
+    seen.add(key);
+  }
+
+  // Fencing: hold the epochs (FOR SHARE) until commit, so a concurrent claim waits for this batch.
+  // A shard never claimed has epoch 0.
+  const shards = [...new Set(rows.map((r) => r.shard))];
+  const epochRows = await client.query<{ shard: number; epoch: string }>(
+    'select shard, epoch from shard_epochs where shard = any($1::int[]) for share',
+    [shards],
+  );
+  const epochs = new Map(epochRows.rows.map((r) => [r.shard, Number(r.epoch)]));
+  for (const { row, i } of pending()) {
+    if ((epochs.get(row.shard) ?? 0) !== row.epoch) outcomes[i] = 'stale_epoch';
+  }
+
+  // Idempotency: an input key already processed (earlier, or earlier in this batch) changes nothing.
+  const keyed = pending().filter((p) => p.row.inputKey !== null);
+  const freshKeys = new Set<string>();
+  if (keyed.length > 0) {
+    const inserted = await client.query<{ key: string }>(
+      'insert into processed_inputs (key) select unnest($1::text[]) on conflict do nothing returning key',
+      [keyed.map((p) => p.row.inputKey)],
+    );
+    for (const r of inserted.rows) freshKeys.add(r.key);
+    const claimed = new Set<string>();
+    for (const { row, i } of keyed) {
+      const key = row.inputKey!;
+      if (!freshKeys.has(key) || claimed.has(key)) outcomes[i] = 'duplicate_input';
+      claimed.add(key);
+    }
+  }
+
+  // Snapshots: new conversations insert (if still absent); existing ones update if the version matches.
+  const written = new Set<string>();
+  const creates = pending().filter((p) => p.row.expectedVersion === 0);
+  if (creates.length > 0) {
+    const res = await client.query<{ bot_id: string; user_id: string }>(
+      `insert into conversations (bot_id, user_id, flow_id, flow_version, xstate_version, snapshot, row_version, shard, updated_at)
+       select t.b, t.u, t.f, t.v, $7, t.s, 1, t.sh, now()
+       from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[], $6::int[]) as t(b, u, f, v, s, sh)
+       on conflict (bot_id, user_id) do nothing
+       returning bot_id, user_id::text`,
+      [...snapshotColumns(creates.map((p) => p.row)), xstateVersion],
+    );
+    for (const r of res.rows) written.add(`${r.bot_id}:${r.user_id}`);
+  }
+  const updates = pending().filter((p) => p.row.expectedVersion > 0);
+  if (updates.length > 0) {
+    const res = await client.query<{ bot_id: string; user_id: string }>(
+      `update conversations c
+       set flow_id = t.f, flow_version = t.v, xstate_version = $8, snapshot = t.s, row_version = t.ev + 1,
+           shard = t.sh, updated_at = now()
+       from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[], $6::int[], $7::int[])
+         as t(b, u, f, v, s, sh, ev)
+       where c.bot_id = t.b and c.user_id = t.u and c.row_version = t.ev
+       returning c.bot_id, c.user_id::text`,
+      [
+        ...snapshotColumns(updates.map((p) => p.row)),
+        updates.map((p) => p.row.expectedVersion),
+        xstateVersion,
+      ],
+    );
+    for (const r of res.rows) written.add(`${r.bot_id}:${r.user_id}`);
+  }
+  const undoKeys: string[] = [];
+  for (const { row, i } of pending()) {
+    if (written.has(`${row.botId}:${row.userId}`)) continue;
+    outcomes[i] = 'version_conflict';
+    if (row.inputKey !== null) undoKeys.push(row.inputKey);
+  }
+  if (undoKeys.length > 0) {
+    await client.query('delete from processed_inputs where key = any($1::text[])', [undoKeys]);
+  }
+
+  const ok = pending().map((p) => p.row);
+  await writeEffects(client, ok);
+  await writeTimers(client, ok);
+  return outcomes.map((o) => o ?? 'ok');
+}
+
+function snapshotColumns(rows: CommitRow[]): unknown[] {
+  return [
+    rows.map((r) => r.botId),
+    rows.map((r) => r.userId),
+    rows.map((r) => r.flowId),
+    rows.map((r) => r.flowVersion),
+    rows.map((r) => JSON.stringify(r.snapshot)),
+    rows.map((r) => r.shard),
+  ];
+}
+
+async function writeEffects(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
+  const effects = rows.flatMap((r) => r.effects.map((e) => ({ r, e })));
+  if (effects.length === 0) return;
+  await client.query(
+    `insert into effects (bot_id, user_id, idempotency_key, effect)
+     select * from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[])
+     on conflict (idempotency_key) do nothing`,
+    [
+      effects.map((x) => x.r.botId),
+      effects.map((x) => x.r.userId),
+      effects.map((x) => x.e.key),
+      effects.map((x) => JSON.stringify(x.e.effect)),
+    ],
+  );
+}
+
+/** Cancels first, then starts, so a timer cancelled and restarted in one commit ends up pending. */
+async function writeTimers(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
+  const cancels = rows.flatMap((r) => r.timersCancelled.map((timerId) => ({ r, timerId })));
+  if (cancels.length > 0) {
+    await client.query(
+      `update timers set status = 'cancelled'
+       from unnest($1::text[], $2::bigint[], $3::text[]) as t(b, u, id)
+       where timers.bot_id = t.b and timers.user_id = t.u and timers.timer_id = t.id and timers.status = 'pending'`,
+      [cancels.map((x) => x.r.botId), cancels.map((x) => x.r.userId), cancels.map((x) => x.timerId)],
+    );
+  }
+  // One start per (conversation, timer id); the last one wins.
+  const starts = new Map<string, { r: CommitRow; t: CommitRow['timersStarted'][number] }>();
+  for (const r of rows)
+    for (const t of r.timersStarted) starts.set(`${r.botId}:${r.userId}:${t.timerId}`, { r, t });
+  if (starts.size === 0) return;
+  const list = [...starts.values()];
+  await client.query(
+    `insert into timers (bot_id, user_id, shard, timer_id, due_at, event)
+     select * from unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::jsonb[])
+     on conflict (bot_id, user_id, timer_id) where status = 'pending'
+     do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard`,
+    [
+      list.map((x) => x.r.botId),
+      list.map((x) => x.r.userId),
+      list.map((x) => x.r.shard),
+      list.map((x) => x.t.timerId),
+      list.map((x) => new Date(x.t.dueAt).toISOString()),
+      list.map((x) => JSON.stringify(x.t.event)),
+    ],
+  );
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { describe, it } from 'node:test';
+import { loadConfig, redactUrl } from '../src/config.ts';
+import { BotflowError } from '../src/errors.ts';
+
+function configError(env: Record<string, string>): BotflowError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof BotflowError);
+    assert.equal(error.code, 'CONFIG_INVALID');
+    return error;
+  }
+  assert.fail('expected CONFIG_INVALID');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults in embedded mode (one worker, admin API off)', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config, {
+      port: 3000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      dataDir: './.botflow',
+      adminToken: undefined,
+      workers: 1,
+      logLevel: 'info',
+      publicUrl: undefined,
+      embedded: true,
+    });
+  });
+
+  it('forces one worker in embedded mode even when BOTFLOW_WORKERS is set', () => {
+    assert.equal(loadConfig({ BOTFLOW_WORKERS: '8' }).workers, 1);
+  });
+
+  it('reads every variable in production mode', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/botflow',
+      REDIS_URL: 'redis://cache:6379',
+      BOTFLOW_DATA_DIR: '/var/lib/botflow',
+      BOTFLOW_ADMIN_TOKEN: 'a-long-admin-token-123',
+      BOTFLOW_WORKERS: '4',
+      LOG_LEVEL: 'debug',
+      BOTFLOW_PUBLIC_URL: 'https://bots.example.com/',
+    });
+    assert.deepEqual(config, {
+      port: 8080,
+      databaseUrl: 'postgres://u:p@db:5432/botflow',
+      redisUrl: 'redis://cache:6379',
+      dataDir: '/var/lib/botflow',
+      adminToken: 'a-long-admin-token-123',
+      workers: 4,
+      logLevel: 'debug',
+      publicUrl: 'https://bots.example.com',
+      embedded: false,
+    });
+  });
+
+  it('defaults workers to the available parallelism when Redis is configured', () => {
+    assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).workers, availableParallelism());
+  });
+
+  it('treats blank values as unset', () => {
+    assert.equal(loadConfig({ PORT: '  ', BOTFLOW_ADMIN_TOKEN: '' }).port, 3000);
+    assert.equal(loadConfig({ BOTFLOW_ADMIN_TOKEN: '' }).adminToken, undefined);
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    ['PORT', 'eighty', /PORT must be an integer port/],
+    ['PORT', '70000', /PORT must be/],
+    ['PORT', '3000.5', /PORT must be/],
+    ['DATABASE_URL', 'mysql://root:hunter2@db/x', /DATABASE_URL must be a postgres:\/\//],
+    ['DATABASE_URL', 'not a url with s3cret', /DATABASE_URL must be/],
+    ['REDIS_URL', 'http://:hunter2@cache', /REDIS_URL must be a redis:\/\//],
+    ['BOTFLOW_ADMIN_TOKEN', 'short', /BOTFLOW_ADMIN_TOKEN must be a token of at least 16/],
+    ['BOTFLOW_ADMIN_TOKEN', 'has spaces inside it ok', /BOTFLOW_ADMIN_TOKEN must be/],
+    ['BOTFLOW_WORKERS', '0', /BOTFLOW_WORKERS must be an integer from 1/],
+    ['BOTFLOW_WORKERS', 'many', /BOTFLOW_WORKERS must be/],
+    ['LOG_LEVEL', 'verbose', /LOG_LEVEL must be one of fatal, error/],
+    ['BOTFLOW_PUBLIC_URL', 'ftp://example.com', /BOTFLOW_PUBLIC_URL must be an http/],
+  ];
+  for (const [name, value, message] of bad) {
+    it(`rejects ${name}=${JSON.stringify(value)} naming the variable, without echoing the value`, () => {
+      const env: Record<string, string> = { REDIS_URL: 'redis://127.0.0.1:6379', [name]: value };
+      const error = configError(env);
+      assert.match(error.message, message);
+      assert.ok(!error.message.includes(value), 'the value is not echoed');
+      assert.ok(!JSON.stringify(error.toJSON()).includes(value), 'nor in the JSON form');
+      assert.deepEqual(error.details, { variable: name });
+    });
+  }
+});
+
+describe('redactUrl', () => {
+  it('hides a password and keeps the rest', () => {
+    assert.equal(redactUrl('postgres://bot:hunter2@db:5432/x'), 'postgres://bot:***@db:5432/x');
+    assert.equal(redactUrl('postgres://db/x'), 'postgres://db/x');
+    assert.equal(redactUrl('::nope::'), '<unparseable url>');
+  });
+});

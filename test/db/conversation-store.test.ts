@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createConversationStore, type PostgresConversationStore } from '../../src/db/conversation-store.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import { BotflowError } from '../../src/errors.ts';
+import type { PersistedConversation } from '../../src/flow/advance-conversation.ts';
+import type { CommitRow } from '../../src/runtime/ports.ts';
+import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+
+let fresh: FreshDatabase;
+let db: DatabaseHandle;
+let store: PostgresConversationStore;
+let nextUser = 1000;
+
+before(async () => {
+  fresh = await createFreshDatabase();
+  db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
+  store = createConversationStore(db.orm);
+});
+
+after(async () => {
+  await db?.close();
+  await fresh?.drop();
+});
+
+async function sql<R = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<R[]> {
+  const pool = await db.orm.em.getConnection().getNativeClient();
+  return (await pool.query(text, params)).rows as R[];
+}
+
+function snapshot(step: string): PersistedConversation {
+  return { status: 'active', value: step, context: { note: `at "${step}" \\ ok` } as never };
+}
+
+function row(overrides: Partial<CommitRow> = {}): CommitRow {
+  const userId = String(nextUser++);
+  return {
+    botId: 'bot1',
+    userId,
+    shard: 7,
+    epoch: 0,
+    expectedVersion: 0,
+    flowId: 'flow1',
+    flowVersion: 1,
+    snapshot: snapshot('welcome'),
+    effects: [],
+    timersStarted: [],
+    timersCancelled: [],
+    inputKey: null,
+    ...overrides,
+  };
+}
+
+const sendEffect = { type: 'send', step: 'welcome', message: { text: 'hi' } } as never;
+
+describe('commitBatch', () => {
+  beforeEach(async () => {
+    await sql('delete from shard_epochs');
+  });
+
+  it('creates a conversation and loads it back with its version and pending timers', async () => {
+    const r = row({
+      effects: [{ key: 'k-create', effect: sendEffect }],
+      timersStarted: [{ timerId: 't1', dueAt: 1_800_000_000_123, event: { type: 'timer.t1' } }],
+      inputKey: 'update:1',
+    });
+    assert.deepEqual(await store.commitBatch([r]), ['ok']);
+    const loaded = await store.load('bot1', r.userId);
+    assert.deepEqual(loaded, {
+      botId: 'bot1',
+      userId: r.userId,
+      flowId: 'flow1',
+      flowVersion: 1,
+      snapshot: snapshot('welcome'),
+      rowVersion: 1,
+      timers: { t1: 1_800_000_000_123 },
+    });
+    assert.equal(await store.load('bot1', '999999999'), null);
+
+    const next = {
+      ...r,
+      expectedVersion: 1,
+      snapshot: snapshot('offer'),
+      inputKey: 'update:2',
+      timersStarted: [],
+    };
+    assert.deepEqual(await store.commitBatch([next]), ['ok']);
+    const reloaded = await store.load('bot1', r.userId);
+    assert.equal(reloaded?.rowVersion, 2);
+    assert.deepEqual(reloaded?.snapshot, snapshot('offer'));
+  });
+
+  it('refuses a version conflict and a stale epoch while the rest of the batch commits', async () => {
+    const epoch = await store.claimShard(7, 'worker-a');
+    const existing = row({ epoch });
+    assert.deepEqual(await store.commitBatch([existing]), ['ok']);
+
+    const good = row({ epoch, inputKey: 'in:good', effects: [{ key: 'e:good', effect: sendEffect }] });
+    const conflicting = {
+      ...existing,
+      expectedVersion: 5,
+      inputKey: 'in:conflict',
+      effects: [{ key: 'e:conflict', effect: sendEffect }],
+      timersStarted: [{ timerId: 'x', dueAt: 1, event: { type: 'x' } }],
+    };
+    const alsoNew = row({ epoch, expectedVersion: 0, userId: existing.userId, botId: 'bot2' });
+    const createdTwice = { ...existing, expectedVersion: 0, inputKey: 'in:twice' };
+    const stale = row({
+      epoch: epoch - 1,
+      inputKey: 'in:stale',
+      effects: [{ key: 'e:stale', effect: sendEffect }],
+    });
+    const outcomes = await store.commitBatch([good, conflicting, stale, createdTwice, alsoNew]);
+    assert.deepEqual(outcomes, ['ok', 'version_conflict', 'stale_epoch', 'version_conflict', 'ok']);
+
+    assert.equal((await store.load('bot1', good.userId))?.rowVersion, 1);
+    assert.equal(await store.load('bot1', stale.userId), null);
+    assert.equal(
+      (await store.load('bot1', existing.userId))?.rowVersion,
+      1,
+      'the conflicting row wrote nothing',
+    );
+    assert.deepEqual((await store.load('bot1', existing.userId))?.timers, {});
+    const effects = await sql<{ idempotency_key: string }>(
+      `select idempotency_key from effects where idempotency_key like 'e:%' order by 1`,
+    );
+    assert.deepEqual(
+      effects.map((e) => e.idempotency_key),
+      ['e:good'],
+    );
+    const keys = await sql<{ key: string }>(
+      `select key from processed_inputs where key like 'in:%' order by 1`,
+    );
+    assert.deepEqual(
+      keys.map((k) => k.key),
+      ['in:good'],
+    );
+  });
+
+  it('fences a previous owner once the shard is claimed again', async () => {
+    const first = await store.claimShard(9, 'worker-a');
+    const second = await store.claimShard(9, 'worker-b');
+    assert.equal(second, first + 1);
+    assert.deepEqual(await store.commitBatch([row({ shard: 9, epoch: first })]), ['stale_epoch']);
+    assert.deepEqual(await store.commitBatch([row({ shard: 9, epoch: second })]), ['ok']);
+    const [owner] = await sql<{ owner: string }>('select owner from shard_epochs where shard = 9');
+    assert.equal(owner?.owner, 'worker-b');
+  });
+
+  it('applies an input key once: a repeat is a duplicate and writes nothing', async () => {
+    const r = row({ inputKey: 'update:dup', effects: [{ key: 'e:dup:1', effect: sendEffect }] });
+    assert.deepEqual(await store.commitBatch([r]), ['ok']);
+    const again = {
+      ...r,
+      expectedVersion: 1,
+      snapshot: snapshot('later'),
+      effects: [{ key: 'e:dup:2', effect: sendEffect }],
+    };
+    const otherSameKey = row({ inputKey: 'update:same' });
+    const sameKeyLater = row({ inputKey: 'update:same' });
+    assert.deepEqual(await store.commitBatch([again, otherSameKey, sameKeyLater]), [
+      'duplicate_input',
+      'ok',
+      'duplicate_input',
+    ]);
+    assert.deepEqual((await store.load('bot1', r.userId))?.snapshot, snapshot('welcome'));
+    assert.equal((await sql(`select 1 from effects where idempotency_key = 'e:dup:2'`)).length, 0);
+    assert.equal(await store.load('bot1', sameKeyLater.userId), null);
+  });
+
+  it('inserts an effect once even when committed again under the same idempotency key', async () => {
+    const r = row({ effects: [{ key: 'e:once', effect: sendEffect }] });
+    const s = row({ effects: [{ key: 'e:once', effect: { type: 'other' } as never }] });
+    assert.deepEqual(await store.commitBatch([r, s]), ['ok', 'ok']);
+    const rows = await sql<{ effect: unknown; status: string; attempts: number }>(
+      `select effect, status, attempts from effects where idempotency_key = 'e:once'`,
+    );
+    assert.deepEqual(rows, [{ effect: sendEffect, status: 'pending', attempts: 0 }]);
+  });
+
+  it('rolls the whole batch back when a statement fails: no snapshot, effect or processed key survives', async () => {
+    await sql(`create function fail_boom() returns trigger language plpgsql as $$
+      begin if new.idempotency_key = 'boom' then raise exception 'boom'; end if; return new; end $$`);
+    await sql(
+      'create trigger effects_boom before insert on effects for each row execute function fail_boom()',
+    );
+    try {
+      const fine = row({ inputKey: 'in:rollback:1', effects: [{ key: 'e:rollback', effect: sendEffect }] });
+      const boom = row({ inputKey: 'in:rollback:2', effects: [{ key: 'boom', effect: sendEffect }] });
+      await assert.rejects(store.commitBatch([fine, boom]), (error: unknown) => {
+        assert.ok(error instanceof BotflowError);
+        assert.equal(error.code, 'STORE_UNAVAILABLE');
+        return true;
+      });
+      assert.equal(await store.load('bot1', fine.userId), null);
+      assert.equal(await store.load('bot1', boom.userId), null);
+      assert.equal((await sql(`select 1 from effects where idempotency_key = 'e:rollback'`)).length, 0);
+      assert.equal((await sql(`select 1 from processed_inputs where key like 'in:rollback:%'`)).length, 0);
+    } finally {
+      await sql('drop trigger effects_boom on effects');
+    }
+  });
+
+  it('rejects a non-numeric user id as a bad request before writing', async () => {
+    await assert.rejects(store.commitBatch([row({ userId: 'alice' })]), { code: 'BAD_REQUEST' });
+  });
+});
+
+describe('timers', () => {
+  const T0 = 1_900_000_000_000;
+
+  it('starts, restarts, cancels and reports due timers by shard, oldest first', async () => {
+    const a = row({
+      shard: 100,
+      timersStarted: [
+        { timerId: 'late', dueAt: T0 + 5_000, event: { type: 'late' } },
+        { timerId: 'soon', dueAt: T0 + 1_000, event: { type: 'soon' } },
+        { timerId: 'gone', dueAt: T0 + 500, event: { type: 'gone' } },
+      ],
+    });
+    const b = row({ shard: 101, timersStarted: [{ timerId: 'other', dueAt: T0, event: { type: 'other' } }] });
+    assert.deepEqual(await store.commitBatch([a, b]), ['ok', 'ok']);
+
+    const step2 = {
+      ...a,
+      expectedVersion: 1,
+      timersStarted: [{ timerId: 'soon', dueAt: T0 + 2_000, event: { type: 'soon2' } }],
+      timersCancelled: ['gone'],
+    };
+    assert.deepEqual(await store.commitBatch([step2]), ['ok']);
+    assert.deepEqual((await store.load('bot1', a.userId))?.timers, { late: T0 + 5_000, soon: T0 + 2_000 });
+
+    assert.deepEqual(await store.dueTimers([100], T0 + 1_999, 10), []);
+    const due = await store.dueTimers([100, 101], T0 + 10_000, 10);
+    assert.deepEqual(
+      due.map((t) => [t.userId, t.timerId, t.dueAt, t.event.type]),
+      [
+        [b.userId, 'other', T0, 'other'],
+        [a.userId, 'soon', T0 + 2_000, 'soon2'],
+        [a.userId, 'late', T0 + 5_000, 'late'],
+      ],
+    );
+    assert.deepEqual(
+      (await store.dueTimers([100], T0 + 10_000, 1)).map((t) => t.timerId),
+      ['soon'],
+    );
+    assert.deepEqual(await store.dueTimers([], T0 + 10_000, 10), []);
+
+    const soon = due[1]!;
+    assert.equal(await store.markTimerFired(soon.id), true);
+    assert.equal(await store.markTimerFired(soon.id), false);
+    assert.deepEqual(
+      (await store.dueTimers([100], T0 + 10_000, 10)).map((t) => t.timerId),
+      ['late'],
+    );
+  });
+
+  it('cancels and restarts the same timer id in one commit, leaving one pending timer', async () => {
+    const a = row({ shard: 102, timersStarted: [{ timerId: 'loop', dueAt: T0, event: { type: 'tick' } }] });
+    assert.deepEqual(await store.commitBatch([a]), ['ok']);
+    const fired = {
+      ...a,
+      expectedVersion: 1,
+      inputKey: `timer:${a.userId}:loop:${T0}`,
+      timersCancelled: ['loop'],
+      timersStarted: [{ timerId: 'loop', dueAt: T0 + 60_000, event: { type: 'tick' } }],
+    };
+    assert.deepEqual(await store.commitBatch([fired]), ['ok']);
+    assert.deepEqual((await store.load('bot1', a.userId))?.timers, { loop: T0 + 60_000 });
+    const rows = await sql<{ status: string }>(
+      'select status from timers where bot_id = $1 and user_id = $2 order by id',
+      ['bot1', a.userId],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['cancelled', 'pending'],
+    );
+  });
+});
