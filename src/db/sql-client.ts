@@ -1,0 +1,63 @@
+/**
+ * Runs raw SQL on the ORM's `pg` pool, turning connection failures into STORE_UNAVAILABLE so every
+ * repository reports an unavailable database the same way.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type pg from 'pg';
+import { BotflowError } from '../errors.ts';
+
+/** A query function bound to a database. */
+export type Sql = <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => Promise<R[]>;
+
+/** Errors Postgres raises for bad data (constraint violations) rather than unavailability. */
+const DATA_ERRORS = new Set(['23505', '23503', '23502', '23514', '22P02']);
+
+function toStoreError(error: unknown): BotflowError {
+  if (error instanceof BotflowError) return error;
+  const code = (error as { code?: string }).code;
+  if (code === '23505') return new BotflowError('CONFLICT', 'already exists', { cause: error });
+  if (code !== undefined && DATA_ERRORS.has(code)) {
+    return new BotflowError('BAD_REQUEST', 'the database refused the data', { cause: error });
+  }
+  return new BotflowError('STORE_UNAVAILABLE', 'the database did not answer', { cause: error });
+}
+
+/** Creates a query function over `orm`'s pool. Unique violations become CONFLICT. */
+export function createSql(orm: MikroORM): Sql {
+  return async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) => {
+    try {
+      const pool = await orm.em.getConnection().getNativeClient();
+      return (await pool.query<R>(text, params)).rows;
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  };
+}
+
+/** Runs `fn` in one transaction on one pooled connection (rolled back if it throws). */
+export async function withTransaction<T>(orm: MikroORM, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await (await orm.em.getConnection().getNativeClient()).connect();
+  } catch (error) {
+    throw toStoreError(error);
+  }
+  const sql: Sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) => {
+    try {
+      return (await client.query<R>(text, params)).rows;
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  };
+  try {
+    await sql('begin');
+    const result = await fn(sql);
+    await sql('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

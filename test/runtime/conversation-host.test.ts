@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { SHARD_COUNT, shardOf } from '../../src/cluster/shard.ts';
+import { createConversationStore } from '../../src/db/conversation-store.ts';
+import { createFlowRepository } from '../../src/db/flow-repository.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import { BotflowError } from '../../src/errors.ts';
+import { createFlowCompiler } from '../../src/runtime/compile-pool.ts';
+import { createConversationHost, type KeyedEffect } from '../../src/runtime/conversation-host.ts';
+import { createFlowSource } from '../../src/runtime/flow-source.ts';
+import { startTimerPoller } from '../../src/runtime/timer-poller.ts';
+import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+
+const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
+const askForever = {
+  id: 'ask-forever',
+  flow_start_step_id: 'q',
+  flow_steps: [
+    {
+      id: 'q',
+      type: 'input',
+      config: { text: 'Say the password' },
+      conditions: [
+        { type: 'text_validation', validation: 'equals', value: 'open sesame', target_step: 'done' },
+      ],
+    },
+    { id: 'done', type: 'end', config: { text: 'welcome' } },
+  ],
+};
+
+describe('conversation host on real Postgres', () => {
+  let fresh: FreshDatabase;
+  let db: DatabaseHandle;
+  let clock = Date.parse('2026-11-22T12:00:00Z');
+  const committed: KeyedEffect[] = [];
+  const compiler = createFlowCompiler();
+
+  async function setup(url: string) {
+    const handle = await openDatabase({ url, dataDir: '/nonexistent' });
+    const store = createConversationStore(handle.orm);
+    const flows = createFlowRepository(handle.orm);
+    const source = createFlowSource(flows, compiler);
+    const epochs = new Map<number, number>();
+    const host = createConversationHost({
+      store,
+      flows: source,
+      epochOf: (shard) => epochs.get(shard) ?? 0,
+      now: () => clock,
+      onCommitted: (effects) => committed.push(...effects),
+    });
+    return { handle, store, flows, source, epochs, host };
+  }
+  let ctx: Awaited<ReturnType<typeof setup>>;
+
+  async function publish(botId: string, flowId: string, definition: unknown) {
+    const compiled = await compiler.compile(`${flowId}-check`, Date.now(), definition);
+    await ctx.flows.saveDraft({ id: flowId, botId, name: flowId, draft: definition });
+    const v = await ctx.flows.publish(flowId, definition, compiled.config);
+    ctx.source.invalidate(botId);
+    return v.version;
+  }
+
+  async function own(botId: string, userId: string) {
+    const shard = shardOf(botId, userId);
+    ctx.epochs.set(shard, await ctx.store.claimShard(shard, 'test-worker'));
+    return shard;
+  }
+
+  before(async () => {
+    fresh = await createFreshDatabase();
+    ctx = await setup(fresh.url);
+    db = ctx.handle;
+    await db.orm.em
+      .getConnection()
+      .execute(
+        `insert into bots (id, username, token, webhook_secret) values ('b1', 'b1_bot', 'x', 'y'), ('b2', 'b2_bot', 'x', 'y')`,
+      );
+    await publish('b1', 'vip-funnel', vip);
+    await publish('b2', 'ask-forever', askForever);
+  });
+
+  after(async () => {
+    await ctx.handle.close();
+    await compiler.close();
+    await fresh.drop();
+  });
+
+  it('200 concurrent events for one conversation are processed once each, in order', async () => {
+    await own('b2', '1001');
+    await ctx.host.dispatch({ botId: 'b2', userId: '1001', event: { type: 'start' }, inputKey: 'u:0' });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        ctx.host.dispatch({
+          botId: 'b2',
+          userId: '1001',
+          event: { type: 'text', text: `guess ${i}` },
+          inputKey: `u:${i + 1}`,
+        }),
+      ),
+    );
+    assert.ok(results.every((r) => r.applied && r.currentStep === 'q'));
+    const stored = await ctx.store.load('b2', '1001');
+    assert.equal(stored?.rowVersion, 201);
+    assert.equal(stored?.snapshot.context.attempts, 200);
+    const keys = results.map((r) => r.effects[0]!.key);
+    assert.deepEqual(
+      keys,
+      Array.from({ length: 200 }, (_, i) => `b2:1001:${i + 2}:0`),
+      'commit order = arrival order',
+    );
+    const outbox = await db.orm.em
+      .getConnection()
+      .execute<{ n: string }[]>(
+        `select count(*)::text as n from effects where bot_id = 'b2' and user_id = 1001`,
+      );
+    assert.equal(outbox[0]!.n, '201');
+  });
+
+  it('the same input delivered twice is applied once', async () => {
+    await own('b2', '1002');
+    const first = await ctx.host.dispatch({
+      botId: 'b2',
+      userId: '1002',
+      event: { type: 'start' },
+      inputKey: 'dup:1',
+    });
+    const again = await ctx.host.dispatch({
+      botId: 'b2',
+      userId: '1002',
+      event: { type: 'start' },
+      inputKey: 'dup:1',
+    });
+    assert.equal(first.applied, true);
+    assert.equal(again.applied, false);
+    assert.equal((await ctx.store.load('b2', '1002'))?.rowVersion, 1);
+  });
+
+  it('a stale owner cannot commit: it gets STALE_OWNER and the stored state is unchanged', async () => {
+    await own('b2', '1003');
+    await ctx.host.dispatch({ botId: 'b2', userId: '1003', event: { type: 'start' } });
+    await ctx.store.claimShard(shardOf('b2', '1003'), 'another-worker');
+    await assert.rejects(
+      ctx.host.dispatch({ botId: 'b2', userId: '1003', event: { type: 'text', text: 'x' } }),
+      (e: unknown) => e instanceof BotflowError && e.code === 'STALE_OWNER' && e.retryable,
+    );
+    assert.equal((await ctx.store.load('b2', '1003'))?.rowVersion, 1);
+  });
+
+  it('timers are committed with the transition and fire once, also from a fresh host (restart)', async () => {
+    await own('b1', '2001');
+    const shard = shardOf('b1', '2001');
+    await ctx.host.dispatch({ botId: 'b1', userId: '2001', event: { type: 'start' } });
+    await ctx.host.dispatch({ botId: 'b1', userId: '2001', event: { type: 'text', text: 'a@b.co' } });
+    const atPay = await ctx.host.dispatch({
+      botId: 'b1',
+      userId: '2001',
+      event: { type: 'click', step: 'offers', index: 0 },
+    });
+    assert.equal(atPay.currentStep, 'pay');
+    const stored = await ctx.store.load('b1', '2001');
+    assert.deepEqual(Object.keys(stored!.timers), ['xstate.after.elapsed_pay_0.vip-funnel.pay']);
+
+    // A new host over the same database stands for the restarted worker; the timer is overdue.
+    const restarted = await setup(fresh.url);
+    restarted.epochs.set(shard, ctx.epochs.get(shard)!);
+    clock += 16 * 60_000;
+    const poller = startTimerPoller({
+      store: restarted.store,
+      host: restarted.host,
+      shards: () => [shard],
+      now: () => clock,
+    });
+    assert.equal(await poller.pollOnce(), 1);
+    await restarted.host.drain();
+    const after1 = await restarted.store.load('b1', '2001');
+    assert.equal(
+      Object.keys(after1!.snapshot.value as object)[0] ?? after1!.snapshot.value,
+      'downsell_intro',
+    );
+    // The downsell's own 60 s delay is the only pending timer now; the fired one is gone for good.
+    assert.deepEqual(Object.keys(after1!.timers), [
+      'xstate.after.delay_downsell_intro.vip-funnel.downsell_intro.delay',
+    ]);
+    assert.equal(await poller.pollOnce(), 0, 'nothing else is due yet');
+    clock += 61_000;
+    assert.equal(await poller.pollOnce(), 1);
+    await restarted.host.drain();
+    assert.equal((await restarted.store.load('b1', '2001'))!.snapshot.value, 'downsell_offer');
+    assert.equal(await poller.pollOnce(), 0, 'fired once');
+    poller.stop();
+    await restarted.handle.close();
+  });
+
+  it('a publish mid-conversation does not change the running version; /start moves to the newest', async () => {
+    await own('b2', '1004');
+    const v1 = await ctx.host.dispatch({ botId: 'b2', userId: '1004', event: { type: 'start' } });
+    const changed = structuredClone(askForever);
+    changed.flow_steps[0]!.config.text = 'New prompt';
+    const newVersion = await publish('b2', 'ask-forever', changed);
+    assert.ok(newVersion > v1.flowVersion);
+    const still = await ctx.host.dispatch({
+      botId: 'b2',
+      userId: '1004',
+      event: { type: 'text', text: 'wrong' },
+    });
+    assert.equal(still.flowVersion, v1.flowVersion);
+    const send = still.effects.find((e) => e.effect.type === 'send');
+    assert.equal(send?.effect.type === 'send' && send.effect.message.text, 'Say the password');
+    const moved = await ctx.host.dispatch({ botId: 'b2', userId: '1004', event: { type: 'start' } });
+    assert.equal(moved.flowVersion, newVersion);
+    const prompt = moved.effects.find((e) => e.effect.type === 'send');
+    assert.equal(prompt?.effect.type === 'send' && prompt.effect.message.text, 'New prompt');
+  });
+
+  it('a stored state that no longer resolves restarts the conversation from the start step', async () => {
+    await own('b1', '2002');
+    await ctx.host.dispatch({ botId: 'b1', userId: '2002', event: { type: 'start' } });
+    await db.orm.em
+      .getConnection()
+      .execute(
+        `update conversations set snapshot = jsonb_set(snapshot, '{value}', '"removed_step"') where bot_id = 'b1' and user_id = 2002`,
+      );
+    const fresh2 = await setup(fresh.url);
+    fresh2.epochs.set(shardOf('b1', '2002'), ctx.epochs.get(shardOf('b1', '2002'))!);
+    const r = await fresh2.host.dispatch({
+      botId: 'b1',
+      userId: '2002',
+      event: { type: 'text', text: 'hello' },
+    });
+    assert.equal(r.restarted, true);
+    assert.equal(r.currentStep, 'ask_email');
+    await fresh2.handle.close();
+  });
+
+  it('Postgres unavailable: a retryable error, never a false success; recovers when it returns', async () => {
+    const proxy: TcpProxy = await startTcpProxy({
+      host: '127.0.0.1',
+      port: Number(new URL(fresh.url).port || 5432),
+    });
+    const url = new URL(fresh.url);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const viaProxy = await setup(url.toString());
+    for (let s = 0; s < SHARD_COUNT; s++) viaProxy.epochs.set(s, ctx.epochs.get(s) ?? 0);
+    await own('b2', '1005');
+    viaProxy.epochs.set(shardOf('b2', '1005'), ctx.epochs.get(shardOf('b2', '1005'))!);
+    await viaProxy.host.dispatch({ botId: 'b2', userId: '1005', event: { type: 'start' } });
+    proxy.cut();
+    await assert.rejects(
+      viaProxy.host.dispatch({ botId: 'b2', userId: '1005', event: { type: 'text', text: 'lost?' } }),
+      (e: unknown) => e instanceof BotflowError && e.code === 'STORE_UNAVAILABLE' && e.retryable,
+    );
+    proxy.restore();
+    const retried = await viaProxy.host.dispatch({
+      botId: 'b2',
+      userId: '1005',
+      event: { type: 'text', text: 'lost?' },
+    });
+    assert.equal(retried.applied, true);
+    const direct = new pg.Client({ connectionString: fresh.url });
+    await direct.connect();
+    const row = await direct.query(
+      `select row_version from conversations where bot_id = 'b2' and user_id = 1005`,
+    );
+    await direct.end();
+    assert.equal(row.rows[0].row_version, 2, 'exactly the answered events are committed');
+    await viaProxy.handle.close();
+    await proxy.close();
+  });
+});
