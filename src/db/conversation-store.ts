@@ -21,6 +21,8 @@ export interface PostgresConversationStore extends ConversationStore {
   loadConversation(botId: string, userId: string): Promise<StoredConversation | null>;
   /** Takes ownership of a shard: bumps and returns its epoch, fencing out the previous owner. */
   claimShard(shard: number, owner: string): Promise<number>;
+  /** Claims many shards in one statement; returns each shard's new epoch. */
+  claimShards(shards: readonly number[], owner: string): Promise<Map<number, number>>;
   dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimerRow[]>;
   /** Marks a pending timer fired; false when it was no longer pending. */
   markTimerFired(id: string): Promise<boolean>;
@@ -111,6 +113,16 @@ export function createConversationStore(
         [id],
       );
       return rows.length > 0;
+    },
+
+    async claimShards(shards, owner) {
+      const rows = await query<{ shard: number; epoch: string }>(
+        `insert into shard_epochs (shard, epoch, owner) select s, 1, $2 from unnest($1::int[]) as s
+         on conflict (shard) do update set epoch = shard_epochs.epoch + 1, owner = excluded.owner, claimed_at = now()
+         returning shard, epoch`,
+        [shards, owner],
+      );
+      return new Map(rows.map((r) => [r.shard, Number(r.epoch)]));
     },
 
     async claimShard(shard, owner) {

@@ -12,6 +12,8 @@ import type { CompileTaskResult } from './compile-worker.ts';
 export interface FlowCompiler {
   /** Compiles (or returns the cached) machine of a flow version. Throws INVALID_FLOW when invalid. */
   compile(flowId: string, version: number, definition: unknown): Promise<CompiledFlow>;
+  /** Validates and compiles without caching (a draft about to be published). Throws INVALID_FLOW. */
+  check(definition: unknown): Promise<CompileTaskResult & { valid: true }>;
   close(): Promise<void>;
 }
 
@@ -24,17 +26,20 @@ export function createFlowCompiler(options: { threads?: number } = {}): FlowComp
     idleTimeout: 30_000,
   });
   const cache = new Map<string, Promise<CompiledFlow>>();
+  async function run(definition: unknown, version: number, label: string) {
+    const result = (await pool.run({ flow: definition, version })) as CompileTaskResult;
+    if (!result.valid) {
+      throw new BotflowError('INVALID_FLOW', `${label} is invalid`, { details: result.errors });
+    }
+    return result;
+  }
   return {
+    check: (definition) => run(definition, 0, 'the flow'),
     compile(flowId, version, definition) {
       const key = `${flowId}@${version}`;
       let entry = cache.get(key);
       if (entry === undefined) {
-        entry = (pool.run({ flow: definition, version }) as Promise<CompileTaskResult>).then((result) => {
-          if (!result.valid) {
-            throw new BotflowError('INVALID_FLOW', `flow ${flowId} version ${version} is invalid`, {
-              details: result.errors,
-            });
-          }
+        entry = run(definition, version, `flow ${flowId} version ${version}`).then((result) => {
           const steps = new Map(result.flow.flow_steps.map((s) => [s.id, s]));
           const machine = buildMachine(result.config, result.delays);
           return { flow: result.flow, version, config: result.config, delays: result.delays, machine, steps };
