@@ -26,6 +26,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stderr: process.stderr,
   stdin: typed(),
   isTTY: process.stdout.isTTY === true,
+  env: process.env,
   readFile: (path) => readFile(path, 'utf8'),
   writeFile: (path, text) => writeFile(path, text, 'utf8'),
 });

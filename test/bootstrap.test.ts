@@ -20,7 +20,12 @@ function recordingHandlers(ran: KeyedEffect[]) {
     createCharge: async (e: KeyedEffect) => {
       ran.push(e);
       if (e.effect.type !== 'createCharge') return null;
-      return { type: 'payment.created' as const, order: e.effect.order, charge_id: `ch-${e.effect.order}`, br_code: '000201' };
+      return {
+        type: 'payment.created' as const,
+        order: e.effect.order,
+        charge_id: `ch-${e.effect.order}`,
+        br_code: '000201',
+      };
     },
     sendCharge: async (e: KeyedEffect) => {
       ran.push(e);
@@ -59,13 +64,20 @@ describe('bootstrap', () => {
       const charge = ran.find((e) => e.effect.type === 'sendCharge');
       assert.ok(charge, 'the created charge came back and its PIX message was sent');
       assert.equal(charge.effect.type === 'sendCharge' && charge.effect.amount_cents, 9700);
-      const paid = await app.inject('bot1', '42', { type: 'payment.paid', order: 'pay:1', step: 'pay' }, 'pay:1:paid');
+      const paid = await app.inject(
+        'bot1',
+        '42',
+        { type: 'payment.paid', order: 'pay:1', step: 'pay' },
+        'pay:1:paid',
+      );
       assert.equal(paid.currentStep, 'access');
       await app.effects.idle();
       assert.equal(ran.filter((e) => e.effect.type === 'grantAccess').length, 1);
       const statuses = await app.db.orm.em
         .getConnection()
-        .execute<{ status: string; n: string }[]>(`select status, count(*)::text as n from effects group by status`);
+        .execute<{ status: string; n: string }[]>(
+          `select status, count(*)::text as n from effects group by status`,
+        );
       assert.deepEqual(statuses, [{ status: 'done', n: String(ran.length) }]);
     } finally {
       await app.close();
@@ -75,9 +87,12 @@ describe('bootstrap', () => {
   it('refuses an invalid flow with INVALID_FLOW and publishes nothing', async () => {
     const app = await bootstrap({ env: { DATABASE_URL: fresh.url }, timerIntervalMs: 0 });
     try {
-      await assert.rejects(app.publishFlow('bot1', { ...vip, flow_start_step_id: 'nowhere' }), (e: unknown) => {
-        return e instanceof BotflowError && e.code === 'INVALID_FLOW';
-      });
+      await assert.rejects(
+        app.publishFlow('bot1', { ...vip, flow_start_step_id: 'nowhere' }),
+        (e: unknown) => {
+          return e instanceof BotflowError && e.code === 'INVALID_FLOW';
+        },
+      );
       assert.equal((await app.flows.listVersions('vip-funnel')).length, 1);
     } finally {
       await app.close();

@@ -6,6 +6,8 @@ export interface CliIo {
   stdin?: AsyncIterable<string>;
   /** Whether stdout is a terminal (colours, prompts). */
   isTTY: boolean;
+  /** Environment variables (configuration). */
+  env?: Record<string, string | undefined>;
   readFile(path: string): Promise<string>;
   writeFile(path: string, text: string): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import { getFlowJsonSchema } from '../flow/schema.ts';
 import { runCompile } from './commands/compile.ts';
+import { runMigrate } from './commands/migrate.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
 import { formatProblems } from './format-problems.ts';
@@ -19,6 +20,7 @@ Commands:
                                                        print the XState machine (json: Stately import)
   simulate <flow.json> [--events FILE.jsonl] [--json]  chat with a flow on a virtual clock
   schema                                               print the flow format's JSON Schema
+  migrate                                              apply database migrations (DATABASE_URL or embedded)
   help                                                 this text
 `;
 
@@ -59,6 +61,8 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
         json: options.json === true,
         ...(typeof options.events === 'string' ? { events: options.events } : {}),
       });
+    case 'migrate':
+      return runMigrate(io, io.env ?? {});
     case 'schema':
       io.stdout.write(`${JSON.stringify(getFlowJsonSchema(), null, 2)}\n`);
       return 0;
