@@ -34,6 +34,8 @@ export interface BootstrapOptions {
   effectHandlers?: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
   /** Timer poll interval (ms); 0 disables the loop (tests call `timers.pollOnce`). */
   timerIntervalMs?: number;
+  /** Actors idle this long leave memory (their state is committed); checked every minute. */
+  passivateAfterMs?: number;
   /** Observes committed effects (tests, the demo's report). */
   onCommitted?(effects: KeyedEffect[]): void;
   workerId?: string;
@@ -112,6 +114,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       intervalMs: options.timerIntervalMs ?? 1000,
     });
 
+    const passivateAfter = options.passivateAfterMs ?? 10 * 60_000;
+    const sweeper = setInterval(() => host.passivateIdle(passivateAfter), Math.min(60_000, passivateAfter));
+    sweeper.unref();
+
     return {
       config,
       db,
@@ -141,6 +147,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         return published.version;
       },
       async close() {
+        clearInterval(sweeper);
         timers.stop();
         await host.drain();
         await effects.idle();

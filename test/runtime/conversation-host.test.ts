@@ -235,6 +235,23 @@ describe('conversation host on real Postgres', () => {
     await fresh2.handle.close();
   });
 
+  it('idle actors are passivated and revive from the committed state', async () => {
+    await own('b2', '1006');
+    await ctx.host.dispatch({ botId: 'b2', userId: '1006', event: { type: 'start' } });
+    await ctx.host.dispatch({ botId: 'b2', userId: '1006', event: { type: 'text', text: 'no' } });
+    const before = ctx.host.activeActors;
+    clock += 60_000;
+    assert.equal(ctx.host.passivateIdle(30_000), 0, 'every idle actor left memory');
+    assert.ok(before > 0);
+    const revived = await ctx.host.dispatch({
+      botId: 'b2',
+      userId: '1006',
+      event: { type: 'text', text: 'open sesame' },
+    });
+    assert.equal(revived.currentStep, 'done');
+    assert.equal((await ctx.store.load('b2', '1006'))?.rowVersion, 3);
+  });
+
   it('Postgres unavailable: a retryable error, never a false success; recovers when it returns', async () => {
     const proxy: TcpProxy = await startTcpProxy({
       host: '127.0.0.1',
