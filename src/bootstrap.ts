@@ -23,6 +23,11 @@ import {
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
 import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
+import {
+  createMemoryFlowChangeBus,
+  createRedisFlowChangeBus,
+  type FlowChangeBus,
+} from './stores/flow-change-bus.ts';
 
 export interface BootstrapOptions {
   /** Environment to read the configuration from (default: process.env). */
@@ -39,6 +44,8 @@ export interface BootstrapOptions {
   /** Observes committed effects (tests, the demo's report). */
   onCommitted?(effects: KeyedEffect[]): void;
   workerId?: string;
+  /** Prefix of every Redis key and channel (tests use a random one). */
+  redisPrefix?: string;
 }
 
 /** A running botflow. */
@@ -75,7 +82,16 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   try {
     const store = createConversationStore(db.orm);
     const flows = createFlowRepository(db.orm);
-    const source = createFlowSource(flows, compiler);
+    const source = createFlowSource(
+      flows,
+      compiler,
+      config.redisUrl === undefined ? {} : { latestTtlMs: 5000, now },
+    );
+    const bus: FlowChangeBus =
+      config.redisUrl === undefined
+        ? createMemoryFlowChangeBus()
+        : createRedisFlowChangeBus({ url: config.redisUrl, prefix: options.redisPrefix ?? 'bf' });
+    await bus.subscribe((botId) => source.invalidate(botId));
     const outbox = createEffectOutbox(db.orm);
     const sql = createSql(db.orm);
 
@@ -144,6 +160,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         await flows.saveDraft({ id, botId, name: compiled.flow.name ?? id, draft: definition });
         const published = await flows.publish(id, definition, compiled.config);
         source.invalidate(botId);
+        // The version is committed; other workers learn of it now, or within the cache TTL if Redis is down.
+        await bus.publish(botId).catch(() => {});
         return published.version;
       },
       async close() {
@@ -153,6 +171,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         await effects.idle();
         effects.stop();
         await compiler.close();
+        await bus.close();
         await db.close();
       },
     };

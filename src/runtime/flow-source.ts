@@ -19,14 +19,26 @@ export interface CachedFlowSource extends FlowSource {
   invalidate(botId: string): void;
 }
 
-/** Creates the source over a repository and a compiler. */
-export function createFlowSource(repo: FlowVersionRepository, compiler: FlowCompiler): CachedFlowSource {
+/**
+ * Creates the source over a repository and a compiler. `latestTtlMs` bounds how long a bot's latest
+ * version is trusted without a change notice (a safety net for a notice lost while Redis was down).
+ */
+export function createFlowSource(
+  repo: FlowVersionRepository,
+  compiler: FlowCompiler,
+  options: { latestTtlMs?: number; now?: () => number } = {},
+): CachedFlowSource {
+  const ttl = options.latestTtlMs ?? Number.POSITIVE_INFINITY;
+  const now = options.now ?? Date.now;
   const latest = new Map<string, Promise<CompiledFlow | null>>();
+  const latestAt = new Map<string, number>();
   const versions = new Map<string, Promise<CompiledFlow | null>>();
   return {
     latest(botId) {
       let entry = latest.get(botId);
+      if (entry !== undefined && now() - (latestAt.get(botId) ?? 0) > ttl) entry = undefined;
       if (entry === undefined) {
+        latestAt.set(botId, now());
         entry = repo
           .latestPublished(botId)
           .then((row) => (row === null ? null : compiler.compile(row.flowId, row.version, row.definition)));

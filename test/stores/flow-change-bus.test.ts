@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { BotflowError } from '../../src/errors.ts';
+import {
+  createMemoryFlowChangeBus,
+  createRedisFlowChangeBus,
+  type FlowChangeBus,
+} from '../../src/stores/flow-change-bus.ts';
+
+const REDIS_URL = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** One contract, run against every implementation. */
+function contract(name: string, make: () => { a: FlowChangeBus; b: FlowChangeBus }) {
+  describe(`flow change bus: ${name}`, () => {
+    it('delivers a publish to every subscriber, and stops after unsubscribe', async () => {
+      const { a, b } = make();
+      try {
+        const seenA: string[] = [];
+        const seenB: string[] = [];
+        const offA = await a.subscribe((id) => seenA.push(id));
+        await b.subscribe((id) => seenB.push(id));
+        await a.publish('bot-1');
+        await b.publish('bot-2');
+        await waitFor(() => seenA.length === 2 && seenB.length === 2);
+        assert.deepEqual(seenA.sort(), ['bot-1', 'bot-2']);
+        assert.deepEqual(seenB.sort(), ['bot-1', 'bot-2']);
+        await offA();
+        await b.publish('bot-3');
+        await waitFor(() => seenB.length === 3);
+        assert.equal(seenA.length, 2);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  });
+}
+
+async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+contract('in-process', () => {
+  const bus = createMemoryFlowChangeBus();
+  return { a: bus, b: bus };
+});
+
+contract('Redis (two processes share a channel)', () => {
+  const prefix = `bf-test-${randomBytes(4).toString('hex')}`;
+  return {
+    a: createRedisFlowChangeBus({ url: REDIS_URL, prefix }),
+    b: createRedisFlowChangeBus({ url: REDIS_URL, prefix }),
+  };
+});
+
+describe('flow change bus: Redis down', () => {
+  it('publishing to an unreachable Redis fails with an error instead of hanging', async () => {
+    const bus = createRedisFlowChangeBus({ url: 'redis://127.0.0.1:1', prefix: 'x' });
+    await assert.rejects(
+      bus.publish('bot'),
+      (e: unknown) => e instanceof BotflowError && e.code === 'STORE_UNAVAILABLE',
+    );
+    await bus.close();
+  });
+});
