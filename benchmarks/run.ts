@@ -21,7 +21,7 @@ if (unknown.length > 0) {
 let failed = 0;
 for (const name of wanted.length > 0 ? wanted : available) {
   process.stderr.write(`== ${name}\n`);
-  const run = spawnSync(process.execPath, [join(dir, `${name}.ts`)], {
+  const run = spawnSync(process.execPath, ['--expose-gc', join(dir, `${name}.ts`)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

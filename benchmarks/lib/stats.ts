@@ -1,0 +1,20 @@
+/** Small statistics helpers shared by the benchmarks. */
+
+/** The q-quantile (0..1) of `values` (nearest rank). */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Rounds to `digits` decimals for readable JSON. */
+export function round(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Node version and CPU count, printed with every result. */
+export async function environment(): Promise<{ node: string; cpus: number }> {
+  const { availableParallelism } = await import('node:os');
+  return { node: process.version, cpus: availableParallelism() };
+}
