@@ -100,7 +100,6 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     const shards = Array.from({ length: SHARD_COUNT }, (_, i) => i);
     for (const [shard, epoch] of await store.claimShards(shards, workerId)) epochs.set(shard, epoch);
 
-    let effects: EffectRunner | undefined;
     const host = createConversationHost({
       store,
       flows: source,
@@ -112,10 +111,11 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       },
       onCommitted(committed) {
         options.onCommitted?.(committed);
-        effects?.enqueue(committed);
+        // Commits only happen after start-up, when `effects` exists.
+        effects.enqueue(committed);
       },
     });
-    effects = createEffectRunner({
+    const effects: EffectRunner = createEffectRunner({
       handlers: options.effectHandlers ?? {},
       outbox,
       dispatch: (input) => host.dispatch(input),

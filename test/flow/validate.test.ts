@@ -6,7 +6,7 @@ import { validateFlowJson } from '../../src/flow/parse-flow-json.ts';
 import { type FlowProblem, validateFlow } from '../../src/flow/validate.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
-// biome-ignore lint/suspicious/noExplicitAny: fixtures are edited freely
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixtures are edited freely
 type AnyFlow = any;
 
 /** A small valid flow that each case breaks in one place (and its neighbour keeps valid). */
