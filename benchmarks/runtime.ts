@@ -46,6 +46,7 @@ try {
   const app = await bootstrap({
     env: { DATABASE_URL: url.toString(), LOG_LEVEL: 'silent' },
     timerIntervalMs: 0,
+    http: false,
   });
   await app.addBot({ id: 'b', username: 'bench_bot', token: '1:x' });
   await app.publishFlow('b', flow);

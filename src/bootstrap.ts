@@ -4,6 +4,7 @@
  * commit, the effect runner and the durable timer poller. One worker owns every shard here; the
  * cluster layer runs one of these per worker with its own shards.
  */
+import { randomBytes } from 'node:crypto';
 import { SHARD_COUNT } from './cluster/shard.ts';
 import { type Config, loadConfig } from './config.ts';
 import { createConversationStore, type PostgresConversationStore } from './db/conversation-store.ts';
@@ -11,7 +12,16 @@ import { createEffectOutbox } from './db/effect-outbox.ts';
 import { createFlowRepository, type FlowRepository } from './db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
+import { createBotRepository } from './db/bot-repository.ts';
 import { BotflowError } from './errors.ts';
+import { getCurrentStep } from './flow/advance-conversation.ts';
+import { validateFlow } from './flow/validate.ts';
+import { createAdminRouter } from './http/admin-routes.ts';
+import { createHttpApp } from './http/create-http-app.ts';
+import { type Listening, listen } from './http/serve.ts';
+import { createLogger } from './observability/logger.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
+import type { Logger } from 'pino';
 import type { FlowEvent } from './flow/types.ts';
 import { createFlowCompiler, type FlowCompiler } from './runtime/compile-pool.ts';
 import {
@@ -46,6 +56,9 @@ export interface BootstrapOptions {
   workerId?: string;
   /** Prefix of every Redis key and channel (tests use a random one). */
   redisPrefix?: string;
+  /** Serve HTTP (admin API, health, metrics) on `config.port`, or on `port` here (0: any). False: no HTTP. */
+  http?: false | { port?: number; host?: string };
+  logger?: Logger;
 }
 
 /** A running botflow. */
@@ -59,6 +72,10 @@ export interface BotflowApp {
   host: ConversationHost;
   effects: EffectRunner;
   timers: TimerPoller;
+  logger: Logger;
+  metrics: Metrics;
+  /** Base URL of the HTTP server, when serving. */
+  url: string | undefined;
   /** Sends one event to a conversation and resolves once its result is committed. */
   inject(botId: string, userId: string, event: FlowEvent, inputKey?: string): Promise<DispatchResult>;
   /** Registers a bot (id, username, token); tokens are stored, never logged. */
@@ -74,6 +91,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   const config: Config = { ...loadConfig(options.env ?? process.env), ...options.config };
   const now = options.now ?? Date.now;
   const workerId = options.workerId ?? `worker-${process.pid}`;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
+  let shuttingDown = false;
   const db = await openDatabase({
     ...(config.databaseUrl === undefined ? {} : { url: config.databaseUrl }),
     dataDir: config.dataDir,
@@ -82,6 +102,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   try {
     const store = createConversationStore(db.orm);
     const flows = createFlowRepository(db.orm);
+    const bots = createBotRepository(db.orm);
     const source = createFlowSource(
       flows,
       compiler,
@@ -109,6 +130,12 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         if (epoch === undefined) throw new BotflowError('STALE_OWNER', `shard ${shard} is not owned here`);
         return epoch;
       },
+      onBatch(size, seconds) {
+        metrics.commitBatchSize.observe(size);
+        metrics.commitLatency.observe(seconds);
+        metrics.transitions.inc(size);
+        metrics.activeActors.set(host.activeActors);
+      },
       onCommitted(committed) {
         options.onCommitted?.(committed);
         // Commits only happen after start-up, when `effects` exists.
@@ -120,6 +147,19 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       outbox,
       dispatch: (input) => host.dispatch(input),
       now,
+      onFailure(effect, error, final) {
+        metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });
+        logger.warn(
+          {
+            bot_id: effect.botId,
+            user_id: effect.userId,
+            effect: effect.effect.type,
+            code: error.code,
+            final,
+          },
+          'effect failed',
+        );
+      },
     });
     effects.enqueue(await outbox.pending(now(), 10_000));
     const timers = startTimerPoller({
@@ -128,7 +168,81 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       shards: () => shards,
       now,
       intervalMs: options.timerIntervalMs ?? 1000,
+      onDue: (count) => metrics.timersDue.set(count),
+      onError: (error) => logger.warn({ err: error }, 'timer poll failed'),
     });
+
+    const publishFlow = async (botId: string, definition: unknown): Promise<number> => {
+      const id = (definition as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string') throw new BotflowError('INVALID_FLOW', 'the flow has no id');
+      const compiled = await compiler.check(definition);
+      await flows.saveDraft({ id, botId, name: compiled.flow.name ?? id, draft: definition });
+      const published = await flows.publish(id, definition, compiled.config);
+      source.invalidate(botId);
+      // The version is committed; other workers learn of it now, or within the cache TTL if Redis is down.
+      await bus.publish(botId).catch(() => {});
+      logger.info({ bot_id: botId, flow_id: id, version: published.version }, 'flow published');
+      return published.version;
+    };
+
+    let listening: Listening | undefined;
+    if (options.http !== false) {
+      const admin = createAdminRouter(
+        {
+          addBot: (bot) => bots.upsert({ ...bot, webhookSecret: randomBytes(24).toString('base64url') }),
+          listBots: () => bots.list(),
+          removeBot: (id) => bots.remove(id),
+          saveDraft: (flow) => flows.saveDraft(flow),
+          getFlow: (id) => flows.getFlow(id),
+          validate: (definition) => validateFlow(definition),
+          async publish(flowId) {
+            const flow = await flows.getFlow(flowId);
+            if (flow === null) throw new BotflowError('NOT_FOUND', 'no such flow');
+            await publishFlow(flow.botId, flow.draft);
+            return (await flows.listVersions(flowId)).at(-1)!;
+          },
+          listVersions: (flowId) => flows.listVersions(flowId),
+          async inspectConversation(botId, userId) {
+            if (!/^\d{1,19}$/.test(userId)) throw new BotflowError('BAD_REQUEST', 'a user id is numeric');
+            const c = await store.load(botId, userId);
+            if (c === null) return null;
+            return {
+              bot_id: botId,
+              user_id: userId,
+              flow_id: c.flowId,
+              flow_version: c.flowVersion,
+              current_step: getCurrentStep(c.snapshot.value, c.snapshot.context),
+              row_version: c.rowVersion,
+              timers: Object.entries(c.timers).map(([id, due]) => ({
+                timer_id: id,
+                due_at: new Date(due).toISOString(),
+              })),
+            };
+          },
+        },
+        config.adminToken,
+      );
+      const http = createHttpApp({
+        logger,
+        metrics,
+        routers: [admin],
+        async notReady() {
+          if (shuttingDown) return new BotflowError('SHUTTING_DOWN', 'draining');
+          try {
+            await sql('select 1');
+            return null;
+          } catch (error) {
+            return error instanceof BotflowError
+              ? error
+              : new BotflowError('STORE_UNAVAILABLE', 'database down');
+          }
+        },
+      });
+      listening = await listen(http, {
+        port: options.http?.port ?? config.port,
+        host: options.http?.host ?? '127.0.0.1',
+      });
+    }
 
     const passivateAfter = options.passivateAfterMs ?? 10 * 60_000;
     const sweeper = setInterval(() => host.passivateIdle(passivateAfter), Math.min(60_000, passivateAfter));
@@ -144,27 +258,21 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       host,
       effects,
       timers,
+      logger,
+      metrics,
+      url: listening?.url,
       inject: (botId, userId, event, inputKey) =>
         host.dispatch({ botId, userId, event, ...(inputKey === undefined ? {} : { inputKey }) }),
       async addBot(bot) {
-        await sql(
-          `insert into bots (id, username, token, webhook_secret) values ($1, $2, $3, $4)
-           on conflict (id) do update set username = excluded.username, token = excluded.token`,
-          [bot.id, bot.username, bot.token, bot.webhookSecret ?? ''],
-        );
+        await bots.upsert({
+          ...bot,
+          webhookSecret: bot.webhookSecret ?? randomBytes(24).toString('base64url'),
+        });
       },
-      async publishFlow(botId, definition) {
-        const id = (definition as { id?: unknown } | null)?.id;
-        if (typeof id !== 'string') throw new BotflowError('INVALID_FLOW', 'the flow has no id');
-        const compiled = await compiler.check(definition);
-        await flows.saveDraft({ id, botId, name: compiled.flow.name ?? id, draft: definition });
-        const published = await flows.publish(id, definition, compiled.config);
-        source.invalidate(botId);
-        // The version is committed; other workers learn of it now, or within the cache TTL if Redis is down.
-        await bus.publish(botId).catch(() => {});
-        return published.version;
-      },
+      publishFlow,
       async close() {
+        shuttingDown = true;
+        await listening?.close();
         clearInterval(sweeper);
         timers.stop();
         await host.drain();

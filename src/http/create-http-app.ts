@@ -1,0 +1,56 @@
+/**
+ * The Koa application every route lives in: request ids, the one error mapping, per-route metrics,
+ * `/healthz`, `/readyz`, `/metrics`, then the routers given.
+ */
+import { randomUUID } from 'node:crypto';
+import { Router } from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { BotflowError } from '../errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { errorMiddleware } from './error-middleware.ts';
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  /** Null when ready; otherwise the coded reason (SHUTTING_DOWN, STORE_UNAVAILABLE). */
+  notReady(): Promise<BotflowError | null>;
+  routers: Router[];
+}
+
+/** Builds the app. */
+export function createHttpApp(options: HttpAppOptions): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  app.use(async (ctx, next) => {
+    ctx.state['requestId'] = randomUUID();
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      options.metrics.httpRequests.inc({ route, status: String(ctx.status) });
+      options.metrics.httpDuration.observe({ route }, seconds);
+      options.logger.debug({ method: ctx.method, route, status: ctx.status, ms: seconds * 1000 }, 'http');
+    }
+  });
+  app.use(errorMiddleware(options.logger));
+
+  const health = new Router();
+  health.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  health.get('/readyz', async (ctx) => {
+    const reason = await options.notReady();
+    if (reason !== null) throw reason;
+    ctx.body = { status: 'ready' };
+  });
+  health.get('/metrics', async (ctx) => {
+    ctx.type = options.metrics.registry.contentType;
+    ctx.body = await options.metrics.registry.metrics();
+  });
+  for (const router of [health, ...options.routers]) app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}

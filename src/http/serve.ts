@@ -1,0 +1,37 @@
+/** Listens on a port and closes gracefully: stop accepting, let in-flight requests finish, then cut. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+
+/** A listening server. */
+export interface Listening {
+  server: Server;
+  url: string;
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Starts `app` on `host:port` (port 0: any free port). */
+export async function listen(app: Koa, options: { port: number; host?: string }): Promise<Listening> {
+  const server = app.listen(options.port, options.host ?? '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    close: (timeoutMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { bootstrap, type BotflowApp } from '../../src/bootstrap.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+
+const vip = JSON.parse(
+  await readFile(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'),
+);
+const ADMIN = 'admin-token-0123456789';
+const BOT_TOKEN = '123456:AAbbCCddEEffGGhhIIjjKKllMM';
+
+describe('HTTP: admin API, health, metrics, error mapping', () => {
+  let fresh: FreshDatabase;
+  let app: BotflowApp;
+  let logs = '';
+  const call = (path: string, init: RequestInit & { auth?: string | null } = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.auth !== null) headers.set('authorization', `Bearer ${init.auth ?? ADMIN}`);
+    return fetch(`${app.url}${path}`, { ...init, headers });
+  };
+  const json = (body: unknown) => ({
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+
+  before(async () => {
+    fresh = await createFreshDatabase();
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        logs += chunk.toString();
+        done();
+      },
+    });
+    app = await bootstrap({
+      env: { DATABASE_URL: fresh.url, BOTFLOW_ADMIN_TOKEN: ADMIN },
+      http: { port: 0 },
+      timerIntervalMs: 0,
+      logger: createLogger({ level: 'debug', destination }),
+    });
+  });
+  after(async () => {
+    await app.close();
+    await fresh.drop();
+  });
+
+  it('refuses the admin API without the right bearer token (401), in constant time, without leaking', async () => {
+    for (const auth of [null, 'wrong', `${ADMIN}x`]) {
+      const res = await call('/admin/bots', { auth });
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      assert.equal((await res.json()).error.code, 'UNAUTHORIZED');
+    }
+  });
+
+  it('adds, lists and removes bots; tokens never come back', async () => {
+    const created = await call(
+      '/admin/bots',
+      json({ id: 'bot1', username: 'vip_funnel_bot', token: BOT_TOKEN }),
+    );
+    assert.equal(created.status, 201);
+    const list = await (await call('/admin/bots')).text();
+    assert.match(list, /vip_funnel_bot/);
+    assert.doesNotMatch(list, /AAbbCC/);
+    const bad = await call('/admin/bots', json({ id: 'bot2', username: 'x', token: 'nope' }));
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, 'BAD_REQUEST');
+  });
+
+  it('saves a draft, validates, publishes immutable versions, lists them', async () => {
+    const draft = await call('/admin/flows/vip-funnel', {
+      ...json({ bot_id: 'bot1', definition: vip }),
+      method: 'PUT',
+    });
+    assert.equal(draft.status, 200);
+    assert.equal((await draft.json()).validation.valid, true);
+    const invalid = await (
+      await call('/admin/flows/validate', json({ ...vip, flow_start_step_id: 'x' }))
+    ).json();
+    assert.equal(invalid.valid, false);
+    assert.equal(invalid.errors[0].code, 'missing_start_step');
+    assert.equal((await call('/admin/flows/vip-funnel/publish', { method: 'POST' })).status, 201);
+    assert.equal((await call('/admin/flows/vip-funnel/publish', { method: 'POST' })).status, 201);
+    const versions = (await (await call('/admin/flows/vip-funnel/versions')).json()).versions;
+    assert.deepEqual(
+      versions.map((v: { version: number }) => v.version),
+      [1, 2],
+    );
+  });
+
+  it('publishing an invalid draft is refused with 422 INVALID_FLOW and every problem', async () => {
+    await call('/admin/flows/broken', {
+      ...json({ bot_id: 'bot1', definition: { id: 'broken', flow_steps: [] } }),
+      method: 'PUT',
+    });
+    const res = await call('/admin/flows/broken/publish', { method: 'POST' });
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.equal(body.error.code, 'INVALID_FLOW');
+    assert.ok(body.error.details.length >= 1);
+  });
+
+  it('inspects a conversation: step, version, pending timers', async () => {
+    await app.inject('bot1', '77', { type: 'start' });
+    await app.inject('bot1', '77', { type: 'text', text: 'a@b.co' });
+    await app.inject('bot1', '77', { type: 'click', step: 'offers', index: 0 });
+    const body = await (await call('/admin/bots/bot1/conversations/77')).json();
+    assert.equal(body.current_step, 'pay');
+    assert.equal(body.flow_version, 2);
+    assert.deepEqual(
+      body.timers.map((t: { timer_id: string }) => t.timer_id),
+      ['xstate.after.elapsed_pay_0.vip-funnel.pay'],
+    );
+    assert.equal((await call('/admin/bots/bot1/conversations/78')).status, 404);
+  });
+
+  it('malformed and oversized bodies get 4xx and the server stays up', async () => {
+    const broken = await call('/admin/bots', {
+      method: 'POST',
+      body: '{"id": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(broken.status, 400);
+    assert.equal((await broken.json()).error.code, 'INVALID_JSON');
+    const huge = await call('/admin/flows/validate', { method: 'POST', body: 'x'.repeat(2 * 1024 * 1024) });
+    assert.equal(huge.status, 413);
+    assert.equal((await call('/healthz', { auth: null })).status, 200);
+    assert.equal((await call('/nowhere', { auth: null })).status, 404);
+  });
+
+  it('serves health, readiness and Prometheus metrics', async () => {
+    assert.deepEqual(await (await call('/readyz', { auth: null })).json(), { status: 'ready' });
+    const metrics = await (await call('/metrics', { auth: null })).text();
+    assert.match(metrics, /botflow_transitions_total \d+/);
+    assert.match(metrics, /botflow_commit_batch_size_bucket/);
+    assert.match(metrics, /botflow_http_requests_total\{route="\/admin\/bots"/);
+  });
+
+  it('never logs the admin token or a bot token', () => {
+    assert.ok(logs.length > 0, 'something was logged');
+    assert.doesNotMatch(logs, new RegExp(ADMIN));
+    assert.doesNotMatch(logs, /AAbbCCdd/);
+  });
+});
