@@ -10,16 +10,19 @@ const vip = JSON.parse(
   await readFile(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'),
 );
 const ADMIN = 'admin-token-0123456789';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+type Json = any;
+type JsonResponse = Omit<Response, 'json'> & { json(): Promise<Json> };
 const BOT_TOKEN = '123456:AAbbCCddEEffGGhhIIjjKKllMM';
 
 describe('HTTP: admin API, health, metrics, error mapping', () => {
   let fresh: FreshDatabase;
   let app: BotflowApp;
   let logs = '';
-  const call = (path: string, init: RequestInit & { auth?: string | null } = {}) => {
+  const call = (path: string, init: RequestInit & { auth?: string | null } = {}): Promise<JsonResponse> => {
     const headers = new Headers(init.headers);
     if (init.auth !== null) headers.set('authorization', `Bearer ${init.auth ?? ADMIN}`);
-    return fetch(`${app.url}${path}`, { ...init, headers });
+    return fetch(`${app.url}${path}`, { ...init, headers }) as Promise<JsonResponse>;
   };
   const json = (body: unknown) => ({
     method: 'POST',
