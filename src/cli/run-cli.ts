@@ -7,6 +7,7 @@ import { BotflowError, toBotflowError } from '../errors.ts';
 import { getFlowJsonSchema } from '../flow/schema.ts';
 import { runCompile } from './commands/compile.ts';
 import { runMigrate } from './commands/migrate.ts';
+import { runStart } from './commands/start.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
 import { formatProblems } from './format-problems.ts';
@@ -21,6 +22,7 @@ Commands:
   simulate <flow.json> [--events FILE.jsonl] [--json]  chat with a flow on a virtual clock
   schema                                               print the flow format's JSON Schema
   migrate                                              apply database migrations (DATABASE_URL or embedded)
+  start                                                run botflow (HTTP admin API, health, metrics)
   help                                                 this text
 `;
 
@@ -61,6 +63,8 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
         json: options.json === true,
         ...(typeof options.events === 'string' ? { events: options.events } : {}),
       });
+    case 'start':
+      return runStart(io, io.env ?? {});
     case 'migrate':
       return runMigrate(io, io.env ?? {});
     case 'schema':

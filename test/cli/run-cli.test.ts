@@ -164,3 +164,29 @@ describe('botflow CLI', () => {
     assert.equal(JSON.parse(stdout).valid, true);
   });
 });
+
+describe('botflow start', () => {
+  it('starts on the embedded database, answers /healthz, and drains on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const dataDir = await mkdtemp(join(tmpdir(), 'botflow-start-'));
+    const child = spawn(process.execPath, [join(root, 'src', 'cli.ts'), 'start'], {
+      env: { ...process.env, BOTFLOW_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    const health = await fetch(`${url}/healthz`);
+    assert.equal(health.status, 200);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(stderr, /draining/);
+  });
+});
