@@ -59,6 +59,8 @@ export interface BootstrapOptions {
   /** Serve HTTP (admin API, health, metrics) on `config.port`, or on `port` here (0: any). False: no HTTP. */
   http?: false | { port?: number; host?: string };
   logger?: Logger;
+  /** Own every shard at start (one worker). False: a cluster worker, given shards by `setOwnedShards`. */
+  ownAllShards?: boolean;
 }
 
 /** A running botflow. */
@@ -76,6 +78,9 @@ export interface BotflowApp {
   metrics: Metrics;
   /** Base URL of the HTTP server, when serving. */
   url: string | undefined;
+  /** Takes the given shards (claiming them in the database, which fences out their previous owner) and drops the rest. */
+  setOwnedShards(shards: readonly number[]): Promise<void>;
+  owns(shard: number): boolean;
   /** Sends one event to a conversation and resolves once its result is committed. */
   inject(botId: string, userId: string, event: FlowEvent, inputKey?: string): Promise<DispatchResult>;
   /** Registers a bot (id, username, token); tokens are stored, never logged. */
@@ -118,8 +123,18 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
 
     // One worker: own every shard, fencing out whatever owned them before.
     const epochs = new Map<number, number>();
-    const shards = Array.from({ length: SHARD_COUNT }, (_, i) => i);
-    for (const [shard, epoch] of await store.claimShards(shards, workerId)) epochs.set(shard, epoch);
+    const owned = (): number[] => [...epochs.keys()];
+    const setOwnedShards = async (wanted: readonly number[]): Promise<void> => {
+      const want = new Set(wanted);
+      for (const shard of [...epochs.keys()]) {
+        if (!want.has(shard)) {
+          epochs.delete(shard);
+          host.dropShard(shard);
+        }
+      }
+      const fresh = wanted.filter((s) => !epochs.has(s));
+      if (fresh.length > 0) for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+    };
 
     const host = createConversationHost({
       store,
@@ -165,12 +180,14 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     const timers = startTimerPoller({
       store,
       host,
-      shards: () => shards,
+      shards: owned,
       now,
       intervalMs: options.timerIntervalMs ?? 1000,
       onDue: (count) => metrics.timersDue.set(count),
       onError: (error) => logger.warn({ err: error }, 'timer poll failed'),
     });
+
+    if (options.ownAllShards !== false) await setOwnedShards(Array.from({ length: SHARD_COUNT }, (_, i) => i));
 
     const publishFlow = async (botId: string, definition: unknown): Promise<number> => {
       const id = (definition as { id?: unknown } | null)?.id;
@@ -261,6 +278,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       logger,
       metrics,
       url: listening?.url,
+      setOwnedShards,
+      owns: (shard) => epochs.has(shard),
       inject: (botId, userId, event, inputKey) =>
         host.dispatch({ botId, userId, event, ...(inputKey === undefined ? {} : { inputKey }) }),
       async addBot(bot) {

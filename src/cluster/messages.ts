@@ -1,0 +1,31 @@
+/** The IPC messages between the cluster primary and its workers (JSON-serializable). */
+import type { FlowEvent } from '../flow/types.ts';
+import type { ShardTable } from './shard-table.ts';
+
+/** One conversation input, as routed between processes. */
+export interface RoutedInput {
+  botId: string;
+  userId: string;
+  event: FlowEvent;
+  inputKey?: string;
+}
+
+/** An error as it crosses a process boundary: its code and message only. */
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+export type ToWorker =
+  | { kind: 'table'; table: ShardTable; slot: number }
+  | { kind: 'forwarded'; id: number; input: RoutedInput }
+  | { kind: 'forward-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
+  | { kind: 'inject'; id: number; input: RoutedInput }
+  | { kind: 'drain' };
+
+export type ToPrimary =
+  | { kind: 'ready' }
+  | { kind: 'table-applied'; version: number }
+  | { kind: 'forward'; id: number; shard: number; input: RoutedInput }
+  | { kind: 'forwarded-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
+  | { kind: 'inject-reply'; id: number; ok: boolean; result?: unknown; error?: WireError };

@@ -1,0 +1,201 @@
+/**
+ * The cluster primary: forks the workers, owns the shard table, routes forwarded inputs to the owning
+ * worker and its answer back, and restarts a dead worker with exponential backoff. A dead worker's
+ * shards go to the live workers at once (each claims them in the database, fencing the dead owner)
+ * and come back when its replacement is ready. It runs no flow logic.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { BotflowError } from '../errors.ts';
+import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
+import { assignShards, createShardTable, type ShardTable } from './shard-table.ts';
+
+export interface PrimaryOptions {
+  workers: number;
+  /** Extra environment for the workers (merged over process.env). */
+  env?: Record<string, string | undefined>;
+  restartBackoff?: { initialMs: number; maxMs: number };
+  onEvent?(event: {
+    kind: 'exit' | 'ready' | 'restart';
+    slot: number;
+    pid?: number;
+    code?: number | null;
+  }): void;
+}
+
+/** A running primary. */
+export interface PrimaryHandle {
+  table(): ShardTable;
+  /** The pid of the worker in each slot (undefined while down). */
+  pids(): Array<number | undefined>;
+  /** Resolves when every worker is up and has applied the current table. */
+  settled(): Promise<void>;
+  /** Sends an input into the cluster through the worker in `slot` (tests, benchmarks). */
+  injectVia(slot: number, input: RoutedInput): Promise<unknown>;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Starts the primary (call in the primary process only). */
+export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHandle> {
+  const slots = options.workers;
+  const backoff = options.restartBackoff ?? { initialMs: 200, maxMs: 10_000 };
+  cluster.setupPrimary({
+    exec: new URL('./worker-main.ts', import.meta.url).pathname,
+    serialization: 'json',
+  });
+
+  const workers: Array<Worker | undefined> = Array.from({ length: slots }, () => undefined);
+  const live = new Set<number>();
+  const applied = new Map<number, number>();
+  const failures = Array.from({ length: slots }, () => 0);
+  let table = createShardTable(slots);
+  let stopping = false;
+  let nextId = 1;
+  const forwards = new Map<number, { from: number; fromId: number; to: number }>();
+  const injects = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; slot: number }>();
+  let waiters: Array<() => void> = [];
+
+  const send = (slot: number, message: ToWorker) => {
+    const w = workers[slot];
+    if (w !== undefined && w.isConnected()) w.send(message);
+  };
+  const isSettled = () =>
+    live.size === slots && [...live].every((slot) => applied.get(slot) === table.version);
+  const checkSettled = () => {
+    if (!isSettled()) return;
+    const w = waiters;
+    waiters = [];
+    for (const resolve of w) resolve();
+  };
+  const broadcast = () => {
+    for (const slot of live) send(slot, { kind: 'table', table, slot });
+  };
+  const rebalance = () => {
+    const next = assignShards(table, slots, live);
+    if (next !== table) {
+      table = next;
+      broadcast();
+    }
+  };
+  const fail = (error: WireError) => ({ ok: false as const, error });
+
+  function fork(slot: number): void {
+    const worker = cluster.fork({ ...options.env, BOTFLOW_WORKER_SLOT: String(slot) });
+    workers[slot] = worker;
+    const startedAt = Date.now();
+    worker.on('message', (message: ToPrimary) => {
+      switch (message.kind) {
+        case 'ready':
+          live.add(slot);
+          options.onEvent?.({ kind: 'ready', slot, pid: worker.process.pid });
+          rebalance();
+          send(slot, { kind: 'table', table, slot });
+          break;
+        case 'table-applied':
+          applied.set(slot, message.version);
+          checkSettled();
+          break;
+        case 'forward': {
+          const owner = table.owners[message.shard]!;
+          const id = nextId++;
+          if (!live.has(owner)) {
+            send(slot, {
+              kind: 'forward-reply',
+              id: message.id,
+              ...fail({ code: 'STALE_OWNER', message: 'the owner is restarting' }),
+            });
+            break;
+          }
+          forwards.set(id, { from: slot, fromId: message.id, to: owner });
+          send(owner, { kind: 'forwarded', id, input: message.input });
+          break;
+        }
+        case 'forwarded-reply': {
+          const route = forwards.get(message.id);
+          if (route === undefined) break;
+          forwards.delete(message.id);
+          send(route.from, {
+            kind: 'forward-reply',
+            id: route.fromId,
+            ok: message.ok,
+            result: message.result,
+            error: message.error,
+          });
+          break;
+        }
+        case 'inject-reply': {
+          const waiter = injects.get(message.id);
+          if (waiter === undefined) break;
+          injects.delete(message.id);
+          if (message.ok) waiter.resolve(message.result);
+          else
+            waiter.reject(
+              new BotflowError(
+                (message.error?.code ?? 'INTERNAL') as BotflowError['code'],
+                message.error?.message ?? '',
+              ),
+            );
+          break;
+        }
+      }
+    });
+    worker.on('exit', (code) => {
+      workers[slot] = undefined;
+      live.delete(slot);
+      applied.delete(slot);
+      options.onEvent?.({ kind: 'exit', slot, pid: worker.process.pid, code });
+      // Forwarded inputs the dead worker held will never be answered: their senders retry.
+      for (const [id, route] of forwards) {
+        if (route.to !== slot) continue;
+        forwards.delete(id);
+        send(route.from, {
+          kind: 'forward-reply',
+          id: route.fromId,
+          ...fail({ code: 'STALE_OWNER', message: 'the owner died' }),
+        });
+      }
+      for (const [id, waiter] of injects) {
+        if (waiter.slot !== slot) continue;
+        injects.delete(id);
+        waiter.reject(new BotflowError('STALE_OWNER', 'the worker died'));
+      }
+      if (stopping) return;
+      rebalance();
+      failures[slot] = Date.now() - startedAt > 30_000 ? 1 : failures[slot]! + 1;
+      const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (failures[slot]! - 1));
+      options.onEvent?.({ kind: 'restart', slot });
+      setTimeout(() => {
+        if (!stopping) fork(slot);
+      }, delay).unref();
+    });
+  }
+
+  for (let slot = 0; slot < slots; slot++) fork(slot);
+
+  const handle: PrimaryHandle = {
+    table: () => table,
+    pids: () => workers.map((w) => w?.process.pid),
+    settled: () => (isSettled() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    injectVia(slot, input) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        if (!live.has(slot)) {
+          reject(new BotflowError('STALE_OWNER', `worker ${slot} is down`));
+          return;
+        }
+        injects.set(id, { resolve, reject, slot });
+        send(slot, { kind: 'inject', id, input });
+      });
+    },
+    async stop(timeoutMs = 10_000) {
+      stopping = true;
+      const exits = workers.flatMap((w) => (w === undefined ? [] : [new Promise((r) => w.once('exit', r))]));
+      for (let slot = 0; slot < slots; slot++) send(slot, { kind: 'drain' });
+      const timer = setTimeout(() => {
+        for (const w of workers) w?.process.kill('SIGKILL');
+      }, timeoutMs);
+      await Promise.all(exits);
+      clearTimeout(timer);
+    },
+  };
+  return handle;
+}

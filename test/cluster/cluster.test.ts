@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { bootstrap } from '../../src/bootstrap.ts';
+import { shardOf } from '../../src/cluster/shard.ts';
+import { type PrimaryHandle, startPrimary } from '../../src/cluster/start-primary.ts';
+import { BotflowError } from '../../src/errors.ts';
+import type { DispatchResult } from '../../src/runtime/conversation-host.ts';
+import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+
+const askForever = {
+  id: 'ask-forever',
+  flow_start_step_id: 'q',
+  flow_steps: [
+    {
+      id: 'q',
+      type: 'input',
+      config: { text: 'Say the password' },
+      conditions: [
+        { type: 'text_validation', validation: 'equals', value: 'open sesame', target_step: 'done' },
+      ],
+    },
+    { id: 'done', type: 'end', config: { text: 'welcome' } },
+  ],
+};
+
+/** A user id whose shard the table gives to `slot`. */
+function userOwnedBy(primary: PrimaryHandle, slot: number, from = 1): string {
+  for (let u = from; ; u++) if (primary.table().owners[shardOf('b', String(u))] === slot) return String(u);
+}
+
+const rowVersion = (r: unknown) => Number((r as DispatchResult).effects[0]!.key.split(':')[2]);
+
+describe('cluster: two real worker processes', () => {
+  let fresh: FreshDatabase;
+  let primary: PrimaryHandle;
+  const events: string[] = [];
+
+  before(async () => {
+    fresh = await createFreshDatabase();
+    const setup = await bootstrap({
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+      http: false,
+      timerIntervalMs: 0,
+    });
+    await setup.addBot({ id: 'b', username: 'cluster_bot', token: '1:x' });
+    await setup.publishFlow('b', askForever);
+    await setup.close();
+    primary = await startPrimary({
+      workers: 2,
+      env: { DATABASE_URL: fresh.url, PORT: '0', LOG_LEVEL: 'silent' },
+      restartBackoff: { initialMs: 100, maxMs: 1000 },
+      onEvent: (e) => events.push(`${e.kind}:${e.slot}`),
+    });
+    await primary.settled();
+  });
+  after(async () => {
+    await primary.stop();
+    await fresh.drop();
+  });
+
+  it('200 events for one conversation sent from both workers are each processed once, in per-sender order', async () => {
+    const user = userOwnedBy(primary, 1);
+    await primary.injectVia(1, { botId: 'b', userId: user, event: { type: 'start' }, inputKey: 'c:start' });
+    const send = (slot: number, i: number) =>
+      primary.injectVia(slot, {
+        botId: 'b',
+        userId: user,
+        event: { type: 'text', text: `guess ${i}` },
+        inputKey: `c:${slot}:${i}`,
+      });
+    const fromOwner = Array.from({ length: 100 }, (_, i) => send(1, i));
+    const forwarded = Array.from({ length: 100 }, (_, i) => send(0, i));
+    const [a, b] = await Promise.all([Promise.all(fromOwner), Promise.all(forwarded)]);
+    const versionsA = a.map(rowVersion);
+    const versionsB = b.map(rowVersion);
+    assert.deepEqual(
+      [...versionsA, ...versionsB].sort((x, y) => x - y),
+      Array.from({ length: 200 }, (_, i) => i + 2),
+    );
+    assert.deepEqual(
+      versionsA,
+      [...versionsA].sort((x, y) => x - y),
+      "the owner's own inputs keep their order",
+    );
+    assert.deepEqual(
+      versionsB,
+      [...versionsB].sort((x, y) => x - y),
+      'forwarded inputs keep their order',
+    );
+  });
+
+  it('SIGKILL of the owner mid-load: answered events are committed, retried ones apply once, the conversation resumes', async () => {
+    const user = userOwnedBy(primary, 1, 1000);
+    await primary.injectVia(0, { botId: 'b', userId: user, event: { type: 'start' }, inputKey: 'k:start' });
+    const victim = primary.pids()[1]!;
+    const inputs = Array.from({ length: 60 }, (_, i) => ({
+      botId: 'b',
+      userId: user,
+      event: { type: 'text' as const, text: `x${i}` },
+      inputKey: `k:${i}`,
+    }));
+    const settle = (input: (typeof inputs)[number]) =>
+      primary.injectVia(0, input).then(
+        () => ({ ok: true as const }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
+    const early = await Promise.all(inputs.slice(0, 20).map(settle));
+    assert.ok(
+      early.every((o) => o.ok),
+      'before the kill every input is answered',
+    );
+    const late = inputs.slice(20).map(settle);
+    process.kill(victim, 'SIGKILL');
+    const outcomes = [...early, ...(await Promise.all(late))];
+    for (const o of outcomes) {
+      if (!o.ok)
+        assert.ok(o.e instanceof BotflowError && o.e.retryable, `failures are retryable: ${String(o.e)}`);
+    }
+    const answered = outcomes.filter((o) => o.ok).length;
+    const probe = await bootstrap({
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+      http: false,
+      timerIntervalMs: 0,
+      ownAllShards: false,
+    });
+    const afterKill = await probe.store.load('b', user);
+    await probe.close();
+    assert.ok(afterKill!.rowVersion >= 1 + answered, 'every answered input is committed');
+    // Retry every input (answered ones are duplicates and change nothing) until all are accepted.
+    for (const input of inputs) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await primary.injectVia(0, input);
+          break;
+        } catch (error) {
+          assert.ok(error instanceof BotflowError && error.retryable);
+          assert.ok(attempt < 200, 'the cluster recovered');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    }
+    await primary.settled();
+    assert.ok(primary.pids()[1] !== undefined && primary.pids()[1] !== victim, 'the worker was restarted');
+    assert.ok(events.includes('exit:1') && events.includes('restart:1'));
+    const check = await bootstrap({
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+      http: false,
+      timerIntervalMs: 0,
+      ownAllShards: false,
+    });
+    const stored = await check.store.load('b', user);
+    await check.close();
+    assert.equal(stored?.rowVersion, 61, 'start + 60 inputs, each exactly once');
+    assert.equal(stored?.snapshot.context.attempts, 60);
+  });
+});
