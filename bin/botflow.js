@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the botflow CLI on the Node 22 pinned in devDependencies when the machine's own Node is older,
-// so `npx botflow` behaves the same as the npm scripts.
-import { spawnSync } from 'node:child_process';
+// so `npx botflow` behaves the same as the npm scripts. Signals are passed on, so stopping the shim
+// stops (and drains) botflow.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ if (modern) {
     process.stderr.write(`botflow needs Node >= 22.18 (found ${process.version}); run \`npm ci\` first.\n`);
     process.exit(2);
   }
-  const result = spawnSync(pinned, [cli, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(result.status ?? 1);
+  const child = spawn(pinned, [cli, ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));
 }

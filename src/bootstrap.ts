@@ -133,7 +133,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         }
       }
       const fresh = wanted.filter((s) => !epochs.has(s));
-      if (fresh.length > 0) for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+      if (fresh.length > 0)
+        for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
     };
 
     const host = createConversationHost({
@@ -187,7 +188,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       onError: (error) => logger.warn({ err: error }, 'timer poll failed'),
     });
 
-    if (options.ownAllShards !== false) await setOwnedShards(Array.from({ length: SHARD_COUNT }, (_, i) => i));
+    if (options.ownAllShards !== false)
+      await setOwnedShards(Array.from({ length: SHARD_COUNT }, (_, i) => i));
 
     const publishFlow = async (botId: string, definition: unknown): Promise<number> => {
       const id = (definition as { id?: unknown } | null)?.id;

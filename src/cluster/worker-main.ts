@@ -1,4 +1,14 @@
-/** Entry point of a forked cluster worker. */
+/**
+ * Entry point of a forked cluster worker. The primary coordinates shutdown (it sends `drain`), so a
+ * terminal's Ctrl-C reaching the whole process group is ignored here; if the primary goes away, the
+ * worker drains and exits on its own.
+ */
 import { runWorker } from './run-worker.ts';
 
-await runWorker({ workerId: `worker-${process.env['BOTFLOW_WORKER_SLOT'] ?? '?'}-${process.pid}` });
+process.on('SIGINT', () => {});
+const app = await runWorker({
+  workerId: `worker-${process.env['BOTFLOW_WORKER_SLOT'] ?? '?'}-${process.pid}`,
+});
+process.on('disconnect', () => {
+  void app.close().finally(() => process.exit(0));
+});

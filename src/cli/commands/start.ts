@@ -3,10 +3,30 @@
  * before exiting. With no DATABASE_URL it runs on the embedded database in BOTFLOW_DATA_DIR.
  */
 import { bootstrap } from '../../bootstrap.ts';
+import { startPrimary } from '../../cluster/start-primary.ts';
+import { loadConfig } from '../../config.ts';
 import type { CliIo } from '../io.ts';
+
+function stopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
 
 /** Starts, prints where it listens, and resolves with the exit code once stopped by a signal. */
 export async function runStart(io: CliIo, env: Record<string, string | undefined>): Promise<number> {
+  const config = loadConfig(env);
+  if (config.workers > 1) {
+    // Production: a primary that routes and supervises, workers that share the HTTP port.
+    const primary = await startPrimary({ workers: config.workers, env });
+    await primary.settled();
+    io.stderr.write(`botflow listening on port ${config.port} with ${config.workers} workers\n`);
+    await stopped();
+    io.stderr.write('botflow draining...\n');
+    await primary.stop();
+    return 0;
+  }
   const app = await bootstrap({ env, http: { host: env['HOST'] ?? '127.0.0.1' } });
   app.logger.info(
     { url: app.url, embedded: app.db.embedded, admin_api: app.config.adminToken !== undefined },
@@ -15,10 +35,7 @@ export async function runStart(io: CliIo, env: Record<string, string | undefined
   io.stderr.write(
     `botflow listening on ${app.url} (${app.db.embedded ? 'embedded database' : app.db.url})\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped();
   io.stderr.write('botflow draining...\n');
   await app.close();
   return 0;
