@@ -152,6 +152,23 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         metrics.transitions.inc(size);
         metrics.activeActors.set(host.activeActors);
       },
+      onDispatched(input, result, seconds, error) {
+        metrics.events.inc({
+          kind: input.event.type.startsWith('xstate.after') ? 'timer' : input.event.type,
+        });
+        const fields = {
+          bot_id: input.botId,
+          user_id: input.userId,
+          event: input.event.type,
+          step_id: result?.currentStep ?? null,
+          duration_ms: Math.round(seconds * 1e5) / 100,
+        };
+        if (error === undefined)
+          logger.debug({ ...fields, applied: result?.applied, restarted: result?.restarted }, 'event');
+        else logger.warn({ ...fields, code: (error as BotflowError).code ?? 'INTERNAL' }, 'event failed');
+        if (result?.restarted)
+          logger.warn(fields, 'conversation state did not resolve against its flow version; restarted');
+      },
       onCommitted(committed) {
         options.onCommitted?.(committed);
         // Commits only happen after start-up, when `effects` exists.

@@ -65,6 +65,8 @@ export interface ConversationHostOptions {
   /** Called after each commit with the effects to run (at least once, by the effect runner). */
   onCommitted?(effects: KeyedEffect[]): void;
   onBatch?(size: number, seconds: number): void;
+  /** Observes every finished input (logs, metrics): what it was, where it left the conversation, how long. */
+  onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
   mailboxCapacity?: number;
   maxBatch?: number;
   /** Most actors kept in memory; the least recently used beyond it are passivated. */
@@ -259,9 +261,18 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   }
 
   return {
-    dispatch(input) {
+    async dispatch(input) {
       const actor = actorFor(`${input.botId}:${input.userId}`);
-      return actor.mailbox.post(() => step(input, 0));
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      try {
+        const result = await actor.mailbox.post(() => step(input, 0));
+        options.onDispatched?.(input, result, seconds());
+        return result;
+      } catch (error) {
+        options.onDispatched?.(input, null, seconds(), error);
+        throw error;
+      }
     },
     passivateIdle(idleMs) {
       const cutoff = options.now() - idleMs;

@@ -39,6 +39,8 @@ export function createRedisFlowChangeBus(options: { url: string; prefix: string 
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: false,
+    // A bounded command time: a notice never waits on a Redis that vanished mid-write.
+    commandTimeout: 2000,
   });
   const sub = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
   const listeners = new Set<(botId: string) => void>();

@@ -144,6 +144,21 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
 
   it('never logs the admin token or a bot token', () => {
     assert.ok(logs.length > 0, 'something was logged');
+    const eventLines = logs
+      .split('\n')
+      .filter((l) => l.includes('"msg":"event"'))
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      eventLines.some(
+        (l) =>
+          l.bot_id === 'bot1' &&
+          l.user_id === '77' &&
+          l.step_id === 'pay' &&
+          l.event === 'click' &&
+          l.duration_ms >= 0,
+      ),
+      'flow events are logged with bot, user, step, event and duration',
+    );
     assert.doesNotMatch(logs, new RegExp(ADMIN));
     assert.doesNotMatch(logs, /AAbbCCdd/);
   });

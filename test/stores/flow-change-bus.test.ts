@@ -68,3 +68,41 @@ describe('flow change bus: Redis down', () => {
     await bus.close();
   });
 });
+
+describe('flow change bus: Redis lost and back', () => {
+  it('publishing fails with a retryable error while Redis is away and works again when it returns', async () => {
+    const { startTcpProxy } = await import('../support/tcp-proxy.ts');
+    const target = new URL(REDIS_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const prefix = `bf-test-${randomBytes(4).toString('hex')}`;
+    const viaProxy = createRedisFlowChangeBus({ url: `redis://127.0.0.1:${proxy.port}`, prefix });
+    const direct = createRedisFlowChangeBus({ url: REDIS_URL, prefix });
+    try {
+      const seen: string[] = [];
+      await direct.subscribe((id) => seen.push(id));
+      await viaProxy.publish('before');
+      await waitFor(() => seen.includes('before'));
+      proxy.cut();
+      await assert.rejects(
+        viaProxy.publish('during'),
+        (e: unknown) => e instanceof BotflowError && e.retryable,
+      );
+      proxy.restore();
+      for (let i = 0; ; i++) {
+        try {
+          await viaProxy.publish('after');
+          break;
+        } catch (error) {
+          assert.ok(i < 100, `Redis came back (${String(error)})`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      await waitFor(() => seen.includes('after'));
+      // A notice that timed out may still be delivered after the reconnect: harmless, invalidation is idempotent.
+    } finally {
+      await viaProxy.close();
+      await direct.close();
+      await proxy.close();
+    }
+  });
+});
