@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.ts';
+import { startPrimary } from '../src/cluster/start-primary.ts';
 import { environment, quantile, round } from './lib/stats.ts';
 
 const BASE = process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -94,10 +95,49 @@ try {
     .execute<{ avg: string }[]>('select avg(pg_column_size(c.*))::text as avg from conversations c');
   await app.close();
 
+  /** The same load through the cluster: inputs enter via the workers in turn (IPC from the primary). */
+  async function runCluster(workers: number) {
+    const primary = await startPrimary({
+      workers,
+      env: { DATABASE_URL: url.toString(), PORT: '0', LOG_LEVEL: 'silent' },
+    });
+    await primary.settled();
+    const lat: number[] = [];
+    const jobs: Array<() => Promise<void>> = [];
+    for (let u = 0; u < USERS; u++) {
+      jobs.push(async () => {
+        for (let e = 0; e < EVENTS_PER_USER; e++) {
+          const t = process.hrtime.bigint();
+          await primary.injectVia((u + e) % workers, {
+            botId: 'b',
+            userId: String(workers * 1_000_000 + u + 1),
+            event: e === 0 ? { type: 'start' } : { type: 'text', text: `no ${e}` },
+          });
+          lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+        }
+      });
+    }
+    let i = 0;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (i < jobs.length) await jobs[i++]!();
+      }),
+    );
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    await primary.stop();
+    return {
+      events_per_second: round((USERS * EVENTS_PER_USER) / secs, 1),
+      latency_ms: { p50: round(quantile(lat, 0.5)), p99: round(quantile(lat, 0.99)) },
+    };
+  }
+  const cluster1 = await runCluster(1);
+  const cluster2 = await runCluster(2);
+
   process.stdout.write(
     `${JSON.stringify({
       ...(await environment()),
-      workers: 1,
+      in_process: 'one worker, no IPC (bootstrap + inject)',
       users: USERS,
       events,
       concurrency: CONCURRENCY,
@@ -106,7 +146,12 @@ try {
       cpu_ms_per_event: round((cpu.user + cpu.system) / 1000 / events),
       heap_bytes_per_active_actor: gc === undefined ? null : Math.round(heapPerActor),
       bytes_per_passivated_conversation_row: Math.round(Number(rowBytes[0]!.avg)),
-      note: '2-worker numbers come with the cluster layer (issue 3).',
+      cluster: {
+        workers_1: cluster1,
+        workers_2: cluster2,
+        ratio_2_over_1: round(cluster2.events_per_second / cluster1.events_per_second, 3),
+        note: 'inputs enter through the workers in turn; with 2 workers about half are forwarded to their owner over IPC',
+      },
     })}\n`,
   );
 } finally {
