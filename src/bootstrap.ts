@@ -151,6 +151,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         metrics.commitLatency.observe(seconds);
         metrics.transitions.inc(size);
         metrics.activeActors.set(host.activeActors);
+        metrics.mailboxDepth.set(host.queued);
       },
       onDispatched(input, result, seconds, error) {
         metrics.events.inc({

@@ -81,6 +81,8 @@ export interface ConversationHost {
   /** Forgets every actor of a shard this worker lost. */
   dropShard(shard: number): void;
   readonly activeActors: number;
+  /** Inputs waiting in or running from mailboxes, over all conversations. */
+  readonly queued: number;
   /** Waits for every queued event and commit to finish. */
   drain(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   );
   const capacity = options.mailboxCapacity ?? 1000;
   const maxActors = options.maxActors ?? 100_000;
+  let queued = 0;
 
   function actorFor(key: string): Actor {
     let actor = actors.get(key);
@@ -265,6 +268,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       const actor = actorFor(`${input.botId}:${input.userId}`);
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      queued += 1;
       try {
         const result = await actor.mailbox.post(() => step(input, 0));
         options.onDispatched?.(input, result, seconds());
@@ -272,6 +276,8 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       } catch (error) {
         options.onDispatched?.(input, null, seconds(), error);
         throw error;
+      } finally {
+        queued -= 1;
       }
     },
     passivateIdle(idleMs) {
@@ -289,6 +295,9 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     },
     get activeActors() {
       return actors.size;
+    },
+    get queued() {
+      return queued;
     },
     async drain() {
       await Promise.all([...actors.values()].map((a) => a.mailbox.idle()));
