@@ -5,23 +5,8 @@ import { shardOf } from '../../src/cluster/shard.ts';
 import { type PrimaryHandle, startPrimary } from '../../src/cluster/start-primary.ts';
 import { BotflowError } from '../../src/errors.ts';
 import type { DispatchResult } from '../../src/runtime/conversation-host.ts';
+import { askForever } from '../support/flows.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
-
-const askForever = {
-  id: 'ask-forever',
-  flow_start_step_id: 'q',
-  flow_steps: [
-    {
-      id: 'q',
-      type: 'input',
-      config: { text: 'Say the password' },
-      conditions: [
-        { type: 'text_validation', validation: 'equals', value: 'open sesame', target_step: 'done' },
-      ],
-    },
-    { id: 'done', type: 'end', config: { text: 'welcome' } },
-  ],
-};
 
 /** A user id whose shard the table gives to `slot`. */
 function userOwnedBy(primary: PrimaryHandle, slot: number, from = 1): string {

@@ -11,25 +11,11 @@ import { createFlowCompiler } from '../../src/runtime/compile-pool.ts';
 import { createConversationHost, type KeyedEffect } from '../../src/runtime/conversation-host.ts';
 import { createFlowSource } from '../../src/runtime/flow-source.ts';
 import { startTimerPoller } from '../../src/runtime/timer-poller.ts';
+import { askForever } from '../support/flows.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
-const askForever = {
-  id: 'ask-forever',
-  flow_start_step_id: 'q',
-  flow_steps: [
-    {
-      id: 'q',
-      type: 'input',
-      config: { text: 'Say the password' },
-      conditions: [
-        { type: 'text_validation', validation: 'equals', value: 'open sesame', target_step: 'done' },
-      ],
-    },
-    { id: 'done', type: 'end', config: { text: 'welcome' } },
-  ],
-};
 
 describe('conversation host on real Postgres', () => {
   let fresh: FreshDatabase;
