@@ -1,0 +1,110 @@
+/**
+ * Renders effects as Bot API calls (pure): media, caption and keyboard in one message where Telegram
+ * allows it (captions up to 1024 characters), the PIX code as copyable text with an "I have paid"
+ * button, notices as short messages. Effects Telegram does not carry render to nothing.
+ */
+import type { Effect, OutMessage } from '../flow/types.ts';
+import { encodeCallbackData } from './callback-data.ts';
+
+/** One Bot API call. */
+export interface BotApiCall {
+  method: string;
+  params: Record<string, unknown>;
+}
+
+const CAPTION_LIMIT = 1024;
+const MEDIA_METHOD = {
+  photo: ['sendPhoto', 'photo'],
+  video: ['sendVideo', 'video'],
+  audio: ['sendAudio', 'audio'],
+  document: ['sendDocument', 'document'],
+  animation: ['sendAnimation', 'animation'],
+} as const;
+
+/** Escapes text for HTML parse mode. */
+export function escapeHtml(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+}
+
+function keyboard(message: OutMessage, step: string, version: number) {
+  if (message.buttons === undefined || message.buttons.length === 0) return {};
+  return {
+    reply_markup: {
+      inline_keyboard: message.buttons.map((b) => [
+        b.url === undefined
+          ? { text: b.text, callback_data: encodeCallbackData({ version, step, index: b.index }) }
+          : { text: b.text, url: b.url },
+      ]),
+    },
+  };
+}
+
+function renderMessage(message: OutMessage, step: string, chatId: number, version: number): BotApiCall[] {
+  const parse = message.parse_mode === undefined ? {} : { parse_mode: message.parse_mode };
+  const markup = keyboard(message, step, version);
+  if (message.media === undefined) {
+    return [{ method: 'sendMessage', params: { chat_id: chatId, text: message.text, ...parse, ...markup } }];
+  }
+  const [method, field] = MEDIA_METHOD[message.media.type];
+  if (message.text.length <= CAPTION_LIMIT) {
+    return [
+      {
+        method,
+        params: { chat_id: chatId, [field]: message.media.url, caption: message.text, ...parse, ...markup },
+      },
+    ];
+  }
+  return [
+    { method, params: { chat_id: chatId, [field]: message.media.url } },
+    { method: 'sendMessage', params: { chat_id: chatId, text: message.text, ...parse, ...markup } },
+  ];
+}
+
+/** Formats centavos as Brazilian reais ("R$ 1.234,50"). */
+export function formatBrl(cents: number): string {
+  const reais = Math.floor(cents / 100).toLocaleString('pt-BR');
+  return `R$ ${reais},${String(cents % 100).padStart(2, '0')}`;
+}
+
+/** The Bot API calls for one effect. */
+export function renderEffect(
+  effect: Effect,
+  ctx: { chatId: number; flowVersion: number; payButtonText?: string },
+): BotApiCall[] {
+  switch (effect.type) {
+    case 'send':
+      return renderMessage(effect.message, effect.step, ctx.chatId, ctx.flowVersion);
+    case 'sendCharge':
+      return [
+        {
+          method: 'sendMessage',
+          params: {
+            chat_id: ctx.chatId,
+            parse_mode: 'HTML',
+            text:
+              `<b>${escapeHtml(effect.description)}</b>\n${formatBrl(effect.amount_cents)}\n\n` +
+              `PIX copia e cola:\n<code>${escapeHtml(effect.br_code)}</code>`,
+            reply_markup: {
+              inline_keyboard: [
+                [
+                  {
+                    text: ctx.payButtonText ?? 'Já paguei',
+                    callback_data: encodeCallbackData({ kind: 'paid' }),
+                  },
+                ],
+              ],
+            },
+          },
+        },
+      ];
+    case 'notice':
+    case 'error':
+      return [{ method: 'sendMessage', params: { chat_id: ctx.chatId, text: effect.text } }];
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+const src = join(import.meta.dirname, '..', 'src');
+const IO =
+  /from '(node:(fs|net|http|https|child_process|cluster|dgram|worker_threads)|pg|ioredis|grammy|koa|@koa\/router|@mikro-orm\/[^']+|@electric-sql\/[^']+|piscina|pino|prom-client)(\/[^']*)?'/;
+
+describe('architecture', () => {
+  for (const dir of ['flow', 'telegram']) {
+    it(`src/${dir} is pure: it imports no I/O library and nothing outside the pure core`, () => {
+      for (const file of readdirSync(join(src, dir)).filter((f) => f.endsWith('.ts'))) {
+        const text = readFileSync(join(src, dir, file), 'utf8');
+        assert.doesNotMatch(text, IO, `${dir}/${file}`);
+        for (const m of text.matchAll(/from '(\.\.\/[^']+)'/g)) {
+          assert.match(m[1]!, /^\.\.\/(errors|flow\/[^/]+)\.ts$/, `${dir}/${file} imports ${m[1]}`);
+        }
+      }
+    });
+  }
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeCallbackData } from '../../src/telegram/callback-data.ts';
+import { escapeHtml, formatBrl, renderEffect } from '../../src/telegram/render-effect.ts';
+
+const ctx = { chatId: 42, flowVersion: 5 };
+
+describe('renderEffect', () => {
+  it('a message with a keyboard: callback buttons carry version, step and index; url buttons stay links', () => {
+    const [call] = renderEffect(
+      {
+        type: 'send',
+        step: 'menu',
+        message: {
+          text: 'Pick',
+          buttons: [
+            { text: 'VIP', index: 0 },
+            { text: 'Site', index: 1, url: 'https://example.com' },
+          ],
+        },
+      },
+      ctx,
+    );
+    assert.equal(call!.method, 'sendMessage');
+    const rows = (call!.params['reply_markup'] as { inline_keyboard: Array<Array<Record<string, string>>> })
+      .inline_keyboard;
+    assert.deepEqual(
+      decodeCallbackData(rows[0]![0]!['callback_data']!, () => ['menu']),
+      { kind: 'click', version: 5, step: 'menu', index: 0 },
+    );
+    assert.deepEqual(rows[1]![0], { text: 'Site', url: 'https://example.com' });
+  });
+
+  it('media and caption in one message when the caption fits, two messages when it does not', () => {
+    const media = { url: 'https://example.com/a.jpg', type: 'photo' as const };
+    const one = renderEffect({ type: 'send', step: 's', message: { text: 'short', media } }, ctx);
+    assert.deepEqual(one, [
+      { method: 'sendPhoto', params: { chat_id: 42, photo: media.url, caption: 'short' } },
+    ]);
+    const two = renderEffect({ type: 'send', step: 's', message: { text: 'x'.repeat(1025), media } }, ctx);
+    assert.deepEqual(
+      two.map((c) => c.method),
+      ['sendPhoto', 'sendMessage'],
+    );
+  });
+
+  it('the PIX message escapes its code and carries the "I have paid" button', () => {
+    const [call] = renderEffect(
+      {
+        type: 'sendCharge',
+        step: 'pay',
+        order: 'pay:1',
+        charge_id: 'c',
+        br_code: '0002<01>&',
+        amount_cents: 123450,
+        description: 'VIP',
+      },
+      ctx,
+    );
+    assert.match(String(call!.params['text']), /<code>0002&lt;01&gt;&amp;<\/code>/);
+    assert.match(String(call!.params['text']), /R\$ 1\.234,50/);
+    const button = (
+      call!.params['reply_markup'] as { inline_keyboard: Array<Array<{ callback_data: string }>> }
+    ).inline_keyboard[0]![0]!;
+    assert.deepEqual(
+      decodeCallbackData(button.callback_data, () => []),
+      { kind: 'paid' },
+    );
+  });
+
+  it('effects that are not messages render to nothing', () => {
+    assert.deepEqual(renderEffect({ type: 'checkCharge', step: 'pay', order: 'pay:1' }, ctx), []);
+    assert.deepEqual(renderEffect({ type: 'cancel', id: 'x' }, ctx), []);
+  });
+
+  it('helpers', () => {
+    assert.equal(escapeHtml('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
+    assert.equal(formatBrl(1990), 'R$ 19,90');
+    assert.equal(formatBrl(5), 'R$ 0,05');
+  });
+});
