@@ -1,0 +1,79 @@
+/**
+ * Meta Conversions API events (pure): deterministic `event_id`s for deduplication, `user_data`
+ * normalized and SHA-256 hashed per Meta's rules (never IP, user agent, fbc or fbp), `custom_data`
+ * with the value in BRL. The Purchase of a chat funnel uses `action_source: "chat"` (Meta: conversion
+ * "via a messaging app"); the click's own events use `website`.
+ */
+import { createHash } from 'node:crypto';
+import type { ClickPayload } from './click.ts';
+
+export type ConversionName = 'PageView' | 'Lead' | 'InitiateCheckout' | 'Purchase';
+type Hashed = 'em' | 'ph' | 'fn' | 'ln' | 'ct' | 'st' | 'zp' | 'country' | 'external_id';
+
+/** SHA-256 hex of a value after Meta's normalization for its kind. */
+export function hashForMeta(kind: Hashed, value: string): string {
+  let v = value.trim().toLowerCase();
+  if (kind === 'ph') v = v.replace(/\D/g, '').replace(/^(?!55)(\d{10,11})$/, '55$1');
+  if (kind === 'ct' || kind === 'fn' || kind === 'ln')
+    v = v.normalize('NFC').replace(/\s+/g, kind === 'ct' ? '' : ' ');
+  if (kind === 'zp') v = v.replace(/\D/g, '');
+  return createHash('sha256').update(v, 'utf8').digest('hex');
+}
+
+/** The deterministic event id of an event about `id` (a payment id, a click token). */
+export function eventIdFor(name: ConversionName, id: string): string {
+  return `${name.toLowerCase()}:${id}`;
+}
+
+/** Builds one event of the `data` array. */
+export function buildConversionEvent(input: {
+  name: ConversionName;
+  eventId: string;
+  eventTime: number;
+  actionSource?: 'website' | 'chat' | 'system_generated';
+  eventSourceUrl?: string;
+  telegramUserId?: string;
+  click: Partial<ClickPayload> | null;
+  user?: Partial<
+    Record<'email' | 'phone' | 'firstName' | 'lastName' | 'city' | 'state' | 'zip' | 'country', string>
+  >;
+  valueCents?: number;
+  orderId?: string;
+}): Record<string, unknown> {
+  const u = input.user ?? {};
+  const hashed: Array<[string, Hashed, string | undefined]> = [
+    ['em', 'em', u.email],
+    ['ph', 'ph', u.phone],
+    ['fn', 'fn', u.firstName],
+    ['ln', 'ln', u.lastName],
+    ['ct', 'ct', u.city],
+    ['st', 'st', u.state],
+    ['zp', 'zp', u.zip],
+    ['country', 'country', u.country],
+    ['external_id', 'external_id', input.telegramUserId],
+  ];
+  const userData: Record<string, unknown> = {};
+  for (const [field, kind, value] of hashed) if (value) userData[field] = [hashForMeta(kind, value)];
+  const click = input.click ?? {};
+  if (click.ip) userData['client_ip_address'] = click.ip;
+  if (click.user_agent) userData['client_user_agent'] = click.user_agent;
+  if (click.fbc) userData['fbc'] = click.fbc;
+  if (click.fbp) userData['fbp'] = click.fbp;
+  const customData: Record<string, unknown> = {};
+  if (input.valueCents !== undefined) {
+    customData['value'] = input.valueCents / 100;
+    customData['currency'] = 'BRL';
+  }
+  if (input.orderId !== undefined) customData['order_id'] = input.orderId;
+  return {
+    event_name: input.name,
+    event_time: input.eventTime,
+    event_id: input.eventId,
+    action_source:
+      input.actionSource ??
+      (input.name === 'Purchase' || input.name === 'InitiateCheckout' ? 'chat' : 'website'),
+    ...(input.eventSourceUrl === undefined ? {} : { event_source_url: input.eventSourceUrl }),
+    user_data: userData,
+    ...(Object.keys(customData).length > 0 ? { custom_data: customData } : {}),
+  };
+}

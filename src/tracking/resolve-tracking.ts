@@ -1,0 +1,40 @@
+/**
+ * Which ad click a buyer came from (pure), from the evidence gathered before a charge: the user's
+ * durable binding, the chat index, the fbclid index, then the user's own stored fields. The source
+ * that won is returned so it can be counted and stored with the charge.
+ */
+import type { ClickPayload } from './click.ts';
+
+export type TrackingSource = 'user_binding' | 'chat_index' | 'fbclid_index' | 'user_fields' | 'none';
+
+/** Everything known about a buyer's click, each piece possibly missing. */
+export interface TrackingEvidence {
+  userBinding?: { token: string; payload: ClickPayload | null } | null;
+  chatIndex?: { token: string; payload: ClickPayload | null } | null;
+  fbclidIndex?: { token: string; payload: ClickPayload | null } | null;
+  userFields?: Partial<ClickPayload> | null;
+}
+
+/** The resolved click. */
+export interface ResolvedTracking {
+  token: string | null;
+  payload: Partial<ClickPayload> | null;
+  source: TrackingSource;
+}
+
+/** Resolves in order of trust; a token whose payload expired does not win over later evidence. */
+export function resolveTracking(evidence: TrackingEvidence): ResolvedTracking {
+  const candidates: Array<[TrackingSource, TrackingEvidence['userBinding']]> = [
+    ['user_binding', evidence.userBinding],
+    ['chat_index', evidence.chatIndex],
+    ['fbclid_index', evidence.fbclidIndex],
+  ];
+  for (const [source, found] of candidates) {
+    if (found?.payload) return { token: found.token, payload: found.payload, source };
+  }
+  const fields = evidence.userFields;
+  if (fields && Object.values(fields).some((v) => v !== undefined && v !== null && v !== '')) {
+    return { token: null, payload: fields, source: 'user_fields' };
+  }
+  return { token: null, payload: null, source: 'none' };
+}
