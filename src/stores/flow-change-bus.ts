@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { BotflowError } from '../errors.ts';
+import { createKeys } from './keys.ts';
 
 /** Publishes and receives "bot X published a new flow version" notices. */
 export interface FlowChangeBus {
@@ -34,7 +35,7 @@ export function createMemoryFlowChangeBus(): FlowChangeBus {
 
 /** The Redis bus on channel `<prefix>:flows:published`. Needs its own subscriber connection. */
 export function createRedisFlowChangeBus(options: { url: string; prefix: string }): FlowChangeBus {
-  const channel = `${options.prefix}:flows:published`;
+  const channel = createKeys(options.prefix).flowsChannel();
   const pub = new Redis(options.url, {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
