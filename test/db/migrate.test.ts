@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createConversationStore } from '../../src/db/conversation-store.ts';
 import { migrateDatabase } from '../../src/db/migrate.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import { MIGRATIONS } from '../../src/db/migrations/index.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
 
 const TABLES = [
@@ -19,6 +20,7 @@ const TABLES = [
   'processed_inputs',
   'shard_epochs',
   'timers',
+  'tracking_links',
 ];
 
 let fresh: FreshDatabase;
@@ -58,7 +60,7 @@ describe('migrations', () => {
     const applied = await sql<{ name: string }>(db, 'select name from mikro_orm_migrations');
     assert.deepEqual(
       applied.map((r) => r.name),
-      ['0001-initial'],
+      ['0001-initial', '0002-funnel'],
     );
     assert.equal(db.embedded, false);
     assert.equal(db.url, fresh.url);
@@ -69,7 +71,7 @@ describe('migrations', () => {
     assert.deepEqual(await db.orm.migrator.getPending(), []);
     const again = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
     await again.close();
-    assert.equal((await sql(db, 'select 1 from mikro_orm_migrations')).length, 1);
+    assert.equal((await sql(db, 'select 1 from mikro_orm_migrations')).length, MIGRATIONS.length);
   });
 
   it('match the entities: the ORM sees no schema difference', async () => {
@@ -110,7 +112,7 @@ describe('migrations', () => {
       const handles = await Promise.all([1, 2, 3].map(() => openDatabase({ url: other.url, dataDir: '/x' })));
       const rows = await sql(handles[0]!, 'select 1 from mikro_orm_migrations');
       await Promise.all(handles.map((h) => h.close()));
-      assert.equal(rows.length, 1);
+      assert.equal(rows.length, MIGRATIONS.length);
     } finally {
       await other.drop();
     }

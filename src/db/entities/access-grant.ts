@@ -15,11 +15,19 @@ export const AccessGrant = defineEntity({
     userId: p.bigint('string'),
     chatId: p.text(),
     inviteLink: p.text().nullable(),
+    /** The invite link's name (short, derived from the order), so a join request maps to its grant. */
+    linkName: p.text().nullable(),
     status: p.text().$type<AccessGrantStatus>().default('pending'),
     grantedAt: p.datetime().nullable(),
     expiresAt: p.datetime().nullable(),
     revokedAt: p.datetime().nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
   },
-  indexes: [{ properties: ['botId', 'userId'] }],
+  indexes: [
+    { properties: ['botId', 'userId'] },
+    {
+      name: 'access_grants_granted_expires_at_idx',
+      expression: `create index "access_grants_granted_expires_at_idx" on "access_grants" ("expires_at") where status = 'granted'`,
+    },
+  ],
 });

@@ -10,6 +10,12 @@ export const Bot = defineEntity({
     username: p.text().unique(),
     token: p.text(),
     webhookSecret: p.text(),
+    /** getMe's answer, stored so a start needs no getMe per bot. */
+    botInfo: p.json<Record<string, unknown>>().nullable(),
+    /** Payment gateway kind and credentials. */
+    gateway: p.json<Record<string, unknown>>().nullable(),
+    /** Meta pixel id, access token and optional test event code. */
+    pixel: p.json<Record<string, unknown>>().nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
   },
 });

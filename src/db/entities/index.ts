@@ -8,6 +8,7 @@ import { Effect } from './effect.ts';
 import { Flow } from './flow.ts';
 import { FlowVersion } from './flow-version.ts';
 import { Payment } from './payment.ts';
+import { TrackingLink } from './tracking-link.ts';
 import { ProcessedInput } from './processed-input.ts';
 import { ShardEpoch } from './shard-epoch.ts';
 import { Timer } from './timer.ts';
@@ -25,6 +26,7 @@ export {
   ProcessedInput,
   ShardEpoch,
   Timer,
+  TrackingLink,
 };
 
 /** The entity list passed to MikroORM. */
@@ -41,4 +43,5 @@ export const ENTITIES = [
   Payment,
   AccessGrant,
   ConversionEvent,
+  TrackingLink,
 ];

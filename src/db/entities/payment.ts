@@ -17,9 +17,13 @@ export const Payment = defineEntity({
     amountCents: p.integer(),
     currency: p.text().default('BRL'),
     description: p.text(),
-    gateway: p.text(),
+    gateway: p.text().nullable(),
     gatewayChargeId: p.text().nullable(),
     brCode: p.text().nullable(),
+    /** The flow's own name for the order (`<step>:<n>`, unique within a conversation only). */
+    flowOrder: p.text().default(''),
+    /** Why a payment grants nothing although reported paid (amount or currency mismatch). */
+    flagged: p.text().nullable(),
     status: p.text().$type<PaymentStatus>().default('pending'),
     tracking: p.json<Record<string, unknown>>().nullable(),
     expiresAt: p.datetime().nullable(),
@@ -27,5 +31,11 @@ export const Payment = defineEntity({
     createdAt: p.datetime().defaultRaw('now()'),
   },
   uniques: [{ properties: ['gateway', 'gatewayChargeId'] }],
-  indexes: [{ properties: ['botId', 'userId'] }],
+  indexes: [
+    { properties: ['botId', 'userId'] },
+    {
+      name: 'payments_pending_expires_at_idx',
+      expression: `create index "payments_pending_expires_at_idx" on "payments" ("expires_at") where status = 'pending'`,
+    },
+  ],
 });

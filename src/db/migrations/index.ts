@@ -4,6 +4,10 @@
  */
 import type { MigrationObject } from '@mikro-orm/core';
 import { InitialMigration } from './0001-initial.ts';
+import { FunnelMigration } from './0002-funnel.ts';
 
 /** The ordered migration list. Names are stored in `mikro_orm_migrations`: never change one. */
-export const MIGRATIONS: MigrationObject[] = [{ name: '0001-initial', class: InitialMigration }];
+export const MIGRATIONS: MigrationObject[] = [
+  { name: '0001-initial', class: InitialMigration },
+  { name: '0002-funnel', class: FunnelMigration },
+];
