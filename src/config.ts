@@ -23,6 +23,14 @@ export interface Config {
   logLevel: LogLevel;
   /** Base URL for webhooks (no trailing slash), when set. */
   publicUrl: string | undefined;
+  /** Bot API base (the fake Bot API in tests and the demo). */
+  telegramApiRoot: string;
+  /** Graph API base for Meta conversions (the fake Graph API in tests and the demo). */
+  metaGraphUrl: string;
+  /** Read the client IP of tracking clicks from `X-Forwarded-For` (behind a trusted proxy only). */
+  trustProxy: boolean;
+  /** How long an ad click stays resolvable (days). */
+  trackingTtlDays: number;
   /** True when REDIS_URL is unset: in-process ports, one worker. */
   embedded: boolean;
 }
@@ -62,6 +70,16 @@ const FIELDS = {
     schema: urlWithProtocols(['http:', 'https:']).transform((s) => s.replace(/\/+$/, '')),
     expected: 'an http:// or https:// base URL',
   },
+  TELEGRAM_API_ROOT: {
+    schema: urlWithProtocols(['http:', 'https:']).transform((s) => s.replace(/\/+$/, '')),
+    expected: 'an http:// or https:// base URL',
+  },
+  META_GRAPH_URL: {
+    schema: urlWithProtocols(['http:', 'https:']).transform((s) => s.replace(/\/+$/, '')),
+    expected: 'an http:// or https:// base URL',
+  },
+  BOTFLOW_TRUST_PROXY: { schema: z.enum(['true', 'false', '1', '0']), expected: 'true or false' },
+  BOTFLOW_TRACKING_TTL_DAYS: { schema: z.coerce.number().int().min(1).max(365), expected: 'days from 1 to 365' },
 } satisfies Record<string, Field<unknown>>;
 
 type FieldName = keyof typeof FIELDS;
@@ -97,6 +115,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workers: embedded ? 1 : (workers ?? availableParallelism()),
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     publicUrl: read(env, 'BOTFLOW_PUBLIC_URL'),
+    telegramApiRoot: read(env, 'TELEGRAM_API_ROOT') ?? 'https://api.telegram.org',
+    metaGraphUrl: read(env, 'META_GRAPH_URL') ?? 'https://graph.facebook.com',
+    trustProxy: ['true', '1'].includes(read(env, 'BOTFLOW_TRUST_PROXY') ?? 'false'),
+    trackingTtlDays: read(env, 'BOTFLOW_TRACKING_TTL_DAYS') ?? 30,
     embedded,
   };
 }

@@ -37,8 +37,14 @@ export function createEffectOutbox(orm: MikroORM): PostgresEffectOutbox {
       );
     },
     async pending(now, limit) {
-      const rows = await sql<{ idempotency_key: string; bot_id: string; user_id: string; effect: Effect }>(
-        `select idempotency_key, bot_id, user_id::text, effect from effects
+      const rows = await sql<{
+        idempotency_key: string;
+        bot_id: string;
+        user_id: string;
+        effect: Effect;
+        flow_version: number;
+      }>(
+        `select idempotency_key, bot_id, user_id::text, effect, flow_version from effects
          where status = 'pending' and next_attempt_at <= $1 order by id limit $2`,
         [new Date(now).toISOString(), limit],
       );
@@ -46,6 +52,7 @@ export function createEffectOutbox(orm: MikroORM): PostgresEffectOutbox {
         key: r.idempotency_key,
         botId: r.bot_id,
         userId: r.user_id,
+        flowVersion: r.flow_version,
         effect: r.effect,
       }));
     },

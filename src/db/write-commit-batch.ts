@@ -98,6 +98,8 @@ export async function writeCommitBatch(
   const ok = pending().map((p) => p.row);
   await writeEffects(client, ok);
   await writeTimers(client, ok);
+  await writePayments(client, ok);
+  await writeRecords(client, ok);
   return outcomes.map((o) => o ?? 'ok');
 }
 
@@ -116,14 +118,15 @@ async function writeEffects(client: pg.PoolClient, rows: CommitRow[]): Promise<v
   const effects = rows.flatMap((r) => r.effects.map((e) => ({ r, e })));
   if (effects.length === 0) return;
   await client.query(
-    `insert into effects (bot_id, user_id, idempotency_key, effect)
-     select * from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[])
+    `insert into effects (bot_id, user_id, idempotency_key, effect, flow_version)
+     select * from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::int[])
      on conflict (idempotency_key) do nothing`,
     [
       effects.map((x) => x.r.botId),
       effects.map((x) => x.r.userId),
       effects.map((x) => x.e.key),
       effects.map((x) => JSON.stringify(x.e.effect)),
+      effects.map((x) => x.e.flowVersion ?? x.r.flowVersion),
     ],
   );
 }
@@ -159,4 +162,70 @@ async function writeTimers(client: pg.PoolClient, rows: CommitRow[]): Promise<vo
       list.map((x) => JSON.stringify(x.t.event)),
     ],
   );
+}
+
+/** Each `createCharge` effect opens its payment row, keyed by the effect's key (a global order id). */
+async function writePayments(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
+  const charges = rows.flatMap((r) =>
+    r.effects.flatMap(({ key, effect }) => (effect.type === 'createCharge' ? [{ r, key, effect }] : [])),
+  );
+  if (charges.length === 0) return;
+  await client.query(
+    `insert into payments (order_id, bot_id, user_id, flow_step_id, flow_order, amount_cents, description, expires_at)
+     select t.o, t.b, t.u, t.s, t.fo, t.a, t.d, now() + make_interval(mins => t.m)
+     from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[])
+       as t(o, b, u, s, fo, a, d, m)
+     on conflict (order_id) do nothing`,
+    [
+      charges.map((c) => c.key),
+      charges.map((c) => c.r.botId),
+      charges.map((c) => c.r.userId),
+      charges.map((c) => c.effect.step),
+      charges.map((c) => c.effect.order),
+      charges.map((c) => c.effect.amount_cents),
+      charges.map((c) => c.effect.description),
+      charges.map((c) => c.effect.expires_in_minutes),
+    ],
+  );
+}
+
+/** Writes the facts that came with committed rows (few per batch: one statement each). */
+async function writeRecords(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
+  for (const row of rows) {
+    for (const record of row.records ?? []) {
+      switch (record.kind) {
+        case 'bindTracking':
+          await client.query(
+            `insert into bot_users (bot_id, user_id, tracking_token, tracking_payload, fbclid)
+             values ($1, $2, $3, $4, $5)
+             on conflict (bot_id, user_id) do update set last_seen = now(),
+               tracking_token = coalesce(excluded.tracking_token, bot_users.tracking_token),
+               tracking_payload = coalesce(excluded.tracking_payload, bot_users.tracking_payload),
+               fbclid = case when excluded.tracking_token is null then bot_users.fbclid else excluded.fbclid end`,
+            [
+              row.botId,
+              row.userId,
+              record.token,
+              record.payload === null ? null : JSON.stringify(record.payload),
+              record.fbclid,
+            ],
+          );
+          break;
+        case 'paymentStatus':
+          await client.query(
+            `update payments set status = $2, paid_at = case when $2 = 'paid' then $3::timestamptz else paid_at end
+             where order_id = $1 and (status = 'pending' or ($2 = 'paid' and status <> 'paid'))`,
+            [record.orderId, record.status, new Date(record.at).toISOString()],
+          );
+          break;
+        case 'conversion':
+          await client.query(
+            `insert into conversion_events (event_id, pixel_id, payload) values ($1, $2, $3)
+             on conflict (event_id) do nothing`,
+            [record.eventId, record.pixelId, JSON.stringify(record.payload)],
+          );
+          break;
+      }
+    }
+  }
 }

@@ -11,13 +11,15 @@ import { BotflowError } from '../errors.ts';
 import { shardOf } from '../cluster/shard.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
-import type { CommitOutcome, CommitRow, ConversationStore, FlowSource } from './ports.ts';
+import type { CommitOutcome, CommitRecord, CommitRow, ConversationStore, FlowSource } from './ports.ts';
 
 /** An effect as committed to the outbox: its idempotency key and the conversation it belongs to. */
 export interface KeyedEffect {
   key: string;
   botId: string;
   userId: string;
+  /** The flow version the conversation was on when the effect was committed. */
+  flowVersion: number;
   effect: Effect;
 }
 
@@ -30,6 +32,8 @@ export interface Dispatch {
   inputKey?: string;
   /** For timer events: the timer must still be pending with this due time, else nothing happens. */
   timer?: { timerId: string; dueAt: number };
+  /** Facts to commit atomically with this input's transition (only if it commits). */
+  records?: CommitRecord[];
 }
 
 /** The committed outcome of one input. */
@@ -185,6 +189,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       timersStarted: [],
       timersCancelled: [],
       inputKey: input.inputKey ?? null,
+      ...(input.records === undefined ? {} : { records: input.records }),
     };
     if (input.timer !== undefined) {
       row.timersCancelled.push(input.timer.timerId);
@@ -209,10 +214,10 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         if (!row.timersCancelled.includes(effect.id)) row.timersCancelled.push(effect.id);
         delete timers[effect.id];
       } else {
-        keyed.push({ key: `${key}:${rowVersion}:${i}`, botId, userId, effect });
+        keyed.push({ key: `${key}:${rowVersion}:${i}`, botId, userId, flowVersion: compiled.version, effect });
       }
     });
-    row.effects = keyed.map((k) => ({ key: k.key, effect: k.effect }));
+    row.effects = keyed.map((k) => ({ key: k.key, effect: k.effect, flowVersion: k.flowVersion }));
 
     let outcome: CommitOutcome;
     try {

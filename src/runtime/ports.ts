@@ -25,6 +25,22 @@ export interface TimerStart {
   event: { type: string };
 }
 
+/**
+ * A fact written in the same transaction as the transition it came with, and only if that
+ * transition commits (a duplicate input writes none): the /start binding of an ad click, a
+ * payment's confirmed status, a conversion event for the Meta outbox.
+ */
+export type CommitRecord =
+  | {
+      kind: 'bindTracking';
+      /** Null: a plain /start (only `last_seen` moves; an existing binding stays). */
+      token: string | null;
+      payload: Record<string, unknown> | null;
+      fbclid: string | null;
+    }
+  | { kind: 'paymentStatus'; orderId: string; status: 'paid' | 'expired' | 'failed'; at: number }
+  | { kind: 'conversion'; eventId: string; pixelId: string; payload: Record<string, unknown> };
+
 /** Everything one event changed for one conversation, committed atomically. */
 export interface CommitRow {
   botId: string;
@@ -37,11 +53,13 @@ export interface CommitRow {
   flowId: string;
   flowVersion: number;
   snapshot: PersistedConversation;
-  effects: Array<{ key: string; effect: Effect }>;
+  effects: Array<{ key: string; effect: Effect; flowVersion?: number }>;
   timersStarted: TimerStart[];
   timersCancelled: string[];
   /** Idempotency key of the input (update id, webhook id, timer row); null when none. */
   inputKey: string | null;
+  /** Facts committed with this row (see `CommitRecord`); `createCharge` effects also open their payment row. */
+  records?: CommitRecord[];
 }
 
 /** What happened to a row: written, or refused (and nothing of it written). */

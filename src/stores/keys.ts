@@ -16,6 +16,8 @@ export function createKeys(prefix: string) {
     fbclidIndex: (fbclid: string) => `${prefix}:idx:fbclid:${digest(fbclid)}`,
     /** String: a click token only. Writer: the `/start` binding. */
     chatIndex: (botId: string, userId: string) => `${prefix}:idx:chat:${botId}:${userId}`,
+    /** String: ms timestamp until which the bot must not call the Bot API. Writer: the flood gate (max wins). */
+    floodUntil: (botId: string) => `${prefix}:flood:${botId}`,
     /** Channel: bot ids whose published flow changed. */
     flowsChannel: () => `${prefix}:flows:published`,
   };

@@ -1,7 +1,7 @@
 /**
  * Renders effects as Bot API calls (pure): media, caption and keyboard in one message where Telegram
- * allows it (captions up to 1024 characters), the PIX code as copyable text with an "I have paid"
- * button, notices as short messages. Effects Telegram does not carry render to nothing.
+ * allows it (captions up to 1024 characters), the PIX charge as its QR image captioned with the
+ * copyable code and an "I have paid" button, notices as short messages. Effects Telegram does not carry render to nothing.
  */
 import type { Effect, OutMessage } from '../flow/types.ts';
 import { encodeCallbackData } from './callback-data.ts';
@@ -10,6 +10,8 @@ import { encodeCallbackData } from './callback-data.ts';
 export interface BotApiCall {
   method: string;
   params: Record<string, unknown>;
+  /** Files to upload with the call, by field: `qr` is a QR code of that text, rendered at the edge. */
+  files?: Record<string, { qr: string }>;
 }
 
 const CAPTION_LIMIT = 1024;
@@ -81,11 +83,12 @@ export function renderEffect(
     case 'sendCharge':
       return [
         {
-          method: 'sendMessage',
+          method: 'sendPhoto',
+          files: { photo: { qr: effect.br_code } },
           params: {
             chat_id: ctx.chatId,
             parse_mode: 'HTML',
-            text:
+            caption:
               `<b>${escapeHtml(effect.description)}</b>\n${formatBrl(effect.amount_cents)}\n\n` +
               `PIX copia e cola:\n<code>${escapeHtml(effect.br_code)}</code>`,
             reply_markup: {

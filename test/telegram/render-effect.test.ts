@@ -57,8 +57,10 @@ describe('renderEffect', () => {
       },
       ctx,
     );
-    assert.match(String(call!.params['text']), /<code>0002&lt;01&gt;&amp;<\/code>/);
-    assert.match(String(call!.params['text']), /R\$ 1\.234,50/);
+    assert.equal(call!.method, 'sendPhoto');
+    assert.deepEqual(call!.files, { photo: { qr: '0002<01>&' } });
+    assert.match(String(call!.params['caption']), /<code>0002&lt;01&gt;&amp;<\/code>/);
+    assert.match(String(call!.params['caption']), /R\$ 1\.234,50/);
     const button = (
       call!.params['reply_markup'] as { inline_keyboard: Array<Array<{ callback_data: string }>> }
     ).inline_keyboard[0]![0]!;

@@ -14,6 +14,8 @@ export const Effect = defineEntity({
     userId: p.bigint('string'),
     idempotencyKey: p.text().unique(),
     effect: p.json<unknown>(),
+    /** The flow version of the conversation when committed (buttons encode it). */
+    flowVersion: p.integer().default(0),
     status: p.text().$type<OutboxStatus>().default('pending'),
     attempts: p.integer().default(0),
     nextAttemptAt: p.datetime().defaultRaw('now()'),

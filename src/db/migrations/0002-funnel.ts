@@ -16,6 +16,7 @@ const UP = [
   `create index "payments_pending_expires_at_idx" on "payments" ("expires_at") where status = 'pending'`,
 
   `alter table "access_grants" add column "link_name" text null`,
+  `alter table "effects" add column "flow_version" int not null default 0`,
   `create index "access_grants_granted_expires_at_idx" on "access_grants" ("expires_at") where status = 'granted'`,
 ];
 
@@ -27,6 +28,7 @@ export class FunnelMigration extends Migration {
 
   override down(): void {
     this.addSql(`drop index if exists "access_grants_granted_expires_at_idx"`);
+    this.addSql(`alter table "effects" drop column "flow_version"`);
     this.addSql(`alter table "access_grants" drop column "link_name"`);
     this.addSql(`drop index if exists "payments_pending_expires_at_idx"`);
     this.addSql(`alter table "payments" drop column "flow_order", drop column "flagged"`);

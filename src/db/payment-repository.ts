@@ -1,0 +1,144 @@
+/**
+ * Payments as recorded: opened in the conversation commit that asked for the charge (keyed by the
+ * effect's key, a global order id), completed with the gateway's charge once created, moved to
+ * paid/expired only in the conversation commit that handles it. This repository reads them and
+ * fills in the gateway's side.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { createSql } from './sql-client.ts';
+
+/** A payment row. Money is integer centavos. */
+export interface PaymentRecord {
+  id: string;
+  orderId: string;
+  botId: string;
+  userId: string;
+  flowStepId: string;
+  flowOrder: string;
+  amountCents: number;
+  currency: string;
+  description: string;
+  gateway: string | null;
+  gatewayChargeId: string | null;
+  brCode: string | null;
+  status: 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
+  tracking: Record<string, unknown> | null;
+  expiresAt: number | null;
+  paidAt: number | null;
+  flagged: string | null;
+}
+
+/** The payment repository. */
+export interface PaymentRepository {
+  get(orderId: string): Promise<PaymentRecord | null>;
+  findByCharge(gateway: string, gatewayChargeId: string): Promise<PaymentRecord | null>;
+  /** The newest payment of a conversation with the flow's order name (names repeat across flow versions). */
+  findByFlowOrder(botId: string, userId: string, flowOrder: string): Promise<PaymentRecord | null>;
+  /** Stores the tracking resolved for the charge; only the first resolution counts. */
+  setTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
+  /** Records the gateway's charge (once). */
+  setCharge(
+    orderId: string,
+    charge: { gateway: string; gatewayChargeId: string; brCode: string; expiresAt: number | null },
+  ): Promise<void>;
+  /** Marks a payment that must grant nothing (amount or currency mismatch). */
+  flag(orderId: string, reason: string): Promise<void>;
+  /** Pending charges to ask the gateway about: past expiry, or older than `staleBefore`. */
+  toReconcile(now: number, staleBefore: number, limit: number): Promise<PaymentRecord[]>;
+}
+
+interface Row {
+  id: string;
+  order_id: string;
+  bot_id: string;
+  user_id: string;
+  flow_step_id: string;
+  flow_order: string;
+  amount_cents: number;
+  currency: string;
+  description: string;
+  gateway: string | null;
+  gateway_charge_id: string | null;
+  br_code: string | null;
+  status: PaymentRecord['status'];
+  tracking: Record<string, unknown> | null;
+  expires_at: Date | null;
+  paid_at: Date | null;
+  flagged: string | null;
+}
+
+const COLUMNS = `id::text, order_id, bot_id, user_id::text, flow_step_id, flow_order, amount_cents, currency,
+  description, gateway, gateway_charge_id, br_code, status, tracking, expires_at, paid_at, flagged`;
+
+const toRecord = (r: Row): PaymentRecord => ({
+  id: r.id,
+  orderId: r.order_id,
+  botId: r.bot_id,
+  userId: r.user_id,
+  flowStepId: r.flow_step_id,
+  flowOrder: r.flow_order,
+  amountCents: r.amount_cents,
+  currency: r.currency,
+  description: r.description,
+  gateway: r.gateway,
+  gatewayChargeId: r.gateway_charge_id,
+  brCode: r.br_code,
+  status: r.status,
+  tracking: r.tracking,
+  expiresAt: r.expires_at === null ? null : new Date(r.expires_at).getTime(),
+  paidAt: r.paid_at === null ? null : new Date(r.paid_at).getTime(),
+  flagged: r.flagged,
+});
+
+/** Creates the repository over the ORM's pool. */
+export function createPaymentRepository(orm: MikroORM): PaymentRepository {
+  const sql = createSql(orm);
+  const one = async (text: string, params: unknown[]) => {
+    const rows = await sql<Row>(text, params);
+    return rows[0] === undefined ? null : toRecord(rows[0]);
+  };
+  return {
+    get: (orderId) => one(`select ${COLUMNS} from payments where order_id = $1`, [orderId]),
+    findByCharge: (gateway, chargeId) =>
+      one(`select ${COLUMNS} from payments where gateway = $1 and gateway_charge_id = $2`, [gateway, chargeId]),
+    findByFlowOrder: (botId, userId, flowOrder) =>
+      one(
+        `select ${COLUMNS} from payments where bot_id = $1 and user_id = $2 and flow_order = $3
+         order by id desc limit 1`,
+        [botId, userId, flowOrder],
+      ),
+    async setTracking(orderId, tracking) {
+      await sql('update payments set tracking = $2 where order_id = $1 and tracking is null', [
+        orderId,
+        JSON.stringify(tracking),
+      ]);
+    },
+    async setCharge(orderId, charge) {
+      await sql(
+        `update payments set gateway = $2, gateway_charge_id = $3, br_code = $4,
+           expires_at = coalesce($5::timestamptz, expires_at)
+         where order_id = $1 and gateway_charge_id is null`,
+        [
+          orderId,
+          charge.gateway,
+          charge.gatewayChargeId,
+          charge.brCode,
+          charge.expiresAt === null ? null : new Date(charge.expiresAt).toISOString(),
+        ],
+      );
+    },
+    async flag(orderId, reason) {
+      await sql('update payments set flagged = $2 where order_id = $1', [orderId, reason]);
+    },
+    async toReconcile(now, staleBefore, limit) {
+      const rows = await sql<Row>(
+        `select ${COLUMNS} from payments
+         where status = 'pending' and gateway_charge_id is not null and flagged is null
+           and (expires_at <= $1 or created_at <= $2)
+         order by expires_at limit $3`,
+        [new Date(now).toISOString(), new Date(staleBefore).toISOString(), limit],
+      );
+      return rows.map(toRecord);
+    },
+  };
+}

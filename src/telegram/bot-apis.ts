@@ -1,0 +1,112 @@
+/**
+ * One grammY `Api` per bot, built from the stored token (no getMe per start), with
+ * `@grammyjs/auto-retry` (429 `retry_after`, 5xx, network) outside a flood-gate transformer: a 429
+ * seen by any worker holds that bot's sends everywhere until it passes. Failures come out as coded
+ * errors: transient ones `UPSTREAM_FAILED`, refusals (400, 403 blocked) `UPSTREAM_REJECTED`. The
+ * token never appears in them.
+ */
+import { autoRetry } from '@grammyjs/auto-retry';
+import { Api, GrammyError, HttpError, InputFile } from 'grammy';
+import { BotflowError } from '../errors.ts';
+import type { FloodGate } from '../stores/flood-gate.ts';
+
+/** Calls the Bot API for bots by id. */
+export interface BotApis {
+  /** Calls `method` for the bot; `files` are uploaded as multipart (e.g. a QR image). */
+  call(
+    botId: string,
+    method: string,
+    params: Record<string, unknown>,
+    files?: Record<string, { data: Uint8Array; filename: string }>,
+  ): Promise<unknown>;
+  /** Drops a cached client (token changed, bot removed). */
+  forget(botId: string): void;
+}
+
+export interface BotApisOptions {
+  apiRoot: string;
+  tokenOf(botId: string): Promise<string | null>;
+  floodGate: FloodGate;
+  now?: () => number;
+  /** Most auto-retries of one call (default 3); a longer flood wait than `maxDelaySeconds` fails the call. */
+  maxRetryAttempts?: number;
+  maxDelaySeconds?: number;
+  /** Observes every 429 (metrics). */
+  onFloodWait?(botId: string, seconds: number): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Creates the per-bot clients. */
+export function createBotApis(options: BotApisOptions): BotApis {
+  const now = options.now ?? Date.now;
+  const apis = new Map<string, Promise<Api>>();
+
+  function build(botId: string): Promise<Api> {
+    return options.tokenOf(botId).then((token) => {
+      if (token === null) throw new BotflowError('NOT_FOUND', `bot ${botId} is not registered`);
+      const api = new Api(token, { apiRoot: options.apiRoot });
+      // Inner: wait out the shared gate, and publish a 429 to it. Outer: grammY's retries.
+      api.config.use(async (prev, method, payload, signal) => {
+        const until = await options.floodGate.until(botId);
+        if (until > now()) await sleep(until - now());
+        const result = await prev(method, payload, signal);
+        if (!result.ok && result.error_code === 429) {
+          const seconds = result.parameters?.retry_after ?? 1;
+          options.onFloodWait?.(botId, seconds);
+          await options.floodGate.hold(botId, now() + seconds * 1000);
+        }
+        return result;
+      });
+      api.config.use(
+        autoRetry({
+          maxRetryAttempts: options.maxRetryAttempts ?? 3,
+          maxDelaySeconds: options.maxDelaySeconds ?? 60,
+        }),
+      );
+      return api;
+    });
+  }
+
+  function apiFor(botId: string): Promise<Api> {
+    let api = apis.get(botId);
+    if (api === undefined) {
+      api = build(botId);
+      apis.set(botId, api);
+      api.catch(() => apis.delete(botId));
+    }
+    return api;
+  }
+
+  return {
+    async call(botId, method, params, files) {
+      const api = await apiFor(botId);
+      const payload: Record<string, unknown> = { ...params };
+      for (const [field, file] of Object.entries(files ?? {}))
+        payload[field] = new InputFile(file.data, file.filename);
+      try {
+        return await (api.raw as unknown as Record<string, (p: unknown) => Promise<unknown>>)[method]!(payload);
+      } catch (error) {
+        throw toCoded(method, error);
+      }
+    },
+    forget(botId) {
+      apis.delete(botId);
+    },
+  };
+}
+
+/** Sorts a Bot API failure by who failed: Telegram refusing (for good) or the call failing (retry). */
+function toCoded(method: string, error: unknown): BotflowError {
+  if (error instanceof GrammyError) {
+    const transient = error.error_code === 429 || error.error_code >= 500;
+    return new BotflowError(
+      transient ? 'UPSTREAM_FAILED' : 'UPSTREAM_REJECTED',
+      `Telegram ${method}: ${error.error_code} ${error.description}`,
+      { details: { method, error_code: error.error_code } },
+    );
+  }
+  if (error instanceof HttpError)
+    return new BotflowError('UPSTREAM_FAILED', `Telegram ${method}: network error`, { details: { method } });
+  return new BotflowError('UPSTREAM_FAILED', `Telegram ${method} failed`, { details: { method } });
+}

@@ -1,0 +1,69 @@
+/**
+ * Reads a Telegram update (pure) into what botflow acts on: a /start with its payload, text, a
+ * button press, a join request. Only private chats drive conversations; everything else is ignored
+ * with a reason, and a body that is not an update at all is a coded BAD_REQUEST.
+ */
+import { BotflowError } from '../errors.ts';
+import { parseStartCommand } from './parse-start.ts';
+
+/** What an update means to botflow. */
+export type MappedUpdate =
+  | { kind: 'start'; userId: string; payload?: string }
+  | { kind: 'text'; userId: string; text: string }
+  | { kind: 'callback'; userId: string; callbackQueryId: string; data: string }
+  | { kind: 'join_request'; userId: string; chatId: string; inviteLink?: string; inviteLinkName?: string }
+  | { kind: 'ignored'; reason: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const idOf = (v: unknown): string | null =>
+  typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : null;
+
+/** Maps one update; throws BAD_REQUEST when `update_id` is missing or not an integer. */
+export function mapUpdate(update: unknown): { updateId: number; mapped: MappedUpdate } {
+  if (!isObject(update) || !Number.isSafeInteger(update['update_id']))
+    throw new BotflowError('BAD_REQUEST', 'not a Telegram update: update_id is missing');
+  return { updateId: update['update_id'] as number, mapped: mapBody(update) };
+}
+
+function mapBody(update: Record<string, unknown>): MappedUpdate {
+  const message = update['message'];
+  if (isObject(message)) {
+    const chat = message['chat'];
+    const from = message['from'];
+    if (!isObject(chat) || chat['type'] !== 'private') return { kind: 'ignored', reason: 'not a private chat' };
+    const userId = isObject(from) ? idOf(from['id']) : null;
+    if (userId === null) return { kind: 'ignored', reason: 'no sender' };
+    const text = message['text'];
+    if (typeof text !== 'string') return { kind: 'ignored', reason: 'not a text message' };
+    const start = parseStartCommand(text);
+    if (start !== null)
+      return { kind: 'start', userId, ...(start.payload === undefined ? {} : { payload: start.payload }) };
+    return { kind: 'text', userId, text };
+  }
+  const query = update['callback_query'];
+  if (isObject(query)) {
+    const from = query['from'];
+    const userId = isObject(from) ? idOf(from['id']) : null;
+    const id = query['id'];
+    if (userId === null || typeof id !== 'string') return { kind: 'ignored', reason: 'malformed callback query' };
+    const data = typeof query['data'] === 'string' ? query['data'] : '';
+    return { kind: 'callback', userId, callbackQueryId: id, data };
+  }
+  const join = update['chat_join_request'];
+  if (isObject(join)) {
+    const from = join['from'];
+    const chat = join['chat'];
+    const userId = isObject(from) ? idOf(from['id']) : null;
+    const chatId = isObject(chat) ? idOf(chat['id']) : null;
+    if (userId === null || chatId === null) return { kind: 'ignored', reason: 'malformed join request' };
+    const link = join['invite_link'];
+    return {
+      kind: 'join_request',
+      userId,
+      chatId,
+      ...(isObject(link) && typeof link['invite_link'] === 'string' ? { inviteLink: link['invite_link'] } : {}),
+      ...(isObject(link) && typeof link['name'] === 'string' ? { inviteLinkName: link['name'] } : {}),
+    };
+  }
+  return { kind: 'ignored', reason: 'update type not handled' };
+}

@@ -1,0 +1,108 @@
+/**
+ * Executes the conversation effects that talk to the buyer through Telegram: messages, notices, the
+ * PIX charge (its QR rendered here), and paid access (a join-request invite link per order, named so
+ * the join request maps back to the order, recorded before it is sent). Each handler is idempotent
+ * per effect key or order, as the effect runner retries them.
+ */
+import { createHash } from 'node:crypto';
+import QRCode from 'qrcode';
+import type { AccessRepository } from '../db/access-repository.ts';
+import type { PaymentRepository } from '../db/payment-repository.ts';
+import type { EffectHandler } from '../runtime/effect-runner.ts';
+import type { BotApis } from './bot-apis.ts';
+import { escapeHtml, renderEffect } from './render-effect.ts';
+
+export interface TelegramEffectsOptions {
+  apis: BotApis;
+  payments: PaymentRepository;
+  access: AccessRepository;
+  now(): number;
+  /** How long an invite link stays usable (default one day). */
+  inviteTtlMs?: number;
+}
+
+/** The invite link name of an order: short (Telegram allows 32 characters) and stable. */
+export function linkNameFor(orderId: string): string {
+  return `bf-${createHash('sha256').update(orderId).digest('base64url').slice(0, 22)}`;
+}
+
+/** Creates the handlers, by effect type. */
+export function createTelegramEffects(
+  options: TelegramEffectsOptions,
+): Record<'send' | 'sendCharge' | 'notice' | 'error' | 'grantAccess', EffectHandler> {
+  const { apis } = options;
+
+  const sendRendered: EffectHandler = async (item) => {
+    const calls = renderEffect(item.effect, {
+      chatId: Number(item.userId),
+      flowVersion: item.flowVersion,
+    });
+    for (const call of calls) {
+      const files: Record<string, { data: Uint8Array; filename: string }> = {};
+      for (const [field, spec] of Object.entries(call.files ?? {}))
+        files[field] = { data: await QRCode.toBuffer(spec.qr, { type: 'png', margin: 2, width: 384 }), filename: 'pix.png' };
+      await apis.call(item.botId, call.method, call.params, files);
+    }
+    return null;
+  };
+
+  const grantAccess: EffectHandler = async (item) => {
+    const effect = item.effect;
+    if (effect.type !== 'grantAccess') return null;
+    const chatId = Number(item.userId);
+    const paid =
+      effect.order === null
+        ? null
+        : await options.payments.findByFlowOrder(item.botId, item.userId, effect.order);
+    const orderId = paid?.orderId ?? item.key;
+    const days = effect.access_days;
+    const expiresAt = days === undefined ? null : options.now() + days * 86_400_000;
+    if (effect.chat_id === undefined) {
+      // A static link (the flow's `link`): nothing to issue, only to hand over.
+      if (effect.link !== undefined) {
+        const grant = await options.access.open({
+          orderId,
+          botId: item.botId,
+          userId: item.userId,
+          chatId: 'link',
+          linkName: linkNameFor(orderId),
+          expiresAt: null,
+        });
+        if (grant.inviteLink === null) await options.access.setLink(orderId, effect.link);
+        await apis.call(item.botId, 'sendMessage', {
+          chat_id: chatId,
+          text: `Acesso liberado! Entre pelo link: ${effect.link}`,
+        });
+      }
+      return null;
+    }
+    const grant = await options.access.open({
+      orderId,
+      botId: item.botId,
+      userId: item.userId,
+      chatId: String(effect.chat_id),
+      linkName: linkNameFor(orderId),
+      expiresAt,
+    });
+    let link = grant.inviteLink;
+    if (link === null) {
+      const created = (await apis.call(item.botId, 'createChatInviteLink', {
+        chat_id: effect.chat_id,
+        name: grant.linkName,
+        creates_join_request: true,
+        expire_date: Math.floor((options.now() + (options.inviteTtlMs ?? 86_400_000)) / 1000),
+      })) as { invite_link: string };
+      link = created.invite_link;
+      await options.access.setLink(orderId, link);
+    }
+    const until = expiresAt === null ? '' : ` Seu acesso vale ${days} dia${days === 1 ? '' : 's'}.`;
+    await apis.call(item.botId, 'sendMessage', {
+      chat_id: chatId,
+      parse_mode: 'HTML',
+      text: `Pagamento confirmado! Peça para entrar no grupo por este link: ${escapeHtml(link)}${until}`,
+    });
+    return null;
+  };
+
+  return { send: sendRendered, sendCharge: sendRendered, notice: sendRendered, error: sendRendered, grantAccess };
+}
