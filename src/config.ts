@@ -79,7 +79,10 @@ const FIELDS = {
     expected: 'an http:// or https:// base URL',
   },
   BOTFLOW_TRUST_PROXY: { schema: z.enum(['true', 'false', '1', '0']), expected: 'true or false' },
-  BOTFLOW_TRACKING_TTL_DAYS: { schema: z.coerce.number().int().min(1).max(365), expected: 'days from 1 to 365' },
+  BOTFLOW_TRACKING_TTL_DAYS: {
+    schema: z.coerce.number().int().min(1).max(365),
+    expected: 'days from 1 to 365',
+  },
 } satisfies Record<string, Field<unknown>>;
 
 type FieldName = keyof typeof FIELDS;

@@ -51,12 +51,14 @@ export const ERROR_CATALOG = {
   UPSTREAM_REJECTED: {
     status: 502,
     retryable: false,
-    description: 'An outside service refused the request for good (bad parameters, a bot blocked by the user).',
+    description:
+      'An outside service refused the request for good (bad parameters, a bot blocked by the user).',
   },
   PAYMENT_MISMATCH: {
     status: 409,
     retryable: false,
-    description: 'A gateway reported a payment whose amount or currency differs from the order; it grants nothing.',
+    description:
+      'A gateway reported a payment whose amount or currency differs from the order; it grants nothing.',
   },
   SHUTTING_DOWN: {
     status: 503,

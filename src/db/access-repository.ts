@@ -50,7 +50,8 @@ interface Row {
   status: AccessGrantRecord['status'];
   expires_at: Date | null;
 }
-const COLUMNS = 'id::text, order_id, bot_id, user_id::text, chat_id, invite_link, link_name, status, expires_at';
+const COLUMNS =
+  'id::text, order_id, bot_id, user_id::text, chat_id, invite_link, link_name, status, expires_at';
 const toRecord = (r: Row): AccessGrantRecord => ({
   id: r.id,
   orderId: r.order_id,
@@ -91,10 +92,10 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
       );
     },
     async findByLinkName(botId, linkName) {
-      const rows = await sql<Row>(`select ${COLUMNS} from access_grants where bot_id = $1 and link_name = $2`, [
-        botId,
-        linkName,
-      ]);
+      const rows = await sql<Row>(
+        `select ${COLUMNS} from access_grants where bot_id = $1 and link_name = $2`,
+        [botId, linkName],
+      );
       return rows[0] === undefined ? null : toRecord(rows[0]);
     },
     async due(now, limit) {

@@ -136,9 +136,10 @@ export function createBotRepository(orm: MikroORM): BotRepository {
       return rows[0] === undefined ? null : toSettings(rows[0]);
     },
     async settingsByPixel(pixelId) {
-      const rows = await sql<SettingsRow>(`select ${SETTINGS} from bots where pixel->>'pixel_id' = $1 limit 1`, [
-        pixelId,
-      ]);
+      const rows = await sql<SettingsRow>(
+        `select ${SETTINGS} from bots where pixel->>'pixel_id' = $1 limit 1`,
+        [pixelId],
+      );
       return rows[0] === undefined ? null : toSettings(rows[0]);
     },
     async remove(id) {

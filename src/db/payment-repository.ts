@@ -100,7 +100,10 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
   return {
     get: (orderId) => one(`select ${COLUMNS} from payments where order_id = $1`, [orderId]),
     findByCharge: (gateway, chargeId) =>
-      one(`select ${COLUMNS} from payments where gateway = $1 and gateway_charge_id = $2`, [gateway, chargeId]),
+      one(`select ${COLUMNS} from payments where gateway = $1 and gateway_charge_id = $2`, [
+        gateway,
+        chargeId,
+      ]),
     findByFlowOrder: (botId, userId, flowOrder) =>
       one(
         `select ${COLUMNS} from payments where bot_id = $1 and user_id = $2 and flow_order = $3

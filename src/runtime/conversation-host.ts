@@ -214,7 +214,13 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         if (!row.timersCancelled.includes(effect.id)) row.timersCancelled.push(effect.id);
         delete timers[effect.id];
       } else {
-        keyed.push({ key: `${key}:${rowVersion}:${i}`, botId, userId, flowVersion: compiled.version, effect });
+        keyed.push({
+          key: `${key}:${rowVersion}:${i}`,
+          botId,
+          userId,
+          flowVersion: compiled.version,
+          effect,
+        });
       }
     });
     row.effects = keyed.map((k) => ({ key: k.key, effect: k.effect, flowVersion: k.flowVersion }));

@@ -38,7 +38,11 @@ if want > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 return 1`;
 
 /** The Redis gate shared by all workers. */
-export function createRedisFloodGate(options: { url: string; prefix: string; now?: () => number }): FloodGate {
+export function createRedisFloodGate(options: {
+  url: string;
+  prefix: string;
+  now?: () => number;
+}): FloodGate {
   const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 1000 });
   redis.on('error', () => {});
   const keys = createKeys(options.prefix);

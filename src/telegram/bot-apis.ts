@@ -85,7 +85,9 @@ export function createBotApis(options: BotApisOptions): BotApis {
       for (const [field, file] of Object.entries(files ?? {}))
         payload[field] = new InputFile(file.data, file.filename);
       try {
-        return await (api.raw as unknown as Record<string, (p: unknown) => Promise<unknown>>)[method]!(payload);
+        return await (api.raw as unknown as Record<string, (p: unknown) => Promise<unknown>>)[method]!(
+          payload,
+        );
       } catch (error) {
         throw toCoded(method, error);
       }

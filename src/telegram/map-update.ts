@@ -30,7 +30,8 @@ function mapBody(update: Record<string, unknown>): MappedUpdate {
   if (isObject(message)) {
     const chat = message['chat'];
     const from = message['from'];
-    if (!isObject(chat) || chat['type'] !== 'private') return { kind: 'ignored', reason: 'not a private chat' };
+    if (!isObject(chat) || chat['type'] !== 'private')
+      return { kind: 'ignored', reason: 'not a private chat' };
     const userId = isObject(from) ? idOf(from['id']) : null;
     if (userId === null) return { kind: 'ignored', reason: 'no sender' };
     const text = message['text'];
@@ -45,7 +46,8 @@ function mapBody(update: Record<string, unknown>): MappedUpdate {
     const from = query['from'];
     const userId = isObject(from) ? idOf(from['id']) : null;
     const id = query['id'];
-    if (userId === null || typeof id !== 'string') return { kind: 'ignored', reason: 'malformed callback query' };
+    if (userId === null || typeof id !== 'string')
+      return { kind: 'ignored', reason: 'malformed callback query' };
     const data = typeof query['data'] === 'string' ? query['data'] : '';
     return { kind: 'callback', userId, callbackQueryId: id, data };
   }
@@ -61,7 +63,9 @@ function mapBody(update: Record<string, unknown>): MappedUpdate {
       kind: 'join_request',
       userId,
       chatId,
-      ...(isObject(link) && typeof link['invite_link'] === 'string' ? { inviteLink: link['invite_link'] } : {}),
+      ...(isObject(link) && typeof link['invite_link'] === 'string'
+        ? { inviteLink: link['invite_link'] }
+        : {}),
       ...(isObject(link) && typeof link['name'] === 'string' ? { inviteLinkName: link['name'] } : {}),
     };
   }

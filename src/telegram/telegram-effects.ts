@@ -40,7 +40,10 @@ export function createTelegramEffects(
     for (const call of calls) {
       const files: Record<string, { data: Uint8Array; filename: string }> = {};
       for (const [field, spec] of Object.entries(call.files ?? {}))
-        files[field] = { data: await QRCode.toBuffer(spec.qr, { type: 'png', margin: 2, width: 384 }), filename: 'pix.png' };
+        files[field] = {
+          data: await QRCode.toBuffer(spec.qr, { type: 'png', margin: 2, width: 384 }),
+          filename: 'pix.png',
+        };
       await apis.call(item.botId, call.method, call.params, files);
     }
     return null;
@@ -104,5 +107,11 @@ export function createTelegramEffects(
     return null;
   };
 
-  return { send: sendRendered, sendCharge: sendRendered, notice: sendRendered, error: sendRendered, grantAccess };
+  return {
+    send: sendRendered,
+    sendCharge: sendRendered,
+    notice: sendRendered,
+    error: sendRendered,
+    grantAccess,
+  };
 }

@@ -1,0 +1,66 @@
+/** Tracking links: slug → bot and campaign, managed through the admin API and the CLI. */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { BotflowError } from '../errors.ts';
+import { createSql } from './sql-client.ts';
+
+/** A tracking link with its bot's username (what a redirect needs). */
+export interface TrackingLinkRecord {
+  slug: string;
+  botId: string;
+  botUsername: string;
+  campaign: string | null;
+}
+
+/** The tracking link repository. */
+export interface TrackingLinkRepository {
+  /** Creates a link; CONFLICT when the slug is taken, BAD_REQUEST when the bot does not exist. */
+  add(link: { slug: string; botId: string; campaign?: string | null }): Promise<TrackingLinkRecord>;
+  get(slug: string): Promise<TrackingLinkRecord | null>;
+  list(botId?: string): Promise<TrackingLinkRecord[]>;
+  remove(slug: string): Promise<boolean>;
+}
+
+interface Row {
+  slug: string;
+  bot_id: string;
+  username: string;
+  campaign: string | null;
+}
+const toRecord = (r: Row): TrackingLinkRecord => ({
+  slug: r.slug,
+  botId: r.bot_id,
+  botUsername: r.username,
+  campaign: r.campaign,
+});
+const SELECT =
+  'select l.slug, l.bot_id, b.username, l.campaign from tracking_links l join bots b on b.id = l.bot_id';
+
+/** Creates the repository over the ORM's pool. */
+export function createTrackingLinkRepository(orm: MikroORM): TrackingLinkRepository {
+  const sql = createSql(orm);
+  return {
+    async add(link) {
+      const inserted = await sql<{ slug: string }>(
+        `insert into tracking_links (slug, bot_id, campaign) select $1, id, $3 from bots where id = $2 returning slug`,
+        [link.slug, link.botId, link.campaign ?? null],
+      );
+      if (inserted.length === 0) {
+        throw new BotflowError('BAD_REQUEST', `bot ${link.botId} does not exist`);
+      }
+      return (await this.get(link.slug))!;
+    },
+    async get(slug) {
+      const rows = await sql<Row>(`${SELECT} where l.slug = $1`, [slug]);
+      return rows[0] === undefined ? null : toRecord(rows[0]);
+    },
+    async list(botId) {
+      const rows = await sql<Row>(`${SELECT} where $1::text is null or l.bot_id = $1 order by l.slug`, [
+        botId ?? null,
+      ]);
+      return rows.map(toRecord);
+    },
+    async remove(slug) {
+      return (await sql('delete from tracking_links where slug = $1 returning slug', [slug])).length > 0;
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The Telegram webhook: `POST /telegram/:botId`. The secret header is compared in constant time
+ * (401 otherwise, nothing processed); the body is size-limited and must be an update (4xx, never a
+ * crash); the answer is 200 only once the update's result is committed, and a retryable failure
+ * becomes a 5xx so Telegram delivers it again.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router } from '@koa/router';
+import { BotflowError } from '../errors.ts';
+import type { UpdateHandler } from '../telegram/handle-update.ts';
+import { readJsonBody } from './read-json-body.ts';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+const BOT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Creates the router. `secretOf` returns the bot's webhook secret, or null for an unknown bot. */
+export function createTelegramRouter(options: {
+  secretOf(botId: string): Promise<string | null>;
+  handle: UpdateHandler;
+  limitBytes?: number;
+}): Router {
+  const router = new Router();
+  router.post('/telegram/:botId', async (ctx) => {
+    const botId = ctx.params['botId'] ?? '';
+    const secret = BOT_ID.test(botId) ? await options.secretOf(botId) : null;
+    const given = ctx.get('x-telegram-bot-api-secret-token');
+    // Unknown bot and wrong secret look the same from outside.
+    if (secret === null || given === '' || !timingSafeEqual(digest(given), digest(secret)))
+      throw new BotflowError('UNAUTHORIZED', 'missing or wrong webhook secret');
+    const { value } = await readJsonBody(ctx.req, { limitBytes: options.limitBytes ?? 1 << 20 });
+    await options.handle(botId, value);
+    ctx.body = {};
+  });
+  return router;
+}

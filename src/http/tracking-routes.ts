@@ -1,0 +1,68 @@
+/**
+ * The tracking link: `GET /r/:slug`. Captures the ad click (fbclid whole, `_fbc`/`_fbp` read or
+ * built and set as first-party cookies, IP, user agent, UTMs), stores it under a fresh token, and
+ * redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { Router } from '@koa/router';
+import { BotflowError } from '../errors.ts';
+import type { TrackingStore } from '../stores/tracking-store.ts';
+import { buildStartRedirect, type ClickPayload, captureClick } from '../tracking/click.ts';
+
+/** What a slug leads to. */
+export interface TrackingLinkTarget {
+  botId: string;
+  botUsername: string;
+  campaign: string | null;
+}
+
+export interface TrackingRouterOptions {
+  linkOf(slug: string): Promise<TrackingLinkTarget | null>;
+  tracking: TrackingStore;
+  ttlSeconds: number;
+  /** Read the client IP from X-Forwarded-For (only behind a trusted proxy). */
+  trustProxy: boolean;
+  now(): number;
+  /** Called after the click is stored (the PageView conversion). Failures are logged, not fatal. */
+  onClick?(token: string, click: ClickPayload): Promise<void>;
+}
+
+const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Creates the router. */
+export function createTrackingRouter(options: TrackingRouterOptions): Router {
+  const router = new Router();
+  router.get('/r/:slug', async (ctx) => {
+    const slug = ctx.params['slug'] ?? '';
+    const link = SLUG.test(slug) ? await options.linkOf(slug) : null;
+    if (link === null) throw new BotflowError('NOT_FOUND', 'no such tracking link');
+    const forwarded = options.trustProxy ? ctx.get('x-forwarded-for').split(',')[0]?.trim() : undefined;
+    const ip = forwarded || ctx.req.socket.remoteAddress?.replace(/^::ffff:/, '');
+    const userAgent = ctx.get('user-agent');
+    const now = options.now();
+    const click = captureClick({
+      slug,
+      botId: link.botId,
+      ...(link.campaign === null ? {} : { campaign: link.campaign }),
+      query: ctx.query,
+      cookies: { _fbc: ctx.cookies.get('_fbc'), _fbp: ctx.cookies.get('_fbp') },
+      ...(ip ? { ip } : {}),
+      ...(userAgent ? { userAgent } : {}),
+      now,
+      token: randomBytes(16).toString('hex'),
+      random10: String(randomInt(1_000_000_000, 10_000_000_000)),
+    });
+    await options.tracking.saveClick(click.token, click.payload, options.ttlSeconds);
+    for (const cookie of click.setCookies)
+      ctx.cookies.set(cookie.name, cookie.value, {
+        maxAge: cookie.maxAgeSeconds * 1000,
+        httpOnly: false,
+        sameSite: 'lax',
+        overwrite: true,
+      });
+    await options.onClick?.(click.token, click.payload);
+    ctx.status = 302;
+    ctx.redirect(buildStartRedirect(link.botUsername, click.token));
+  });
+  return router;
+}

@@ -1,0 +1,238 @@
+/**
+ * Money in, from charge to confirmation. `createCharge` (an effect, retried) resolves the buyer's
+ * ad click once, creates the gateway charge under the order's idempotency key and answers
+ * `payment.created`. Confirmation — from a verified webhook, the "I have paid" button or the
+ * reconciliation poll — always reads the gateway's own state, refuses a mismatched amount, and
+ * routes `payment.paid`/`expired`/`failed` to the conversation under a per-order key, together with
+ * the payment's new status and its Purchase event, in one commit.
+ */
+import type { Logger } from 'pino';
+import type { PixelSettings } from '../db/bot-repository.ts';
+import type { PaymentRecord, PaymentRepository } from '../db/payment-repository.ts';
+import { BotflowError } from '../errors.ts';
+import type { FlowEvent } from '../flow/types.ts';
+import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
+import type { EffectHandler } from '../runtime/effect-runner.ts';
+import type { CommitRecord } from '../runtime/ports.ts';
+import type { ClickPayload } from '../tracking/click.ts';
+import { buildConversionEvent, eventIdFor } from '../tracking/conversion-event.ts';
+import type { ResolvedTracking } from '../tracking/resolve-tracking.ts';
+import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
+
+export interface PaymentServiceOptions {
+  payments: PaymentRepository;
+  gatewayOf(botId: string): Promise<PixGateway>;
+  dispatch(input: Dispatch): Promise<DispatchResult>;
+  resolveTracking(botId: string, userId: string): Promise<ResolvedTracking>;
+  pixelOf(botId: string): Promise<PixelSettings | null>;
+  /** Queues a conversion event outside a conversation commit (InitiateCheckout). */
+  recordConversion(row: {
+    eventId: string;
+    pixelId: string;
+    payload: Record<string, unknown>;
+  }): Promise<void>;
+  webhookUrl(botId: string): string;
+  now(): number;
+  logger: Logger;
+  /** Whether this process should reconcile the conversation's payments (its shard owner). */
+  owns?(botId: string, userId: string): boolean;
+}
+
+/** The outcome of one confirmation. */
+export type ConfirmOutcome = 'paid' | 'expired' | 'failed' | 'pending' | 'flagged';
+
+/** The payment service. */
+export interface PaymentService {
+  handlers: { createCharge: EffectHandler; checkCharge: EffectHandler };
+  /** Verifies, confirms with the gateway and commits a webhook's news; throws UNAUTHORIZED when forged. */
+  handleWebhook(botId: string, request: WebhookRequest): Promise<{ status: ConfirmOutcome }>;
+  /** Asks the gateway about stale and expired pending charges; returns how many changed. */
+  reconcile(limit?: number): Promise<number>;
+}
+
+/** Creates the service. */
+export function createPaymentService(options: PaymentServiceOptions): PaymentService {
+  const { payments, logger } = options;
+
+  function clickOf(payment: PaymentRecord): Partial<ClickPayload> | null {
+    const tracking = payment.tracking as { payload?: Partial<ClickPayload> | null } | null;
+    return tracking?.payload ?? null;
+  }
+
+  async function purchaseRecord(payment: PaymentRecord, paidAt: number): Promise<CommitRecord[]> {
+    const pixel = await options.pixelOf(payment.botId);
+    if (pixel === null) return [];
+    const eventId = eventIdFor('Purchase', payment.orderId);
+    return [
+      {
+        kind: 'conversion',
+        eventId,
+        pixelId: pixel.pixel_id,
+        payload: buildConversionEvent({
+          name: 'Purchase',
+          eventId,
+          eventTime: Math.floor(paidAt / 1000),
+          telegramUserId: payment.userId,
+          click: clickOf(payment),
+          valueCents: payment.amountCents,
+          orderId: payment.orderId,
+        }),
+      },
+    ];
+  }
+
+  /** Applies the gateway's trusted view of a charge to its payment. */
+  async function confirm(payment: PaymentRecord, charge: PixCharge): Promise<ConfirmOutcome> {
+    const base = { botId: payment.botId, userId: payment.userId };
+    const order = { order: payment.flowOrder, step: payment.flowStepId };
+    switch (charge.status) {
+      case 'paid': {
+        if (charge.amount !== payment.amountCents || charge.currency !== 'BRL') {
+          const reason = `gateway reported ${charge.amount} ${charge.currency}, order is ${payment.amountCents} BRL`;
+          await payments.flag(payment.orderId, reason);
+          logger.error(
+            { bot_id: payment.botId, order_id: payment.orderId, code: 'PAYMENT_MISMATCH' },
+            reason,
+          );
+          return 'flagged';
+        }
+        const at = charge.paidAt ?? options.now();
+        await options.dispatch({
+          ...base,
+          event: { type: 'payment.paid', ...order },
+          inputKey: `paid:${payment.orderId}`,
+          records: [
+            { kind: 'paymentStatus', orderId: payment.orderId, status: 'paid', at },
+            ...(await purchaseRecord(payment, at)),
+          ],
+        });
+        return 'paid';
+      }
+      case 'expired':
+      case 'canceled':
+      case 'failed': {
+        const status = charge.status === 'failed' ? 'failed' : 'expired';
+        if (payment.status !== 'pending') return status;
+        await options.dispatch({
+          ...base,
+          event: { type: `payment.${status}`, ...order } as FlowEvent,
+          inputKey: `${status}:${payment.orderId}`,
+          records: [{ kind: 'paymentStatus', orderId: payment.orderId, status, at: options.now() }],
+        });
+        return status;
+      }
+      default:
+        return 'pending';
+    }
+  }
+
+  const createCharge: EffectHandler = async (item) => {
+    const effect = item.effect;
+    if (effect.type !== 'createCharge') return null;
+    const payment = await payments.get(item.key);
+    if (payment === null) throw new BotflowError('INTERNAL', `payment ${item.key} was not recorded`);
+    if (payment.gatewayChargeId !== null && payment.brCode !== null)
+      return {
+        type: 'payment.created',
+        order: effect.order,
+        charge_id: payment.gatewayChargeId,
+        br_code: payment.brCode,
+      };
+    const gateway = await options.gatewayOf(item.botId);
+    let tracking = payment.tracking;
+    if (tracking === null) {
+      const resolved = await options.resolveTracking(item.botId, item.userId);
+      tracking = { ...resolved };
+      await payments.setTracking(item.key, tracking);
+      payment.tracking = tracking;
+    }
+    const charge = await gateway.createCharge({
+      orderId: item.key,
+      idempotencyKey: item.key,
+      amount: payment.amountCents,
+      description: payment.description,
+      expiresInSeconds: effect.expires_in_minutes * 60,
+      notificationUrl: options.webhookUrl(item.botId),
+    });
+    await payments.setCharge(item.key, {
+      gateway: gateway.id,
+      gatewayChargeId: charge.gatewayChargeId,
+      brCode: charge.brCode,
+      expiresAt: charge.expiresAt ?? null,
+    });
+    const pixel = await options.pixelOf(item.botId);
+    if (pixel !== null) {
+      const eventId = eventIdFor('InitiateCheckout', item.key);
+      await options
+        .recordConversion({
+          eventId,
+          pixelId: pixel.pixel_id,
+          payload: buildConversionEvent({
+            name: 'InitiateCheckout',
+            eventId,
+            eventTime: Math.floor(options.now() / 1000),
+            telegramUserId: item.userId,
+            click: clickOf(payment),
+            valueCents: payment.amountCents,
+            orderId: item.key,
+          }),
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, 'InitiateCheckout not recorded'));
+    }
+    return {
+      type: 'payment.created',
+      order: effect.order,
+      charge_id: charge.gatewayChargeId,
+      br_code: charge.brCode,
+    };
+  };
+
+  const checkCharge: EffectHandler = async (item) => {
+    const effect = item.effect;
+    if (effect.type !== 'checkCharge') return null;
+    const payment = await payments.findByFlowOrder(item.botId, item.userId, effect.order);
+    if (payment === null || payment.gatewayChargeId === null || payment.gateway === null)
+      return { type: 'payment.unpaid', order: effect.order, step: effect.step };
+    const gateway = await options.gatewayOf(item.botId);
+    const outcome = await confirm(payment, await gateway.getCharge(payment.gatewayChargeId));
+    return outcome === 'pending' ? { type: 'payment.unpaid', order: effect.order, step: effect.step } : null;
+  };
+
+  return {
+    handlers: { createCharge, checkCharge },
+    async handleWebhook(botId, request) {
+      const gateway = await options.gatewayOf(botId);
+      const notice = await gateway.verifyAndParseWebhook(request);
+      const charge = await gateway.getCharge(notice.gatewayChargeId);
+      const payment =
+        (charge.orderId === null ? null : await payments.get(charge.orderId)) ??
+        (await payments.findByCharge(gateway.id, charge.gatewayChargeId));
+      if (payment === null || payment.botId !== botId)
+        throw new BotflowError('NOT_FOUND', 'no order for this charge');
+      if (payment.flagged !== null) return { status: 'flagged' };
+      return { status: await confirm(payment, charge) };
+    },
+    async reconcile(limit = 100) {
+      const now = options.now();
+      const due = await payments.toReconcile(now, now - 60_000, limit);
+      let changed = 0;
+      for (const payment of due) {
+        if (options.owns !== undefined && !options.owns(payment.botId, payment.userId)) continue;
+        try {
+          const gateway = await options.gatewayOf(payment.botId);
+          let charge = await gateway.getCharge(payment.gatewayChargeId!);
+          // Gateways without an "expired" status (Bacen style): past its expiry, pending means expired.
+          if (charge.status === 'pending' && payment.expiresAt !== null && payment.expiresAt <= now)
+            charge = { ...charge, status: 'expired' };
+          if ((await confirm(payment, charge)) !== 'pending') changed += 1;
+        } catch (error) {
+          logger.warn(
+            { order_id: payment.orderId, code: (error as { code?: string }).code },
+            'reconcile failed',
+          );
+        }
+      }
+      return changed;
+    },
+  };
+}

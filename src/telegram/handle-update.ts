@@ -1,0 +1,167 @@
+/**
+ * Turns one Telegram update into conversation input and answers it: a /start binds its ad click
+ * (durably, in the same commit as the transition) and records a Lead; text and button presses go to
+ * the conversation under the update's idempotency key; every callback query is answered; a join
+ * request is approved only for the buyer its invite link was issued to. Resolves once the result is
+ * committed, so the webhook can answer 200 only then.
+ */
+import type { Logger } from 'pino';
+import type { AccessRepository } from '../db/access-repository.ts';
+import type { PixelSettings } from '../db/bot-repository.ts';
+import type { FlowEvent } from '../flow/types.ts';
+import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
+import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
+import type { TrackingStore } from '../stores/tracking-store.ts';
+import { buildConversionEvent, eventIdFor } from '../tracking/conversion-event.ts';
+import type { BotApis } from './bot-apis.ts';
+import { decodeCallbackData } from './callback-data.ts';
+import { mapUpdate, type MappedUpdate } from './map-update.ts';
+
+export interface UpdateHandlerOptions {
+  dispatch(input: Dispatch): Promise<DispatchResult>;
+  flows: FlowSource;
+  tracking: TrackingStore;
+  apis: BotApis;
+  access: AccessRepository;
+  pixelOf(botId: string): Promise<PixelSettings | null>;
+  trackingTtlSeconds: number;
+  now(): number;
+  logger: Logger;
+  /** Observes each handled update by kind (metrics). */
+  onUpdate?(kind: MappedUpdate['kind']): void;
+}
+
+/** Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. */
+export type UpdateHandler = (botId: string, update: unknown) => Promise<void>;
+
+const TOKEN = /^[0-9a-f]{32}$/;
+
+/** Creates the handler. */
+export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandler {
+  const { logger } = options;
+
+  async function eventForCallback(botId: string, data: string): Promise<FlowEvent | null> {
+    if (data === 'p') return { type: 'payment.check' };
+    const latest = await options.flows.latest(botId);
+    if (latest === null) return null;
+    const versions = new Map<number, readonly string[] | null>();
+    const match = /^c\.([0-9a-z]{1,7})\./.exec(data);
+    if (match !== null) {
+      const version = Number.parseInt(match[1]!, 36);
+      const compiled = await options.flows.version(latest.flow.id, version);
+      versions.set(version, compiled === null ? null : [...compiled.steps.keys()]);
+    }
+    const decoded = decodeCallbackData(data, (v) => versions.get(v) ?? null);
+    if (decoded === null) return null;
+    if (decoded.kind === 'paid') return { type: 'payment.check' };
+    // A button whose step this version does not know is stale: the flow answers it with a notice.
+    if (decoded.kind === 'unknown_step') return { type: 'click', step: '', index: decoded.index };
+    return { type: 'click', step: decoded.step, index: decoded.index };
+  }
+
+  async function answerCallback(botId: string, id: string): Promise<void> {
+    try {
+      await options.apis.call(botId, 'answerCallbackQuery', { callback_query_id: id });
+    } catch (error) {
+      // The press is committed; an unanswered spinner is cosmetic and expires on its own.
+      logger.warn({ bot_id: botId, code: (error as { code?: string }).code }, 'callback query not answered');
+    }
+  }
+
+  async function startRecords(botId: string, userId: string, payload: string | undefined) {
+    const records: CommitRecord[] = [];
+    const click =
+      payload !== undefined && TOKEN.test(payload) ? await options.tracking.getClick(payload) : null;
+    if (click === null || click.bot_id !== botId) {
+      records.push({ kind: 'bindTracking', token: null, payload: null, fbclid: null });
+      return { records, token: null };
+    }
+    records.push({
+      kind: 'bindTracking',
+      token: payload!,
+      payload: click as unknown as Record<string, unknown>,
+      fbclid: click.fbclid ?? null,
+    });
+    const pixel = await options.pixelOf(botId);
+    if (pixel !== null) {
+      const eventId = eventIdFor('Lead', `${botId}:${userId}:${payload}`);
+      records.push({
+        kind: 'conversion',
+        eventId,
+        pixelId: pixel.pixel_id,
+        payload: buildConversionEvent({
+          name: 'Lead',
+          eventId,
+          eventTime: Math.floor(options.now() / 1000),
+          actionSource: 'chat',
+          telegramUserId: userId,
+          click,
+        }),
+      });
+    }
+    return { records, token: payload! };
+  }
+
+  return async (botId, update) => {
+    const { updateId, mapped } = mapUpdate(update);
+    options.onUpdate?.(mapped.kind);
+    const inputKey = `tg:${botId}:${updateId}`;
+    switch (mapped.kind) {
+      case 'start': {
+        const { records, token } = await startRecords(botId, mapped.userId, mapped.payload);
+        const result = await options.dispatch({
+          botId,
+          userId: mapped.userId,
+          event: { type: 'start' },
+          inputKey,
+          records,
+        });
+        if (token !== null && result.applied) {
+          // The durable binding is committed; the chat index is the fast path for resolution.
+          await options.tracking
+            .bindChat(botId, mapped.userId, token, options.trackingTtlSeconds)
+            .catch((error: unknown) =>
+              logger.warn(
+                { bot_id: botId, code: (error as { code?: string }).code },
+                'chat index not written',
+              ),
+            );
+        }
+        return;
+      }
+      case 'text':
+        await options.dispatch({
+          botId,
+          userId: mapped.userId,
+          event: { type: 'text', text: mapped.text },
+          inputKey,
+        });
+        return;
+      case 'callback': {
+        const event = await eventForCallback(botId, mapped.data);
+        if (event !== null) await options.dispatch({ botId, userId: mapped.userId, event, inputKey });
+        await answerCallback(botId, mapped.callbackQueryId);
+        return;
+      }
+      case 'join_request': {
+        const grant =
+          mapped.inviteLinkName === undefined
+            ? null
+            : await options.access.findByLinkName(botId, mapped.inviteLinkName);
+        const approve =
+          grant !== null &&
+          grant.userId === mapped.userId &&
+          grant.chatId === mapped.chatId &&
+          grant.status === 'granted';
+        await options.apis.call(botId, approve ? 'approveChatJoinRequest' : 'declineChatJoinRequest', {
+          chat_id: Number(mapped.chatId),
+          user_id: Number(mapped.userId),
+        });
+        logger.info({ bot_id: botId, user_id: mapped.userId, approved: approve }, 'join request');
+        return;
+      }
+      case 'ignored':
+        return;
+    }
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Drains the conversions outbox to Meta: claims due events, posts them per pixel in one request,
+ * and marks each sent, retried later with backoff (network, 5xx, Meta's transient codes), or dead
+ * with the reason (permanent refusals, events older than Meta's 7 days, pixels without settings).
+ */
+import type { PixelSettings } from '../db/bot-repository.ts';
+import type { ConversionOutbox } from '../db/conversion-outbox.ts';
+import { isTooOld, nextRetryDelay, sendConversionEvents } from './meta-client.ts';
+
+export interface ConversionSenderOptions {
+  outbox: ConversionOutbox;
+  pixelSettings(pixelId: string): Promise<PixelSettings | null>;
+  graphUrl: string;
+  now(): number;
+  random?(): number;
+  maxAttempts?: number;
+  batchSize?: number;
+  onSent?(count: number): void;
+}
+
+/** Sends one round of due events; returns how many were handled (sent, rescheduled or dead). */
+export async function sendDueConversions(options: ConversionSenderOptions): Promise<number> {
+  const now = options.now();
+  const rows = await options.outbox.claim(now, options.batchSize ?? 500, 60_000);
+  const byPixel = new Map<string, typeof rows>();
+  for (const row of rows) {
+    const list = byPixel.get(row.pixelId) ?? [];
+    list.push(row);
+    byPixel.set(row.pixelId, list);
+  }
+  const maxAttempts = options.maxAttempts ?? 12;
+  for (const [pixelId, list] of byPixel) {
+    const settings = await options.pixelSettings(pixelId);
+    const live: typeof list = [];
+    for (const row of list) {
+      const attempts = row.attempts + 1;
+      if (settings === null)
+        await options.outbox.markDead(row.id, attempts, 'no pixel settings for this pixel id');
+      else if (isTooOld(Number(row.payload['event_time']), now))
+        await options.outbox.markDead(row.id, attempts, 'older than 7 days: Meta would refuse it');
+      else live.push(row);
+    }
+    if (live.length === 0 || settings === null) continue;
+    const result = await sendConversionEvents({
+      graphUrl: options.graphUrl,
+      pixelId,
+      accessToken: settings.access_token,
+      ...(settings.test_event_code === undefined ? {} : { testEventCode: settings.test_event_code }),
+      events: live.map((r) => r.payload),
+    });
+    if (result.ok) {
+      await options.outbox.markSent(
+        live.map((r) => r.id),
+        options.now(),
+      );
+      options.onSent?.(live.length);
+      continue;
+    }
+    for (const row of live) {
+      const attempts = row.attempts + 1;
+      const reason = `${result.status ?? 'network'}${result.code === undefined ? '' : ` code ${result.code}`}: ${result.message}`;
+      if (!result.retryable || attempts >= maxAttempts)
+        await options.outbox.markDead(row.id, attempts, reason);
+      else
+        await options.outbox.reschedule(
+          row.id,
+          attempts,
+          options.now() + nextRetryDelay(attempts, options.random ?? Math.random),
+          reason,
+        );
+    }
+  }
+  return rows.length;
+}
