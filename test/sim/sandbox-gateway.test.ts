@@ -247,7 +247,7 @@ describe('sandbox PIX gateway (real HTTP)', () => {
   it('delay holds deliveries; reorder sends a held batch last-first', async () => {
     const a = await create();
     const b = await create();
-    gw.setDelivery({ delayMs: 80, reorder: true });
+    gw.setDelivery({ delayMs: 200, reorder: true });
     await gw.pay(a.id);
     await gw.fail(b.id);
     await new Promise((resolve) => setTimeout(resolve, 20));
