@@ -17,6 +17,7 @@ export interface RecordedCall {
   method: string;
   params: Record<string, unknown>;
   at: number;
+  /** The HTTP status answered; 0 while the call is still being answered (a long poll, latency). */
   status: number;
 }
 
@@ -25,7 +26,7 @@ export interface FakeBotApi {
   /** e.g. http://127.0.0.1:PORT; pass as grammY's `apiRoot`. */
   url: string;
   addBot(bot: { token: string; id: number; username: string; firstName?: string }): void;
-  /** Every accepted or rejected call, in the order the answers were sent. */
+  /** Every accepted or rejected call, in arrival order. */
   calls: RecordedCall[];
   callsOf(token: string, method?: string): RecordedCall[];
   /** Answers the next `times` calls (optionally of one method / one token) with this error. */
@@ -108,7 +109,7 @@ export async function startFakeBotApi(
     state.allowedUpdates = value;
   }
 
-  async function getUpdates(state: BotState, p: Record<string, unknown>) {
+  async function getUpdates(state: BotState, p: Record<string, unknown>, _now: number, signal?: AbortSignal) {
     if (state.webhook !== null)
       throw new BotflowError(
         'CONFLICT',
@@ -132,10 +133,16 @@ export async function startFakeBotApi(
         const timer = setTimeout(() => poll.wake(), timeoutMs);
         poll.wake = () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', poll.wake);
           resolve();
         };
+        signal?.addEventListener('abort', poll.wake);
       });
       if (polls.get(state.bot.token) === poll) polls.delete(state.bot.token);
+      // A poll superseded right after its client hung up (grammY's bot.stop()) is not a conflict:
+      // give the close a moment to arrive, then hand nothing out.
+      if (poll.superseded && signal !== undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (signal?.aborted) return [];
       if (poll.superseded)
         throw new BotflowError(
           'CONFLICT',
@@ -148,7 +155,13 @@ export async function startFakeBotApi(
     return batch.map((item) => item.update);
   }
 
-  const UPDATE_METHODS: Record<string, (state: BotState, p: Record<string, unknown>) => unknown> = {
+  type Run = (
+    state: BotState,
+    p: Record<string, unknown>,
+    nowSeconds: number,
+    signal?: AbortSignal,
+  ) => unknown;
+  const UPDATE_METHODS: Record<string, Run> = {
     getUpdates,
     setWebhook: (state, p) => {
       const url = readString(p['url']);
@@ -183,7 +196,7 @@ export async function startFakeBotApi(
       allowed_updates: state.allowedUpdates,
     }),
   };
-  const METHODS = new Map(
+  const METHODS = new Map<string, { name: string; run: Run }>(
     Object.entries({ ...BASIC_METHODS, ...UPDATE_METHODS }).map(([name, run]) => [
       name.toLowerCase(),
       { name, run },
@@ -191,8 +204,16 @@ export async function startFakeBotApi(
   );
 
   /** Runs one call for a known bot; returns Telegram's HTTP status and body, and records the call. */
-  async function execute(state: BotState, method: string, params: Record<string, unknown>, at: number) {
+  async function execute(
+    state: BotState,
+    method: string,
+    params: Record<string, unknown>,
+    at: number,
+    signal?: AbortSignal,
+  ) {
     const known = METHODS.get(method.toLowerCase());
+    const record = { token: state.bot.token, method: known?.name ?? method, params, at, status: 0 };
+    calls.push(record);
     let status = 200;
     let body: Record<string, unknown>;
     try {
@@ -220,7 +241,7 @@ export async function startFakeBotApi(
           ...(fault.status === 429 ? { parameters: { retry_after: retryAfter } } : {}),
         };
       } else {
-        body = { ok: true, result: await known.run(state, params, Math.floor(now() / 1000)) };
+        body = { ok: true, result: await known.run(state, params, Math.floor(now() / 1000), signal) };
       }
     } catch (error) {
       const failure = toBotflowError(error);
@@ -231,7 +252,7 @@ export async function startFakeBotApi(
         description: failure.code === 'INTERNAL' ? 'Internal Server Error' : failure.message,
       };
     }
-    calls.push({ token: state.bot.token, method: known?.name ?? method, params, at, status });
+    record.status = status;
     return { status, body };
   }
 
@@ -264,7 +285,9 @@ export async function startFakeBotApi(
         calls.push({ token, method, params, at, status });
         return reply(res, answer);
       }
-      answer = await execute(state, method, params, at);
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      answer = await execute(state, method, params, at, gone.signal);
     }
     reply(res, answer);
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Api, GrammyError, InputFile } from 'grammy';
+import { Api, Bot, GrammyError, InputFile } from 'grammy';
 import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 
 let nextBot = 1;
@@ -228,6 +228,46 @@ describe('fake Bot API (real HTTP)', () => {
     );
     assert.ok(performance.now() - started < 1000, 'the push woke the long poll');
     await fake.settled();
+  });
+
+  it('serves a polling grammY Bot: /start payload in, reply out, chat_member filtered, clean stop', async () => {
+    const { token } = addBot(fake);
+    const bot = new Bot(token, { client: { apiRoot: fake.url } });
+    const seen: string[] = [];
+    bot.command('start', (ctx) => ctx.reply(`payload=${ctx.match}`));
+    bot.on('chat_member', () => void seen.push('chat_member'));
+    void bot.start();
+    while (fake.callsOf(token, 'getUpdates').length === 0) await sleep(5); // the long poll is waiting
+    const from = { id: 5, is_bot: false, first_name: 'U' };
+    fake.pushUpdate(token, {
+      chat_member: {
+        chat: { id: -100, type: 'supergroup' },
+        from,
+        date: 1,
+        old_chat_member: {},
+        new_chat_member: {},
+      },
+    });
+    fake.pushUpdate(token, {
+      message: {
+        ...message(5, '/start ref_abc-123').message,
+        entities: [{ type: 'bot_command', offset: 0, length: 6 }],
+      },
+    });
+    await fake.settled();
+    while (fake.callsOf(token, 'sendMessage').length === 0) await sleep(5);
+    await bot.stop();
+    assert.equal(fake.callsOf(token, 'sendMessage')[0]?.params['text'], 'payload=ref_abc-123');
+    assert.deepEqual(
+      seen,
+      [],
+      'grammY polls with allowed_updates [], which excludes chat_member like Telegram',
+    );
+    await sleep(40);
+    assert.ok(
+      fake.callsOf(token).every((c) => c.status === 200),
+      'the long poll aborted by bot.stop() is not a conflict',
+    );
   });
 
   it('pushes to the webhook with the secret header, and getUpdates conflicts while it is set', async () => {
