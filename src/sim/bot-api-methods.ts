@@ -55,7 +55,9 @@ export function createBotState(bot: { token: string; id: number; username: strin
 }
 
 type Params = Record<string, unknown>;
-type Handler = (state: BotState, p: Params, nowSeconds: number) => unknown;
+/** A method implementation; `signal` aborts when the caller hangs up (used by long polls). */
+export type MethodRun = (state: BotState, p: Params, nowSeconds: number, signal?: AbortSignal) => unknown;
+type Handler = MethodRun;
 
 const badRequest = (description: string) => new BotflowError('BAD_REQUEST', `Bad Request: ${description}`);
 

@@ -7,8 +7,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BotflowError, toBotflowError } from '../errors.ts';
-import { BASIC_METHODS, type BotState, createBotState } from './bot-api-methods.ts';
-import { readBool, readBotParams, readInt, readString } from './bot-api-params.ts';
+import { BASIC_METHODS, type BotState, createBotState, type MethodRun } from './bot-api-methods.ts';
+import { readBotParams, readInt } from './bot-api-params.ts';
+import { createUpdateMethods, type PollWaiter } from './bot-api-updates.ts';
 import { queueKeyOf, startWebhookPusher, type WebhookDelivery } from './webhook-pusher.ts';
 
 /** One API call the fake answered. */
@@ -55,7 +56,6 @@ export interface FakeBotApi {
 }
 
 const NOT_BY_DEFAULT = ['chat_member', 'message_reaction', 'message_reaction_count'];
-const MAX_POLL_MS = 2000;
 const FAULT_TEXT: Record<number, string> = {
   400: 'Bad Request: injected error',
   500: 'Internal Server Error',
@@ -77,7 +77,7 @@ export async function startFakeBotApi(
   const calls: RecordedCall[] = [];
   const deliveries: WebhookDelivery[] = [];
   const faults: Array<Parameters<FakeBotApi['injectError']>[0] & { times: number }> = [];
-  const polls = new Map<string, { wake: () => void; superseded: boolean }>();
+  const polls = new Map<string, PollWaiter>();
   let settledWaiters: Array<() => void> = [];
   let latencyMs = 0;
   let closed = false;
@@ -100,104 +100,14 @@ export async function startFakeBotApi(
     onChange,
     reply: (state, body) => void execute(state, String(body['method']), body, now()),
   });
-  const badRequest = (description: string) => new BotflowError('BAD_REQUEST', `Bad Request: ${description}`);
-
-  function readAllowedUpdates(state: BotState, value: unknown) {
-    if (value === undefined) return;
-    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
-      throw badRequest("can't parse allowed updates JSON object");
-    state.allowedUpdates = value;
-  }
-
-  async function getUpdates(state: BotState, p: Record<string, unknown>, _now: number, signal?: AbortSignal) {
-    if (state.webhook !== null)
-      throw new BotflowError(
-        'CONFLICT',
-        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
-      );
-    readAllowedUpdates(state, p['allowed_updates']);
-    const offset = readInt(p['offset']) || 0;
-    const limit = Math.min(100, Math.max(1, readInt(p['limit']) || 100));
-    const timeoutMs = Math.min(MAX_POLL_MS, Math.max(0, (readInt(p['timeout']) || 0) * 1000));
-    if (offset > 0) state.pending = state.pending.filter((u) => u.id >= offset);
-    if (offset < 0) state.pending = state.pending.slice(offset);
-    const previous = polls.get(state.bot.token);
-    if (previous !== undefined) {
-      previous.superseded = true;
-      previous.wake();
-    }
-    if (state.pending.length === 0 && timeoutMs > 0 && !closed) {
-      const poll = { wake: () => {}, superseded: false };
-      polls.set(state.bot.token, poll);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => poll.wake(), timeoutMs);
-        poll.wake = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', poll.wake);
-          resolve();
-        };
-        signal?.addEventListener('abort', poll.wake);
-      });
-      if (polls.get(state.bot.token) === poll) polls.delete(state.bot.token);
-      // A poll superseded right after its client hung up (grammY's bot.stop()) is not a conflict:
-      // give the close a moment to arrive, then hand nothing out.
-      if (poll.superseded && signal !== undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-      if (signal?.aborted) return [];
-      if (poll.superseded)
-        throw new BotflowError(
-          'CONFLICT',
-          'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
-        );
-    }
-    const batch = state.pending.slice(0, limit);
-    for (const item of batch) item.handedOut = true;
-    queueMicrotask(onChange);
-    return batch.map((item) => item.update);
-  }
-
-  type Run = (
-    state: BotState,
-    p: Record<string, unknown>,
-    nowSeconds: number,
-    signal?: AbortSignal,
-  ) => unknown;
-  const UPDATE_METHODS: Record<string, Run> = {
-    getUpdates,
-    setWebhook: (state, p) => {
-      const url = readString(p['url']);
-      if (url === undefined) throw badRequest('parameter "url" is required');
-      if (url !== '' && !/^https?:\/\/[^\s/]+/i.test(url))
-        throw badRequest('bad webhook: An HTTPS URL must be provided for webhook');
-      const secret = readString(p['secret_token']) || undefined;
-      if (secret !== undefined && secret.length > 256) throw badRequest('secret token is too long');
-      if (secret !== undefined && !/^[A-Za-z0-9_-]+$/.test(secret))
-        throw badRequest('secret token contains unallowed characters');
-      readAllowedUpdates(state, p['allowed_updates']);
-      if (readBool(p['drop_pending_updates'])) state.pending = [];
-      const maxConnections = Math.min(100, Math.max(1, readInt(p['max_connections']) || 40));
-      state.webhook = url === '' ? null : { url, secret, maxConnections };
-      polls.get(state.bot.token)?.wake();
-      pusher.pump(state);
-      return true;
-    },
-    deleteWebhook: (state, p) => {
-      state.webhook = null;
-      if (readBool(p['drop_pending_updates'])) state.pending = [];
-      queueMicrotask(onChange);
-      return true;
-    },
-    getWebhookInfo: (state) => ({
-      url: state.webhook?.url ?? '',
-      has_custom_certificate: false,
-      pending_update_count: state.pending.length,
-      last_error_date: state.lastError?.date,
-      last_error_message: state.lastError?.message,
-      max_connections: state.webhook?.maxConnections,
-      allowed_updates: state.allowedUpdates,
-    }),
-  };
-  const METHODS = new Map<string, { name: string; run: Run }>(
-    Object.entries({ ...BASIC_METHODS, ...UPDATE_METHODS }).map(([name, run]) => [
+  const updateMethods = createUpdateMethods({
+    polls,
+    pump: (state) => pusher.pump(state),
+    onChange,
+    isClosed: () => closed,
+  });
+  const METHODS = new Map<string, { name: string; run: MethodRun }>(
+    Object.entries({ ...BASIC_METHODS, ...updateMethods }).map(([name, run]) => [
       name.toLowerCase(),
       { name, run },
     ]),

@@ -230,6 +230,17 @@ describe('fake Bot API (real HTTP)', () => {
     await fake.settled();
   });
 
+  it('answers the older of two concurrent long polls with 409, like two running bot instances', async () => {
+    const { api } = addBot(fake);
+    const older = api.getUpdates({ timeout: 30 }).catch((e: unknown) => e);
+    await sleep(30);
+    assert.deepEqual(await api.getUpdates({ timeout: 0 }), []);
+    const error = await older;
+    assert.ok(error instanceof GrammyError);
+    assert.equal(error.error_code, 409);
+    assert.match(error.description, /terminated by other getUpdates request/);
+  });
+
   it('serves a polling grammY Bot: /start payload in, reply out, chat_member filtered, clean stop', async () => {
     const { token } = addBot(fake);
     const bot = new Bot(token, { client: { apiRoot: fake.url } });
