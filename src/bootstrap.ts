@@ -12,7 +12,8 @@ import { createEffectOutbox } from './db/effect-outbox.ts';
 import { createFlowRepository, type FlowRepository } from './db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
-import { createBotRepository } from './db/bot-repository.ts';
+import type { GatewaySettings, PixelSettings } from './db/bot-repository.ts';
+import { createFunnel, type Funnel } from './create-funnel.ts';
 import { BotflowError } from './errors.ts';
 import { getCurrentStep } from './flow/advance-conversation.ts';
 import { validateFlow } from './flow/validate.ts';
@@ -27,9 +28,12 @@ import { createFlowCompiler, type FlowCompiler } from './runtime/compile-pool.ts
 import {
   type ConversationHost,
   createConversationHost,
+  type Dispatch,
   type DispatchResult,
   type KeyedEffect,
 } from './runtime/conversation-host.ts';
+import { shardOf } from './cluster/shard.ts';
+import { Api } from 'grammy';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
 import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
@@ -53,6 +57,8 @@ export interface BootstrapOptions {
   passivateAfterMs?: number;
   /** Observes committed effects (tests, the demo's report). */
   onCommitted?(effects: KeyedEffect[]): void;
+  /** Observes every finished input: its key and how long it took to commit (the demo's latency report). */
+  onDispatched?(input: Dispatch, seconds: number, error?: unknown): void;
   workerId?: string;
   /** Prefix of every Redis key and channel (tests use a random one). */
   redisPrefix?: string;
@@ -61,6 +67,19 @@ export interface BootstrapOptions {
   logger?: Logger;
   /** Own every shard at start (one worker). False: a cluster worker, given shards by `setOwnedShards`. */
   ownAllShards?: boolean;
+  /** Period of the payment, access and conversion jobs (ms); 0 disables the loop (tests call `runJobs`). */
+  jobsIntervalMs?: number;
+}
+
+/** A bot to register: `username` is read with getMe when omitted; the webhook is set when a base URL is known. */
+export interface BotRegistration {
+  id: string;
+  token: string;
+  username?: string;
+  gateway?: GatewaySettings | null;
+  pixel?: PixelSettings | null;
+  /** Set the Telegram webhook to this deployment (default true when a URL is known). */
+  setWebhook?: boolean;
 }
 
 /** A running botflow. */
@@ -83,8 +102,16 @@ export interface BotflowApp {
   owns(shard: number): boolean;
   /** Sends one event to a conversation and resolves once its result is committed. */
   inject(botId: string, userId: string, event: FlowEvent, inputKey?: string): Promise<DispatchResult>;
-  /** Registers a bot (id, username, token); tokens are stored, never logged. */
-  addBot(bot: { id: string; username: string; token: string; webhookSecret?: string }): Promise<void>;
+  /** Registers a bot (token stored, never logged) and points its webhook here; returns its username. */
+  addBot(bot: BotRegistration): Promise<{ username: string }>;
+  /** Telegram, payments, tracking and conversions. */
+  funnel: Funnel;
+  /** Sends an input to its conversation's owner (this process, or another worker in a cluster). */
+  dispatch(input: Dispatch): Promise<DispatchResult>;
+  /** Replaces how inputs reach their owner (the cluster worker routes through the primary). */
+  setRouter(route: (input: Dispatch) => Promise<DispatchResult>): void;
+  /** One round of the periodic jobs (reconciliation, access expiry, conversions). */
+  runJobs(): ReturnType<Funnel['runJobs']>;
   /** Validates, compiles and publishes a flow for a bot; returns the new version. */
   publishFlow(botId: string, definition: unknown): Promise<number>;
   /** Drains mailboxes, commits and effects, then closes everything. */
@@ -107,7 +134,6 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   try {
     const store = createConversationStore(db.orm);
     const flows = createFlowRepository(db.orm);
-    const bots = createBotRepository(db.orm);
     const source = createFlowSource(
       flows,
       compiler,
@@ -154,6 +180,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         metrics.mailboxDepth.set(host.queued);
       },
       onDispatched(input, result, seconds, error) {
+        options.onDispatched?.(input, seconds, error);
         metrics.events.inc({
           kind: input.event.type.startsWith('xstate.after') ? 'timer' : input.event.type,
         });
@@ -176,10 +203,26 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         effects.enqueue(committed);
       },
     });
+    let route = (input: Dispatch): Promise<DispatchResult> => host.dispatch(input);
+    const dispatch = (input: Dispatch) => route(input);
+    let listening: Listening | undefined;
+    const funnel = createFunnel({
+      config,
+      orm: db.orm,
+      dispatch,
+      flows: source,
+      logger,
+      metrics,
+      now,
+      redisPrefix: options.redisPrefix ?? 'bf',
+      baseUrl: () => listening?.url ?? `http://127.0.0.1:${config.port}`,
+      owns: (botId, userId) => epochs.has(shardOf(botId, userId)),
+    });
+    const bots = funnel.bots;
     const effects: EffectRunner = createEffectRunner({
-      handlers: options.effectHandlers ?? {},
+      handlers: { ...funnel.effectHandlers, ...options.effectHandlers },
       outbox,
-      dispatch: (input) => host.dispatch(input),
+      dispatch,
       now,
       onFailure(effect, error, final) {
         metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });
@@ -222,13 +265,21 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       return published.version;
     };
 
-    let listening: Listening | undefined;
     if (options.http !== false) {
       const admin = createAdminRouter(
         {
-          addBot: (bot) => bots.upsert({ ...bot, webhookSecret: randomBytes(24).toString('base64url') }),
+          async addBot(bot) {
+            await addBot(bot);
+            return (await bots.get(bot.id))!;
+          },
+          addLink: (link) => funnel.links.add(link),
+          listLinks: (botId) => funnel.links.list(botId),
+          removeLink: (slug) => funnel.links.remove(slug),
           listBots: () => bots.list(),
-          removeBot: (id) => bots.remove(id),
+          async removeBot(id) {
+            funnel.forgetBot(id);
+            return bots.remove(id);
+          },
           saveDraft: (flow) => flows.saveDraft(flow),
           getFlow: (id) => flows.getFlow(id),
           validate: (definition) => validateFlow(definition),
@@ -262,7 +313,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       const http = createHttpApp({
         logger,
         metrics,
-        routers: [admin],
+        routers: [admin, ...funnel.routers],
         async notReady() {
           if (shuttingDown) return new BotflowError('SHUTTING_DOWN', 'draining');
           try {
@@ -280,6 +331,66 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         host: options.http?.host ?? '127.0.0.1',
       });
     }
+
+    const jobsEvery = options.jobsIntervalMs ?? 5000;
+    let jobsRunning = false;
+    const jobs =
+      jobsEvery > 0
+        ? setInterval(() => {
+            if (jobsRunning) return;
+            jobsRunning = true;
+            funnel
+              .runJobs()
+              .catch((error: unknown) =>
+                logger.warn({ code: (error as { code?: string }).code }, 'jobs failed'),
+              )
+              .finally(() => {
+                jobsRunning = false;
+              });
+          }, jobsEvery)
+        : undefined;
+    jobs?.unref();
+
+    const addBot = async (bot: BotRegistration): Promise<{ username: string }> => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(bot.id))
+        throw new BotflowError('BAD_REQUEST', 'a bot id is 1-64 characters of A-Za-z0-9_-');
+      const api = new Api(bot.token, { apiRoot: config.telegramApiRoot });
+      let botInfo: Record<string, unknown> | null = null;
+      let username = bot.username;
+      if (username === undefined) {
+        try {
+          const me = await api.getMe();
+          botInfo = { ...me };
+          username = me.username;
+        } catch {
+          throw new BotflowError('UPSTREAM_REJECTED', 'Telegram refused the bot token (getMe failed)');
+        }
+      }
+      const webhookSecret = randomBytes(24).toString('base64url');
+      await bots.upsert({
+        id: bot.id,
+        username,
+        token: bot.token,
+        webhookSecret,
+        botInfo,
+        gateway: bot.gateway ?? null,
+        pixel: bot.pixel ?? null,
+      });
+      funnel.forgetBot(bot.id);
+      const base = config.publicUrl ?? listening?.url;
+      if (bot.setWebhook !== false && base !== undefined) {
+        try {
+          await api.setWebhook(`${base}/telegram/${bot.id}`, {
+            secret_token: webhookSecret,
+            allowed_updates: ['message', 'callback_query', 'chat_join_request', 'chat_member'],
+          });
+        } catch {
+          throw new BotflowError('UPSTREAM_FAILED', 'Telegram did not accept the webhook');
+        }
+      }
+      logger.info({ bot_id: bot.id, username }, 'bot registered');
+      return { username };
+    };
 
     const passivateAfter = options.passivateAfterMs ?? 10 * 60_000;
     const sweeper = setInterval(() => host.passivateIdle(passivateAfter), Math.min(60_000, passivateAfter));
@@ -302,22 +413,25 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       owns: (shard) => epochs.has(shard),
       inject: (botId, userId, event, inputKey) =>
         host.dispatch({ botId, userId, event, ...(inputKey === undefined ? {} : { inputKey }) }),
-      async addBot(bot) {
-        await bots.upsert({
-          ...bot,
-          webhookSecret: bot.webhookSecret ?? randomBytes(24).toString('base64url'),
-        });
+      addBot,
+      funnel,
+      dispatch,
+      setRouter(next) {
+        route = next;
       },
+      runJobs: () => funnel.runJobs(),
       publishFlow,
       async close() {
         shuttingDown = true;
         await listening?.close();
         clearInterval(sweeper);
+        if (jobs !== undefined) clearInterval(jobs);
         timers.stop();
         await host.drain();
         await effects.idle();
         effects.stop();
         await compiler.close();
+        await funnel.close();
         await bus.close();
         await db.close();
       },

@@ -1,5 +1,6 @@
 /** The IPC messages between the cluster primary and its workers (JSON-serializable). */
 import type { FlowEvent } from '../flow/types.ts';
+import type { CommitRecord } from '../runtime/ports.ts';
 import type { ShardTable } from './shard-table.ts';
 
 /** One conversation input, as routed between processes. */
@@ -8,6 +9,7 @@ export interface RoutedInput {
   userId: string;
   event: FlowEvent;
   inputKey?: string;
+  records?: CommitRecord[];
 }
 
 /** An error as it crosses a process boundary: its code and message only. */

@@ -5,6 +5,7 @@
  */
 import { type BotflowApp, type BootstrapOptions, bootstrap } from '../bootstrap.ts';
 import { BotflowError, toBotflowError } from '../errors.ts';
+import type { DispatchResult } from '../runtime/conversation-host.ts';
 import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
 import { shardOf } from './shard.ts';
 import { shardsOf } from './shard-table.ts';
@@ -36,7 +37,7 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
     if (!app.owns(shardOf(input.botId, input.userId))) {
       throw new BotflowError('STALE_OWNER', 'this worker no longer owns that conversation');
     }
-    return app.inject(input.botId, input.userId, input.event, input.inputKey);
+    return app.host.dispatch(input);
   };
 
   const route = (input: RoutedInput): Promise<unknown> => {
@@ -52,6 +53,8 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
       send({ kind: 'forward', id, shard, input });
     });
   };
+
+  app.setRouter((input) => route(input) as Promise<DispatchResult>);
 
   process.on('message', (message: ToWorker) => {
     switch (message.kind) {

@@ -33,6 +33,7 @@ export interface AccessRepository {
   /** Records the issued link and marks the grant granted. */
   setLink(orderId: string, inviteLink: string): Promise<void>;
   findByLinkName(botId: string, linkName: string): Promise<AccessGrantRecord | null>;
+  findByLink(botId: string, inviteLink: string): Promise<AccessGrantRecord | null>;
   /** Granted access past its expiry. */
   due(now: number, limit: number): Promise<AccessGrantRecord[]>;
   markExpired(orderId: string): Promise<void>;
@@ -95,6 +96,13 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
       const rows = await sql<Row>(
         `select ${COLUMNS} from access_grants where bot_id = $1 and link_name = $2`,
         [botId, linkName],
+      );
+      return rows[0] === undefined ? null : toRecord(rows[0]);
+    },
+    async findByLink(botId, inviteLink) {
+      const rows = await sql<Row>(
+        `select ${COLUMNS} from access_grants where bot_id = $1 and invite_link = $2`,
+        [botId, inviteLink],
       );
       return rows[0] === undefined ? null : toRecord(rows[0]);
     },

@@ -5,6 +5,7 @@
 import { Router } from '@koa/router';
 import { z } from 'zod';
 import { BotflowError } from '../errors.ts';
+import type { TrackingLinkRecord } from '../db/tracking-link-repository.ts';
 import { ID_PATTERN } from '../flow/schema.ts';
 import type { ValidationResult } from '../flow/validate.ts';
 import type { BotRecord } from '../db/bot-repository.ts';
@@ -14,7 +15,10 @@ import { readJsonBody } from './read-json-body.ts';
 
 /** What the admin API needs from the running app. */
 export interface AdminService {
-  addBot(bot: { id: string; username: string; token: string }): Promise<BotRecord>;
+  addBot(bot: z.infer<typeof botBody>): Promise<BotRecord>;
+  addLink(link: { slug: string; botId: string; campaign: string | null }): Promise<TrackingLinkRecord>;
+  listLinks(botId?: string): Promise<TrackingLinkRecord[]>;
+  removeLink(slug: string): Promise<boolean>;
   listBots(): Promise<BotRecord[]>;
   removeBot(id: string): Promise<boolean>;
   saveDraft(flow: { id: string; botId: string; name: string; draft: unknown }): Promise<FlowRecord>;
@@ -26,10 +30,47 @@ export interface AdminService {
 }
 
 const LIMIT = 1024 * 1024;
+const url = z.url({ protocol: /^https?$/ });
+const gatewayBody = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('sandbox'),
+    api_base: url,
+    api_key: z.string().min(1),
+    webhook_secret: z.string().min(8),
+  }),
+  z.strictObject({
+    kind: z.literal('mercadopago'),
+    access_token: z.string().min(1),
+    webhook_secret: z.string().min(8),
+    api_base: url.optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('pushinpay'),
+    token: z.string().min(1),
+    webhook_token: z.string().min(8),
+    api_base: url.optional(),
+  }),
+]);
 const botBody = z.strictObject({
   id: z.string().regex(ID_PATTERN),
-  username: z.string().regex(/^[A-Za-z0-9_]{5,32}$/),
+  username: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{5,32}$/)
+    .optional(),
   token: z.string().regex(/^\d+:[A-Za-z0-9_-]{20,}$/, 'a Telegram bot token'),
+  gateway: gatewayBody.optional(),
+  pixel: z
+    .strictObject({
+      pixel_id: z.string().regex(/^\d{1,32}$/),
+      access_token: z.string().min(1),
+      test_event_code: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+const linkBody = z.strictObject({
+  slug: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  bot_id: z.string().regex(ID_PATTERN),
+  campaign: z.string().max(200).optional(),
 });
 const draftBody = z.strictObject({
   bot_id: z.string().regex(ID_PATTERN),
@@ -52,6 +93,26 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
   });
   router.delete('/bots/:id', async (ctx) => {
     if (!(await service.removeBot(ctx.params['id']!))) throw new BotflowError('NOT_FOUND', 'no such bot');
+    ctx.status = 204;
+  });
+
+  router.get('/tracking-links', async (ctx) => {
+    const botId = typeof ctx.query['bot_id'] === 'string' ? ctx.query['bot_id'] : undefined;
+    ctx.body = { links: await service.listLinks(botId) };
+  });
+  router.post('/tracking-links', async (ctx) => {
+    const { value } = await readJsonBody(ctx.req, { limitBytes: LIMIT, schema: linkBody });
+    ctx.status = 201;
+    ctx.body = {
+      link: await service.addLink({
+        slug: value.slug,
+        botId: value.bot_id,
+        campaign: value.campaign ?? null,
+      }),
+    };
+  });
+  router.delete('/tracking-links/:slug', async (ctx) => {
+    if (!(await service.removeLink(ctx.params['slug']!))) throw new BotflowError('NOT_FOUND', 'no such link');
     ctx.status = 204;
   });
 

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from '@koa/router';
 import { BotflowError } from '../errors.ts';
-import type { UpdateHandler } from '../telegram/handle-update.ts';
+import type { UpdateHandler } from '../bot/handle-update.ts';
 import { readJsonBody } from './read-json-body.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();

@@ -10,7 +10,7 @@ import type { AccessRepository } from '../db/access-repository.ts';
 import type { PaymentRepository } from '../db/payment-repository.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { BotApis } from './bot-apis.ts';
-import { escapeHtml, renderEffect } from './render-effect.ts';
+import { escapeHtml, renderEffect } from '../telegram/render-effect.ts';
 
 export interface TelegramEffectsOptions {
   apis: BotApis;

@@ -14,8 +14,8 @@ import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
 import { buildConversionEvent, eventIdFor } from '../tracking/conversion-event.ts';
 import type { BotApis } from './bot-apis.ts';
-import { decodeCallbackData } from './callback-data.ts';
-import { mapUpdate, type MappedUpdate } from './map-update.ts';
+import { decodeCallbackData } from '../telegram/callback-data.ts';
+import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
 
 export interface UpdateHandlerOptions {
   dispatch(input: Dispatch): Promise<DispatchResult>;
@@ -145,9 +145,12 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
       }
       case 'join_request': {
         const grant =
-          mapped.inviteLinkName === undefined
+          (mapped.inviteLink === undefined
             ? null
-            : await options.access.findByLinkName(botId, mapped.inviteLinkName);
+            : await options.access.findByLink(botId, mapped.inviteLink)) ??
+          (mapped.inviteLinkName === undefined
+            ? null
+            : await options.access.findByLinkName(botId, mapped.inviteLinkName));
         const approve =
           grant !== null &&
           grant.userId === mapped.userId &&

@@ -1,0 +1,311 @@
+/**
+ * Wires the funnel's edges around the conversation runtime: Telegram (webhook, clients, effects),
+ * PIX (gateways per bot, charges, webhooks, reconciliation), tracking (redirect, /start binding,
+ * resolution for charges) and the Meta outbox, plus the periodic jobs that keep money and access
+ * honest. `bootstrap` calls it; each piece is small and tested on its own.
+ */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Router } from '@koa/router';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { createAccessRepository, type AccessRepository } from './db/access-repository.ts';
+import { type BotSettings, createBotRepository, type GatewaySettings } from './db/bot-repository.ts';
+import { createConversionOutbox, type ConversionOutbox } from './db/conversion-outbox.ts';
+import { createPaymentRepository, type PaymentRepository } from './db/payment-repository.ts';
+import { createSql } from './db/sql-client.ts';
+import { createTrackingLinkRepository, type TrackingLinkRepository } from './db/tracking-link-repository.ts';
+import { BotflowError } from './errors.ts';
+import { createPaymentRouter } from './http/payment-routes.ts';
+import { createTelegramRouter } from './http/telegram-routes.ts';
+import { createTrackingRouter } from './http/tracking-routes.ts';
+import type { Metrics } from './observability/metrics.ts';
+import type { PixGateway } from './payments/gateway.ts';
+import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
+import { createSandboxGateway } from './payments/sandbox.ts';
+import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
+import type { EffectHandler } from './runtime/effect-runner.ts';
+import type { FlowSource } from './runtime/ports.ts';
+import { createMemoryFloodGate, createRedisFloodGate, type FloodGate } from './stores/flood-gate.ts';
+import {
+  createMemoryTrackingStore,
+  createRedisTrackingStore,
+  type TrackingStore,
+} from './stores/tracking-store.ts';
+import { createBotApis, type BotApis } from './bot/bot-apis.ts';
+import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
+import { createTelegramEffects } from './bot/telegram-effects.ts';
+import type { ClickPayload } from './tracking/click.ts';
+import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
+import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
+import { sendDueConversions } from './tracking/send-conversions.ts';
+
+export interface FunnelOptions {
+  config: Config;
+  orm: MikroORM;
+  dispatch(input: Dispatch): Promise<DispatchResult>;
+  flows: FlowSource;
+  logger: Logger;
+  metrics: Metrics;
+  now(): number;
+  redisPrefix: string;
+  /** The base URL gateways post webhooks to (public URL, else the server's own). */
+  baseUrl(): string;
+  owns(botId: string, userId: string): boolean;
+}
+
+/** The funnel's edges. */
+export interface Funnel {
+  bots: ReturnType<typeof createBotRepository>;
+  links: TrackingLinkRepository;
+  payments: PaymentRepository;
+  access: AccessRepository;
+  conversions: ConversionOutbox;
+  tracking: TrackingStore;
+  apis: BotApis;
+  paymentService: PaymentService;
+  handleUpdate: UpdateHandler;
+  effectHandlers: Record<string, EffectHandler>;
+  routers: Router[];
+  /** Bot settings, cached for a few seconds (the webhook path reads them per update). */
+  settingsOf(botId: string): Promise<BotSettings | null>;
+  forgetBot(botId: string): void;
+  /** One round of each periodic job; returns what each did. */
+  runJobs(): Promise<{ reconciled: number; accessExpired: number; conversionsHandled: number }>;
+  close(): Promise<void>;
+}
+
+const SETTINGS_TTL_MS = 5000;
+
+/** Builds a gateway adapter from a bot's settings. */
+function buildGateway(settings: GatewaySettings, now: () => number): PixGateway {
+  switch (settings.kind) {
+    case 'sandbox':
+      return createSandboxGateway({
+        apiBase: settings.api_base,
+        apiKey: settings.api_key,
+        webhookSecret: settings.webhook_secret,
+        now,
+      });
+    default:
+      throw new BotflowError('CONFIG_INVALID', `payment gateway ${settings.kind} is not available`);
+  }
+}
+
+/** Creates the funnel edges. */
+export function createFunnel(options: FunnelOptions): Funnel {
+  const { config, orm, logger, metrics, now } = options;
+  const bots = createBotRepository(orm);
+  const links = createTrackingLinkRepository(orm);
+  const payments = createPaymentRepository(orm);
+  const access = createAccessRepository(orm);
+  const conversions = createConversionOutbox(orm);
+  const sql = createSql(orm);
+  const tracking: TrackingStore =
+    config.redisUrl === undefined
+      ? createMemoryTrackingStore(now)
+      : createRedisTrackingStore({ url: config.redisUrl, prefix: options.redisPrefix });
+  const floodGate: FloodGate =
+    config.redisUrl === undefined
+      ? createMemoryFloodGate()
+      : createRedisFloodGate({ url: config.redisUrl, prefix: options.redisPrefix, now });
+
+  const settingsCache = new Map<string, { at: number; value: Promise<BotSettings | null> }>();
+  const gateways = new Map<string, { settings: string; gateway: PixGateway }>();
+  const settingsOf = (botId: string): Promise<BotSettings | null> => {
+    const hit = settingsCache.get(botId);
+    if (hit !== undefined && now() - hit.at < SETTINGS_TTL_MS) return hit.value;
+    const value = bots.settings(botId);
+    settingsCache.set(botId, { at: now(), value });
+    value.catch(() => settingsCache.delete(botId));
+    return value;
+  };
+  const forgetBot = (botId: string) => {
+    settingsCache.delete(botId);
+    gateways.delete(botId);
+    apis.forget(botId);
+  };
+  const pixelOf = async (botId: string) => (await settingsOf(botId))?.pixel ?? null;
+  const gatewayOf = async (botId: string): Promise<PixGateway> => {
+    const settings = (await settingsOf(botId))?.gateway;
+    if (settings === null || settings === undefined)
+      throw new BotflowError('CONFIG_INVALID', `bot ${botId} has no payment gateway configured`);
+    const key = JSON.stringify(settings);
+    const cached = gateways.get(botId);
+    if (cached !== undefined && cached.settings === key) return cached.gateway;
+    const gateway = buildGateway(settings, now);
+    gateways.set(botId, { settings: key, gateway });
+    return gateway;
+  };
+
+  const apis = createBotApis({
+    apiRoot: config.telegramApiRoot,
+    tokenOf: async (botId) => (await settingsOf(botId))?.token ?? null,
+    floodGate,
+    now,
+    onFloodWait: (botId, seconds) =>
+      logger.warn({ bot_id: botId, retry_after: seconds }, 'telegram flood wait'),
+  });
+
+  const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
+    token === null ? null : tracking.getClick(token).catch(() => null);
+
+  async function resolveFor(botId: string, userId: string): Promise<ResolvedTracking> {
+    const rows = await sql<{
+      tracking_token: string | null;
+      tracking_payload: ClickPayload | null;
+      fbclid: string | null;
+    }>('select tracking_token, tracking_payload, fbclid from bot_users where bot_id = $1 and user_id = $2', [
+      botId,
+      userId,
+    ]);
+    const user = rows[0];
+    const chatToken = await tracking.getChatToken(botId, userId).catch(() => null);
+    const fbclidToken = user?.fbclid ? await tracking.getTokenByFbclid(user.fbclid).catch(() => null) : null;
+    const resolved = resolveTracking({
+      userBinding:
+        user?.tracking_token == null ? null : { token: user.tracking_token, payload: user.tracking_payload },
+      chatIndex: chatToken === null ? null : { token: chatToken, payload: await clickOf(chatToken) },
+      fbclidIndex: fbclidToken === null ? null : { token: fbclidToken, payload: await clickOf(fbclidToken) },
+      userFields: user?.tracking_payload ?? null,
+    });
+    metrics.trackingResolution.inc({ source: resolved.source });
+    return resolved;
+  }
+
+  const paymentService = createPaymentService({
+    payments,
+    gatewayOf,
+    dispatch: options.dispatch,
+    resolveTracking: resolveFor,
+    pixelOf,
+    recordConversion: (row) => conversions.add(row),
+    webhookUrl: (botId) =>
+      `${config.publicUrl ?? options.baseUrl()}/payments/${encodeURIComponent(botId)}/webhook`,
+    now,
+    logger,
+    owns: options.owns,
+  });
+
+  const handleUpdate = createUpdateHandler({
+    dispatch: options.dispatch,
+    flows: options.flows,
+    tracking,
+    apis,
+    access,
+    pixelOf,
+    trackingTtlSeconds: config.trackingTtlDays * 86400,
+    now,
+    logger,
+  });
+
+  const telegramEffects = createTelegramEffects({ apis, payments, access, now });
+
+  const routers = [
+    createTelegramRouter({
+      secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
+      handle: handleUpdate,
+    }),
+    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
+    createTrackingRouter({
+      linkOf: (slug) => links.get(slug),
+      tracking,
+      ttlSeconds: config.trackingTtlDays * 86400,
+      trustProxy: config.trustProxy,
+      now,
+      async onClick(token, click) {
+        const pixel = await pixelOf(click.bot_id).catch(() => null);
+        if (pixel === null) return;
+        const eventId = eventIdFor('PageView', token);
+        await conversions
+          .add({
+            eventId,
+            pixelId: pixel.pixel_id,
+            payload: buildConversionEvent({
+              name: 'PageView',
+              eventId,
+              eventTime: Math.floor(click.created_at / 1000),
+              click,
+            }),
+          })
+          .catch((error: unknown) => logger.warn({ err: error }, 'PageView not recorded'));
+      },
+    }),
+  ];
+
+  /** Removes members whose paid access ran out (ban + unban: removed, free to buy again), and tells them. */
+  async function expireAccess(): Promise<number> {
+    let done = 0;
+    for (const grant of await access.due(now(), 100)) {
+      if (!options.owns(grant.botId, grant.userId)) continue;
+      try {
+        await apis.call(grant.botId, 'banChatMember', {
+          chat_id: Number(grant.chatId),
+          user_id: Number(grant.userId),
+        });
+        await apis.call(grant.botId, 'unbanChatMember', {
+          chat_id: Number(grant.chatId),
+          user_id: Number(grant.userId),
+          only_if_banned: true,
+        });
+        if (grant.inviteLink !== null)
+          await apis
+            .call(grant.botId, 'revokeChatInviteLink', {
+              chat_id: Number(grant.chatId),
+              invite_link: grant.inviteLink,
+            })
+            .catch(() => {});
+        await access.markExpired(grant.orderId);
+        await apis
+          .call(grant.botId, 'sendMessage', {
+            chat_id: Number(grant.userId),
+            text: 'Seu acesso ao grupo expirou.',
+          })
+          .catch(() => {});
+        done += 1;
+      } catch (error) {
+        logger.warn(
+          { order_id: grant.orderId, code: (error as { code?: string }).code },
+          'access removal failed',
+        );
+      }
+    }
+    return done;
+  }
+
+  return {
+    bots,
+    links,
+    payments,
+    access,
+    conversions,
+    tracking,
+    apis,
+    paymentService,
+    handleUpdate,
+    effectHandlers: { ...telegramEffects, ...paymentService.handlers },
+    routers,
+    settingsOf,
+    forgetBot,
+    async runJobs() {
+      const reconciled = await paymentService.reconcile();
+      const accessExpired = await expireAccess();
+      const conversionsHandled = await sendDueConversions({
+        outbox: conversions,
+        pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
+        graphUrl: config.metaGraphUrl,
+        now,
+      });
+      // Telegram keeps an update at most a day and may restart update ids after a week of silence:
+      // its dedupe keys need two days, no more. Payment keys stay: they guard money.
+      await sql(
+        `delete from processed_inputs where key in (select key from processed_inputs
+           where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
+      ).catch(() => {});
+      return { reconciled, accessExpired, conversionsHandled };
+    },
+    async close() {
+      await tracking.close();
+      await floodGate.close();
+    },
+  };
+}

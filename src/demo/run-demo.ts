@@ -1,0 +1,242 @@
+/**
+ * The whole funnel offline, in one call: botflow on its embedded defaults (or DATABASE_URL /
+ * REDIS_URL), with the fake Bot API, the sandbox PIX gateway and the fake Graph API on loopback; a
+ * bot, a tracking link and the VIP example flow; N simulated buyers over real HTTP. Returns a funnel
+ * report whose `ok` is true only when every paid order has its access and exactly one Purchase.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { bootstrap } from '../bootstrap.ts';
+import { createSql } from '../db/sql-client.ts';
+import { BotflowError } from '../errors.ts';
+import { startFakeBotApi } from '../sim/fake-bot-api.ts';
+import { startFakeGraphApi } from '../sim/fake-graph-api.ts';
+import { startSandboxGateway } from '../sim/sandbox-gateway.ts';
+import { createInbox, type BuyerOutcome, type Persona, runBuyer } from './buyer.ts';
+
+export interface DemoOptions {
+  buyers: number;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** Buyers walking at once. */
+  concurrency?: number;
+  onProgress?(done: number, total: number): void;
+}
+
+/** The funnel report (see README: demo). */
+export interface DemoReport {
+  ok: boolean;
+  buyers: number;
+  clicks: number;
+  starts: number;
+  charges: number;
+  paid: number;
+  expired: number;
+  access_granted: number;
+  joined: number;
+  purchase_events_sent: number;
+  purchase_events_with_fbc: number;
+  purchase_events_with_fbp: number;
+  purchase_events_with_ip_ua: number;
+  purchases_from_tracked_clicks: number;
+  tracked_purchases_missing_click_data: number;
+  untracked_purchases_sent: number;
+  duplicate_events: number;
+  lost_events: number;
+  paid_without_access: number;
+  errors: number;
+  error_samples: string[];
+  p50_ms: number;
+  p99_ms: number;
+  duration_ms: number;
+}
+
+// A fresh bot per run: the fake numbers its updates from 1 again, and the database may be reused.
+const RUN = Date.now().toString(36);
+const BOT = {
+  id: `vip-${RUN}`,
+  token: '7000000001:AAdemo-token-for-the-fake-bot-api',
+  username: `vip_${RUN}_bot`,
+  telegramId: 7000000001,
+};
+const PIXEL = { pixel_id: '123456789012345', access_token: 'demo-meta-access-token' };
+const GROUP_CHAT_ID = -1001234567890;
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+/** The persona of buyer i: most pay, some let the charge expire, a few send garbage. */
+function personaOf(i: number): Persona {
+  if (i % 10 === 9) return 'garbage';
+  if (i % 5 === 3) return 'expirer';
+  return 'payer';
+}
+
+/** Runs the demo and returns its report. */
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
+  if (!Number.isInteger(options.buyers) || options.buyers < 1 || options.buyers > 100_000)
+    throw new BotflowError('BAD_REQUEST', '--buyers must be an integer from 1 to 100000');
+  const started = Date.now();
+  const fake = await startFakeBotApi({ retryBaseMs: 50 });
+  const sandbox = await startSandboxGateway({
+    apiKey: 'sandbox-demo-key',
+    webhookSecret: 'sandbox-demo-secret',
+    retryBaseMs: 50,
+  });
+  const graph = await startFakeGraphApi({ tokens: [PIXEL.access_token] });
+  fake.addBot({ token: BOT.token, id: BOT.telegramId, username: BOT.username });
+  const latencies: number[] = [];
+  const app = await bootstrap({
+    env: { ...(options.env ?? process.env), BOTFLOW_WORKERS: '1' },
+    config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url, trustProxy: true, publicUrl: undefined },
+    http: { port: 0 },
+    timerIntervalMs: 100,
+    jobsIntervalMs: 200,
+    redisPrefix: `bf-demo-${process.pid}-${Date.now()}`,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    onDispatched(input, seconds) {
+      if (input.inputKey?.startsWith('tg:')) latencies.push(seconds * 1000);
+    },
+  });
+  const inbox = createInbox(fake);
+  try {
+    await app.addBot({
+      id: BOT.id,
+      token: BOT.token,
+      gateway: {
+        kind: 'sandbox',
+        api_base: sandbox.url,
+        api_key: 'sandbox-demo-key',
+        webhook_secret: 'sandbox-demo-secret',
+      },
+      pixel: PIXEL,
+    });
+    await app.funnel.links
+      .add({ slug: `vip-ads-${RUN}`, botId: BOT.id, campaign: 'demo' })
+      .catch((error: unknown) => {
+        if ((error as BotflowError).code !== 'CONFLICT') throw error;
+      });
+    const flow = JSON.parse(
+      await readFile(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'),
+    );
+    // The demo runs on a compressed clock: delays of a minute become a fraction of a second.
+    for (const step of flow.flow_steps) if (step.delay_seconds !== undefined) step.delay_seconds = 0.3;
+    for (const step of flow.flow_steps) if (step.type === 'access') step.config.chat_id = GROUP_CHAT_ID;
+    flow.id = `vip-funnel-${RUN}`;
+    await app.publishFlow(BOT.id, flow);
+
+    const ctx = {
+      appUrl: app.url!,
+      slug: `vip-ads-${RUN}`,
+      token: BOT.token,
+      fake,
+      sandbox,
+      inbox,
+      groupChatId: GROUP_CHAT_ID,
+    };
+    const outcomes: BuyerOutcome[] = [];
+    const concurrency = options.concurrency ?? 25;
+    let next = 0;
+    const base = 5_000_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
+    const worker = async () => {
+      while (next < options.buyers) {
+        const i = next++;
+        const tracked = i % 20 !== 7; // a few never clicked an ad
+        outcomes.push(await runBuyer(ctx, base + i, personaOf(i), tracked));
+        options.onProgress?.(outcomes.length, options.buyers);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, options.buyers) }, worker));
+
+    // Let the outbox drain: effects, then conversions to the fake Graph API.
+    await app.effects.idle();
+    for (let i = 0; i < 50; i++) {
+      await app.runJobs();
+      const counts = await app.funnel.conversions.counts();
+      if (counts.pending === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return await report(app.db.orm, outcomes, graph.events.get(PIXEL.pixel_id) ?? [], latencies, started);
+  } finally {
+    inbox.close();
+    await app.close();
+    await Promise.all([fake.close(), sandbox.close(), graph.close()]);
+  }
+}
+
+async function report(
+  orm: Parameters<typeof createSql>[0],
+  outcomes: BuyerOutcome[],
+  events: Array<Record<string, unknown>>,
+  latencies: number[],
+  started: number,
+): Promise<DemoReport> {
+  const sql = createSql(orm);
+  const users = outcomes.map((o) => String(o.userId));
+  const payments = await sql<{
+    order_id: string;
+    user_id: string;
+    status: string;
+    gateway_charge_id: string | null;
+  }>(
+    `select order_id, user_id::text, status, gateway_charge_id from payments where bot_id = $1 and user_id = any($2::bigint[])`,
+    [BOT.id, users],
+  );
+  const grants = await sql<{ order_id: string }>(
+    `select order_id from access_grants where bot_id = $1 and user_id = any($2::bigint[]) and status in ('granted', 'expired')`,
+    [BOT.id, users],
+  );
+  const granted = new Set(grants.map((g) => g.order_id));
+  const purchases = events.filter((e) => e['event_name'] === 'Purchase');
+  const byOrder = new Map<string, Array<Record<string, unknown>>>();
+  for (const e of purchases) {
+    const order = String((e['custom_data'] as Record<string, unknown> | undefined)?.['order_id'] ?? '');
+    byOrder.set(order, [...(byOrder.get(order) ?? []), e]);
+  }
+  const paid = payments.filter((p) => p.status === 'paid');
+  const trackedUsers = new Set(outcomes.filter((o) => o.tracked).map((o) => String(o.userId)));
+  const userData = (e: Record<string, unknown>) => (e['user_data'] ?? {}) as Record<string, unknown>;
+  const paidTracked = paid.filter((p) => trackedUsers.has(p.user_id));
+  const trackedEvents = paidTracked.flatMap((p) => byOrder.get(p.order_id) ?? []);
+  const hasClick = (e: Record<string, unknown>) =>
+    Boolean(
+      userData(e)['fbc'] &&
+      userData(e)['fbp'] &&
+      userData(e)['client_ip_address'] &&
+      userData(e)['client_user_agent'],
+    );
+  const errors = outcomes.filter((o) => o.error !== null);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const lost = paid.filter((p) => (byOrder.get(p.order_id) ?? []).length === 0).length;
+  const duplicates = [...byOrder.values()].reduce((n, list) => n + Math.max(0, list.length - 1), 0);
+  const withoutAccess = paid.filter((p) => !granted.has(p.order_id)).length;
+  const missingClick = trackedEvents.filter((e) => !hasClick(e)).length;
+  return {
+    ok: lost === 0 && duplicates === 0 && withoutAccess === 0 && missingClick === 0 && errors.length === 0,
+    buyers: outcomes.length,
+    clicks: outcomes.filter((o) => o.clicked).length,
+    starts: outcomes.filter((o) => o.started).length,
+    charges: payments.filter((p) => p.gateway_charge_id !== null).length,
+    paid: paid.length,
+    expired: payments.filter((p) => p.status === 'expired').length,
+    access_granted: grants.length,
+    joined: outcomes.filter((o) => o.joined).length,
+    purchase_events_sent: purchases.length,
+    purchase_events_with_fbc: purchases.filter((e) => userData(e)['fbc']).length,
+    purchase_events_with_fbp: purchases.filter((e) => userData(e)['fbp']).length,
+    purchase_events_with_ip_ua: purchases.filter(
+      (e) => userData(e)['client_ip_address'] && userData(e)['client_user_agent'],
+    ).length,
+    purchases_from_tracked_clicks: trackedEvents.length,
+    tracked_purchases_missing_click_data: missingClick,
+    untracked_purchases_sent: purchases.length - trackedEvents.length,
+    duplicate_events: duplicates,
+    lost_events: lost,
+    paid_without_access: withoutAccess,
+    errors: errors.length,
+    error_samples: errors.slice(0, 5).map((o) => `${o.persona} ${o.userId}: ${o.error}`),
+    p50_ms: Math.round(percentile(sorted, 50) * 100) / 100,
+    p99_ms: Math.round(percentile(sorted, 99) * 100) / 100,
+    duration_ms: Date.now() - started,
+  };
+}
