@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import { getFlowJsonSchema } from '../flow/schema.ts';
 import { runCompile } from './commands/compile.ts';
+import { runDemoCommand } from './commands/demo.ts';
 import { runMigrate } from './commands/migrate.ts';
+import { runPay } from './commands/pay.ts';
 import { runStart } from './commands/start.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
@@ -22,7 +24,11 @@ Commands:
   simulate <flow.json> [--events FILE.jsonl] [--json]  chat with a flow on a virtual clock
   schema                                               print the flow format's JSON Schema
   migrate                                              apply database migrations (DATABASE_URL or embedded)
-  start                                                run botflow (HTTP admin API, health, metrics)
+  start                                                run botflow (webhooks, tracking links, admin API, metrics)
+  demo [--buyers N] [--json]                           the whole funnel offline: fake Telegram, sandbox PIX,
+                                                       fake Meta, N simulated buyers; prints a funnel report
+  pay <charge-id> [--gateway URL] [--status paid|expired|failed]
+                                                       settle a charge on the sandbox gateway
   help                                                 this text
 `;
 
@@ -34,6 +40,9 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   events: { type: 'string', short: 'e' },
   help: { type: 'boolean', short: 'h' },
+  buyers: { type: 'string', short: 'n' },
+  gateway: { type: 'string' },
+  status: { type: 'string' },
 } as const;
 
 function requireFile(positionals: string[], command: string): string {
@@ -65,6 +74,20 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
       });
     case 'start':
       return runStart(io, io.env ?? {});
+    case 'demo':
+      if (positionals.length > 1)
+        throw new BotflowError('BAD_REQUEST', `unexpected argument: ${positionals[1]}`);
+      return runDemoCommand(io, io.env ?? {}, {
+        json: options.json === true,
+        ...(typeof options.buyers === 'string' ? { buyers: options.buyers } : {}),
+      });
+    case 'pay':
+      return runPay(io, positionals[1], {
+        gateway:
+          typeof options.gateway === 'string' ? options.gateway : (io.env?.['SANDBOX_GATEWAY_URL'] ?? ''),
+        status: typeof options.status === 'string' ? options.status : 'paid',
+        apiKey: io.env?.['SANDBOX_API_KEY'] ?? 'sandbox-key',
+      });
     case 'migrate':
       return runMigrate(io, io.env ?? {});
     case 'schema':
