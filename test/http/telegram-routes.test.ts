@@ -97,7 +97,7 @@ describe('Telegram webhook', () => {
     const missing = await post(message(501, '/start'), {});
     assert.equal(wrong.status, 401);
     assert.equal(missing.status, 401);
-    assert.equal((await wrong.json()).error.code, 'UNAUTHORIZED');
+    assert.equal(((await wrong.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
     assert.equal(await rowVersion(501), 0);
   });
 
@@ -120,10 +120,10 @@ describe('Telegram webhook', () => {
   it('answers malformed, non-update and oversized bodies with 4xx and keeps serving', async () => {
     const bad = await post('{not json');
     assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).error.code, 'INVALID_JSON');
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'INVALID_JSON');
     const notUpdate = await post({ hello: 1 });
     assert.equal(notUpdate.status, 400);
-    assert.equal((await notUpdate.json()).error.code, 'BAD_REQUEST');
+    assert.equal(((await notUpdate.json()) as { error: { code: string } }).error.code, 'BAD_REQUEST');
     const huge = await post({ update_id: 1, message: { text: 'x'.repeat(2 << 20) } });
     assert.equal(huge.status, 413);
     assert.equal((await post(message(503, '/start'))).status, 200);
