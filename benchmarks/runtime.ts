@@ -45,7 +45,7 @@ const url = new URL(BASE);
 url.pathname = `/${name}`;
 try {
   const app = await bootstrap({
-    env: { DATABASE_URL: url.toString(), LOG_LEVEL: 'silent' },
+    env: { DATABASE_URL: url.toString(), LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
     timerIntervalMs: 0,
     http: false,
   });
@@ -99,7 +99,12 @@ try {
   async function runCluster(workers: number) {
     const primary = await startPrimary({
       workers,
-      env: { DATABASE_URL: url.toString(), PORT: '0', LOG_LEVEL: 'silent' },
+      env: {
+        DATABASE_URL: url.toString(),
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        TELEGRAM_API_ROOT: 'http://127.0.0.1:9',
+      },
     });
     await primary.settled();
     const lat: number[] = [];

@@ -67,6 +67,8 @@ export interface BootstrapOptions {
   logger?: Logger;
   /** Own every shard at start (one worker). False: a cluster worker, given shards by `setOwnedShards`. */
   ownAllShards?: boolean;
+  /** How long `close` waits for running effects before leaving them to the outbox (default 5 s). */
+  drainTimeoutMs?: number;
   /** Period of the payment, access and conversion jobs (ms); 0 disables the loop (tests call `runJobs`). */
   jobsIntervalMs?: number;
 }
@@ -428,7 +430,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         if (jobs !== undefined) clearInterval(jobs);
         timers.stop();
         await host.drain();
-        await effects.idle();
+        // Effects still failing (Telegram down) stay in the outbox for the next start: drain, but bounded.
+        const grace = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs ?? 5000).unref());
+        await Promise.race([effects.idle(), grace]);
         effects.stop();
         await compiler.close();
         await funnel.close();

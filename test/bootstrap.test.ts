@@ -86,7 +86,11 @@ describe('bootstrap', () => {
   });
 
   it('refuses an invalid flow with INVALID_FLOW and publishes nothing', async () => {
-    const app = await bootstrap({ env: { DATABASE_URL: fresh.url }, timerIntervalMs: 0, http: false });
+    const app = await bootstrap({
+      env: { DATABASE_URL: fresh.url, TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
+      timerIntervalMs: 0,
+      http: false,
+    });
     try {
       await assert.rejects(
         app.publishFlow('bot1', { ...vip, flow_start_step_id: 'nowhere' }),
@@ -102,7 +106,12 @@ describe('bootstrap', () => {
 
   it('runs on embedded PGlite with no server, and keeps conversations across a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'botflow-embedded-'));
-    const first = await bootstrap({ env: { BOTFLOW_DATA_DIR: dataDir }, timerIntervalMs: 0, http: false });
+    const first = await bootstrap({
+      env: { BOTFLOW_DATA_DIR: dataDir },
+      effectHandlers: recordingHandlers([]),
+      timerIntervalMs: 0,
+      http: false,
+    });
     assert.equal(first.db.embedded, true);
     await first.addBot({ id: 'bot1', username: 'vip_bot', token: '123:secret' });
     await first.publishFlow('bot1', vip);
@@ -110,7 +119,12 @@ describe('bootstrap', () => {
     await first.inject('bot1', '7', { type: 'text', text: 'ana@example.com' });
     await first.close();
 
-    const second = await bootstrap({ env: { BOTFLOW_DATA_DIR: dataDir }, timerIntervalMs: 0, http: false });
+    const second = await bootstrap({
+      env: { BOTFLOW_DATA_DIR: dataDir },
+      effectHandlers: recordingHandlers([]),
+      timerIntervalMs: 0,
+      http: false,
+    });
     try {
       const r = await second.inject('bot1', '7', { type: 'click', step: 'offers', index: 0 });
       assert.equal(r.currentStep, 'pay');

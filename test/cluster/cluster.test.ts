@@ -23,7 +23,7 @@ describe('cluster: two real worker processes', () => {
   before(async () => {
     fresh = await createFreshDatabase();
     const setup = await bootstrap({
-      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
       http: false,
       timerIntervalMs: 0,
     });
@@ -32,7 +32,12 @@ describe('cluster: two real worker processes', () => {
     await setup.close();
     primary = await startPrimary({
       workers: 2,
-      env: { DATABASE_URL: fresh.url, PORT: '0', LOG_LEVEL: 'silent' },
+      env: {
+        DATABASE_URL: fresh.url,
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        TELEGRAM_API_ROOT: 'http://127.0.0.1:9',
+      },
       restartBackoff: { initialMs: 100, maxMs: 1000 },
       onEvent: (e) => events.push(`${e.kind}:${e.slot}`),
     });
@@ -103,7 +108,7 @@ describe('cluster: two real worker processes', () => {
     }
     const answered = outcomes.filter((o) => o.ok).length;
     const probe = await bootstrap({
-      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
       http: false,
       timerIntervalMs: 0,
       ownAllShards: false,
@@ -128,7 +133,7 @@ describe('cluster: two real worker processes', () => {
     assert.ok(primary.pids()[1] !== undefined && primary.pids()[1] !== victim, 'the worker was restarted');
     assert.ok(events.includes('exit:1') && events.includes('restart:1'));
     const check = await bootstrap({
-      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
       http: false,
       timerIntervalMs: 0,
       ownAllShards: false,

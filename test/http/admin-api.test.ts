@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +11,7 @@ const vip = JSON.parse(
   await readFile(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'),
 );
 const ADMIN = 'admin-token-0123456789';
+let fake: FakeBotApi;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
 type Json = any;
 type JsonResponse = Omit<Response, 'json'> & { json(): Promise<Json> };
@@ -32,6 +34,8 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
 
   before(async () => {
     fresh = await createFreshDatabase();
+    fake = await startFakeBotApi();
+    fake.addBot({ token: BOT_TOKEN, id: 123456, username: 'vip_funnel_bot' });
     const destination = new Writable({
       write(chunk, _enc, done) {
         logs += chunk.toString();
@@ -40,6 +44,7 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
     });
     app = await bootstrap({
       env: { DATABASE_URL: fresh.url, BOTFLOW_ADMIN_TOKEN: ADMIN },
+      config: { telegramApiRoot: fake.url },
       http: { port: 0 },
       timerIntervalMs: 0,
       logger: createLogger({ level: 'debug', destination }),
@@ -47,6 +52,7 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
   });
   after(async () => {
     await app.close();
+    await fake.close();
     await fresh.drop();
   });
 
