@@ -62,6 +62,8 @@ export function createBotApis(options: BotApisOptions): BotApis {
         autoRetry({
           maxRetryAttempts: options.maxRetryAttempts ?? 3,
           maxDelaySeconds: options.maxDelaySeconds ?? 60,
+          // Network failures go back to the effect runner, whose retries are stop-aware and durable.
+          rethrowHttpErrors: true,
         }),
       );
       return api;
