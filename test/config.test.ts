@@ -27,6 +27,10 @@ describe('loadConfig', () => {
       workers: 1,
       logLevel: 'info',
       publicUrl: undefined,
+      telegramApiRoot: 'https://api.telegram.org',
+      metaGraphUrl: 'https://graph.facebook.com',
+      trustProxy: false,
+      trackingTtlDays: 30,
       embedded: true,
     });
   });
@@ -45,6 +49,10 @@ describe('loadConfig', () => {
       BOTFLOW_WORKERS: '4',
       LOG_LEVEL: 'debug',
       BOTFLOW_PUBLIC_URL: 'https://bots.example.com/',
+      TELEGRAM_API_ROOT: 'http://127.0.0.1:8081/',
+      META_GRAPH_URL: 'https://graph.example.com',
+      BOTFLOW_TRUST_PROXY: 'true',
+      BOTFLOW_TRACKING_TTL_DAYS: '7',
     });
     assert.deepEqual(config, {
       port: 8080,
@@ -55,6 +63,10 @@ describe('loadConfig', () => {
       workers: 4,
       logLevel: 'debug',
       publicUrl: 'https://bots.example.com',
+      telegramApiRoot: 'http://127.0.0.1:8081',
+      metaGraphUrl: 'https://graph.example.com',
+      trustProxy: true,
+      trackingTtlDays: 7,
       embedded: false,
     });
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MIGRATIONS } from '../../src/db/migrations/index.ts';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,10 @@ describe('openDatabase', () => {
       await client.connect();
       const applied = await client.query('select name from mikro_orm_migrations');
       await client.end();
-      assert.deepEqual(applied.rows, [{ name: '0001-initial' }]);
+      assert.deepEqual(
+        applied.rows,
+        MIGRATIONS.map((m) => ({ name: m.name })),
+      );
 
       const store = createConversationStore(first.orm);
       assert.equal(await store.claimShard(3, 'embedded'), 1);
