@@ -25,8 +25,9 @@ Commands:
   schema                                               print the flow format's JSON Schema
   migrate                                              apply database migrations (DATABASE_URL or embedded)
   start                                                run botflow (webhooks, tracking links, admin API, metrics)
-  demo [--buyers N] [--json]                           the whole funnel offline: fake Telegram, sandbox PIX,
+  demo [--buyers N] [--workers W] [--json]             the whole funnel offline: fake Telegram, sandbox PIX,
                                                        fake Meta, N simulated buyers; prints a funnel report
+                                                       (W > 1 runs a real cluster: needs DATABASE_URL, REDIS_URL)
   pay <charge-id> [--gateway URL] [--status paid|expired|failed]
                                                        settle a charge on the sandbox gateway
   help                                                 this text
@@ -41,6 +42,7 @@ const OPTIONS = {
   events: { type: 'string', short: 'e' },
   help: { type: 'boolean', short: 'h' },
   buyers: { type: 'string', short: 'n' },
+  workers: { type: 'string', short: 'w' },
   gateway: { type: 'string' },
   status: { type: 'string' },
 } as const;
@@ -80,6 +82,7 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
       return runDemoCommand(io, io.env ?? {}, {
         json: options.json === true,
         ...(typeof options.buyers === 'string' ? { buyers: options.buyers } : {}),
+        ...(typeof options.workers === 'string' ? { workers: options.workers } : {}),
       });
     case 'pay':
       return runPay(io, positionals[1], {

@@ -14,6 +14,8 @@ export interface PrimaryOptions {
   /** Extra environment for the workers (merged over process.env). */
   env?: Record<string, string | undefined>;
   restartBackoff?: { initialMs: number; maxMs: number };
+  /** Where the workers' stdout goes: inherited (default), or the primary's stderr (keeps stdout for a report). */
+  workerStdout?: 'inherit' | 'stderr';
   onEvent?(event: {
     kind: 'exit' | 'ready' | 'restart';
     slot: number;
@@ -41,6 +43,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
   cluster.setupPrimary({
     exec: new URL('./worker-main.ts', import.meta.url).pathname,
     serialization: 'json',
+    ...(options.workerStdout === 'stderr' ? { stdio: ['ignore', 2, 2, 'ipc'] } : {}),
   });
 
   const workers: Array<Worker | undefined> = Array.from({ length: slots }, () => undefined);

@@ -4,20 +4,23 @@
  * bot, a tracking link and the VIP example flow; N simulated buyers over real HTTP. Returns a funnel
  * report whose `ok` is true only when every paid order has its access and exactly one Purchase.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { bootstrap } from '../bootstrap.ts';
 import { createSql } from '../db/sql-client.ts';
 import { BotflowError } from '../errors.ts';
 import { startFakeBotApi } from '../sim/fake-bot-api.ts';
 import { startFakeGraphApi } from '../sim/fake-graph-api.ts';
 import { startSandboxGateway } from '../sim/sandbox-gateway.ts';
+import { type DemoTarget, startDemoTarget } from './start-target.ts';
 import { createInbox, type BuyerOutcome, type Persona, runBuyer } from './buyer.ts';
 
 export interface DemoOptions {
   buyers: number;
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** Worker processes (above 1: a real cluster, which needs DATABASE_URL and REDIS_URL). */
+  workers?: number;
   /** Buyers walking at once. */
   concurrency?: number;
   onProgress?(done: number, total: number): void;
@@ -27,6 +30,7 @@ export interface DemoOptions {
 export interface DemoReport {
   ok: boolean;
   buyers: number;
+  workers: number;
   clicks: number;
   starts: number;
   charges: number;
@@ -52,13 +56,12 @@ export interface DemoReport {
 }
 
 // A fresh bot per run: the fake numbers its updates from 1 again, and the database may be reused.
-const RUN = Date.now().toString(36);
-const BOT = {
-  id: `vip-${RUN}`,
+const botFor = (run: string) => ({
+  id: `vip-${run}`,
   token: '7000000001:AAdemo-token-for-the-fake-bot-api',
-  username: `vip_${RUN}_bot`,
+  username: `vip_${run}_bot`,
   telegramId: 7000000001,
-};
+});
 const PIXEL = { pixel_id: '123456789012345', access_token: 'demo-meta-access-token' };
 const GROUP_CHAT_ID = -1001234567890;
 
@@ -76,7 +79,12 @@ function personaOf(i: number): Persona {
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   if (!Number.isInteger(options.buyers) || options.buyers < 1 || options.buyers > 100_000)
     throw new BotflowError('BAD_REQUEST', '--buyers must be an integer from 1 to 100000');
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new BotflowError('BAD_REQUEST', '--workers must be an integer from 1 to 64');
   const started = Date.now();
+  const runId = `${started.toString(36)}${randomBytes(2).toString('hex')}`;
+  const bot = botFor(runId);
   const fake = await startFakeBotApi({ retryBaseMs: 50 });
   const sandbox = await startSandboxGateway({
     apiKey: 'sandbox-demo-key',
@@ -84,25 +92,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     retryBaseMs: 50,
   });
   const graph = await startFakeGraphApi({ tokens: [PIXEL.access_token] });
-  fake.addBot({ token: BOT.token, id: BOT.telegramId, username: BOT.username });
-  const latencies: number[] = [];
-  const app = await bootstrap({
-    env: { ...(options.env ?? process.env), BOTFLOW_WORKERS: '1' },
-    config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url, trustProxy: true, publicUrl: undefined },
-    http: { port: 0 },
-    timerIntervalMs: 100,
-    jobsIntervalMs: 200,
-    redisPrefix: `bf-demo-${process.pid}-${Date.now()}`,
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    onDispatched(input, seconds) {
-      if (input.inputKey?.startsWith('tg:')) latencies.push(seconds * 1000);
-    },
-  });
+  fake.addBot({ token: bot.token, id: bot.telegramId, username: bot.username });
+  let target: DemoTarget;
+  try {
+    target = await startDemoTarget({
+      workers,
+      env: options.env ?? process.env,
+      telegramApiRoot: fake.url,
+      metaGraphUrl: graph.url,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  } catch (error) {
+    await Promise.all([fake.close(), sandbox.close(), graph.close()]);
+    throw error;
+  }
+  const app = target.app;
   const inbox = createInbox(fake);
   try {
     await app.addBot({
-      id: BOT.id,
-      token: BOT.token,
+      id: bot.id,
+      token: bot.token,
       gateway: {
         kind: 'sandbox',
         api_base: sandbox.url,
@@ -112,7 +121,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       pixel: PIXEL,
     });
     await app.funnel.links
-      .add({ slug: `vip-ads-${RUN}`, botId: BOT.id, campaign: 'demo' })
+      .add({ slug: `vip-ads-${runId}`, botId: bot.id, campaign: 'demo' })
       .catch((error: unknown) => {
         if ((error as BotflowError).code !== 'CONFLICT') throw error;
       });
@@ -122,13 +131,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     // The demo runs on a compressed clock: delays of a minute become a fraction of a second.
     for (const step of flow.flow_steps) if (step.delay_seconds !== undefined) step.delay_seconds = 0.3;
     for (const step of flow.flow_steps) if (step.type === 'access') step.config.chat_id = GROUP_CHAT_ID;
-    flow.id = `vip-funnel-${RUN}`;
-    await app.publishFlow(BOT.id, flow);
+    flow.id = `vip-funnel-${runId}`;
+    await app.publishFlow(bot.id, flow);
 
     const ctx = {
-      appUrl: app.url!,
-      slug: `vip-ads-${RUN}`,
-      token: BOT.token,
+      appUrl: target.url,
+      slug: `vip-ads-${runId}`,
+      token: bot.token,
       fake,
       sandbox,
       inbox,
@@ -149,28 +158,37 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     await Promise.all(Array.from({ length: Math.min(concurrency, options.buyers) }, worker));
 
     // Let the outbox drain: effects, then conversions to the fake Graph API.
-    await app.effects.idle();
-    for (let i = 0; i < 50; i++) {
-      await app.runJobs();
-      const counts = await app.funnel.conversions.counts();
-      if (counts.pending === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return await report(app.db.orm, outcomes, graph.events.get(PIXEL.pixel_id) ?? [], latencies, started);
+    await target.settle(60_000);
+    // Webhook → committed, as Telegram sees it: the round trip of each accepted webhook POST.
+    const latencies = fake.deliveries
+      .filter((d) => d.token === bot.token && typeof d.status === 'number' && d.status < 300)
+      .map((d) => d.ms);
+    return {
+      ...(await report(
+        app.db.orm,
+        bot.id,
+        outcomes,
+        graph.events.get(PIXEL.pixel_id) ?? [],
+        latencies,
+        started,
+      )),
+      workers: target.workers,
+    };
   } finally {
     inbox.close();
-    await app.close();
+    await target.close();
     await Promise.all([fake.close(), sandbox.close(), graph.close()]);
   }
 }
 
 async function report(
   orm: Parameters<typeof createSql>[0],
+  botId: string,
   outcomes: BuyerOutcome[],
   events: Array<Record<string, unknown>>,
   latencies: number[],
   started: number,
-): Promise<DemoReport> {
+): Promise<Omit<DemoReport, 'workers'>> {
   const sql = createSql(orm);
   const users = outcomes.map((o) => String(o.userId));
   const payments = await sql<{
@@ -180,11 +198,11 @@ async function report(
     gateway_charge_id: string | null;
   }>(
     `select order_id, user_id::text, status, gateway_charge_id from payments where bot_id = $1 and user_id = any($2::bigint[])`,
-    [BOT.id, users],
+    [botId, users],
   );
   const grants = await sql<{ order_id: string }>(
     `select order_id from access_grants where bot_id = $1 and user_id = any($2::bigint[]) and status in ('granted', 'expired')`,
-    [BOT.id, users],
+    [botId, users],
   );
   const granted = new Set(grants.map((g) => g.order_id));
   const purchases = events.filter((e) => e['event_name'] === 'Purchase');

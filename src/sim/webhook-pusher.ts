@@ -11,6 +11,8 @@ export interface WebhookDelivery {
   update_id: number;
   status: number | 'timeout' | 'error';
   attempt: number;
+  /** How long the POST took, ms (for a 2xx, botflow's webhook → committed time as Telegram sees it). */
+  ms: number;
 }
 
 /** The queue an update belongs to, after Telegram's `webhook_queue_id` (Client.cpp). */
@@ -100,9 +102,11 @@ export function startWebhookPusher(options: {
       if (!state.pending.includes(item)) return true; // dropped meanwhile (drop_pending_updates)
       while (state.posting >= hook.maxConnections) await pause(5);
       state.posting += 1;
+      const sent = performance.now();
       const status = await post(state, hook, item).finally(() => (state.posting -= 1));
       if (stopping.signal.aborted) return false;
-      options.deliveries.push({ token: state.bot.token, update_id: item.id, status, attempt });
+      const ms = performance.now() - sent;
+      options.deliveries.push({ token: state.bot.token, update_id: item.id, status, attempt, ms });
       if (typeof status === 'number' && status >= 200 && status < 300) return true;
       state.lastError = {
         date: Math.floor(options.now() / 1000),

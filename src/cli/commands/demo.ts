@@ -1,5 +1,5 @@
 /**
- * `botflow demo [--buyers N] [--json]`: the whole funnel offline (see src/demo/run-demo.ts). Shows a
+ * `botflow demo [--buyers N] [--workers W] [--json]`: the whole funnel offline (see src/demo/run-demo.ts). Shows a
  * progress bar and a funnel report; with --json the report is one JSON object on stdout and logs and
  * progress go to stderr. Exits 0 only when every paid order has its access and exactly one Purchase.
  */
@@ -35,11 +35,14 @@ const LABELS: Array<[keyof DemoReport, string]> = [
 export async function runDemoCommand(
   io: CliIo,
   env: Record<string, string | undefined>,
-  options: { buyers?: string; json: boolean },
+  options: { buyers?: string; workers?: string; json: boolean },
 ): Promise<number> {
   const buyers = options.buyers === undefined ? 50 : Number(options.buyers);
   if (!Number.isInteger(buyers) || buyers < 1 || buyers > 100_000)
     throw new BotflowError('BAD_REQUEST', '--buyers must be an integer from 1 to 100000');
+  const workers = options.workers === undefined ? 1 : Number(options.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new BotflowError('BAD_REQUEST', '--workers must be an integer from 1 to 64');
   const bar = new cliProgress.SingleBar(
     { format: 'buyers {bar} {value}/{total}', stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
@@ -48,7 +51,7 @@ export async function runDemoCommand(
   bar.start(buyers, 0);
   let report: DemoReport;
   try {
-    report = await runDemo({ buyers, env, logger, onProgress: (done) => bar.update(done) });
+    report = await runDemo({ buyers, workers, env, logger, onProgress: (done) => bar.update(done) });
   } finally {
     bar.stop();
   }
@@ -56,7 +59,7 @@ export async function runDemoCommand(
   else {
     const width = Math.max(...LABELS.map(([, l]) => l.length));
     io.stdout.write(
-      `\nbotflow demo: ${report.buyers} buyers in ${(report.duration_ms / 1000).toFixed(1)} s\n\n`,
+      `\nbotflow demo: ${report.buyers} buyers, ${report.workers} worker${report.workers === 1 ? '' : 's'}, ${(report.duration_ms / 1000).toFixed(1)} s\n\n`,
     );
     for (const [key, label] of LABELS) io.stdout.write(`  ${label.padEnd(width)}  ${String(report[key])}\n`);
     for (const sample of report.error_samples) io.stdout.write(`  ! ${sample}\n`);
