@@ -31,6 +31,8 @@ export interface DemoReport {
   ok: boolean;
   buyers: number;
   workers: number;
+  /** Telegram updates botflow accepted (webhook POSTs answered 2xx). */
+  webhooks: number;
   clicks: number;
   starts: number;
   charges: number;
@@ -173,6 +175,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         started,
       )),
       workers: target.workers,
+      webhooks: latencies.length,
     };
   } finally {
     inbox.close();
@@ -188,7 +191,7 @@ async function report(
   events: Array<Record<string, unknown>>,
   latencies: number[],
   started: number,
-): Promise<Omit<DemoReport, 'workers'>> {
+): Promise<Omit<DemoReport, 'workers' | 'webhooks'>> {
   const sql = createSql(orm);
   const users = outcomes.map((o) => String(o.userId));
   const payments = await sql<{
