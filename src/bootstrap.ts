@@ -110,6 +110,8 @@ export interface BotflowApp {
   funnel: Funnel;
   /** Sends an input to its conversation's owner (this process, or another worker in a cluster). */
   dispatch(input: Dispatch): Promise<DispatchResult>;
+  /** Replaces what `/metrics` serves (a cluster worker serves the whole cluster's, summed by the primary). */
+  setMetricsSource(source: () => Promise<string>): void;
   /** Replaces how inputs reach their owner (the cluster worker routes through the primary). */
   setRouter(route: (input: Dispatch) => Promise<DispatchResult>): void;
   /** One round of the periodic jobs (reconciliation, access expiry, conversions). */
@@ -206,6 +208,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       },
     });
     let route = (input: Dispatch): Promise<DispatchResult> => host.dispatch(input);
+    let exposition = (): Promise<string> => metrics.registry.metrics();
     const dispatch = (input: Dispatch) => route(input);
     let listening: Listening | undefined;
     const funnel = createFunnel({
@@ -315,6 +318,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       const http = createHttpApp({
         logger,
         metrics,
+        exposition: () => exposition(),
         routers: [admin, ...funnel.routers],
         async notReady() {
           if (shuttingDown) return new BotflowError('SHUTTING_DOWN', 'draining');
@@ -418,6 +422,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       addBot,
       funnel,
       dispatch,
+      setMetricsSource(source) {
+        exposition = source;
+      },
       setRouter(next) {
         route = next;
       },

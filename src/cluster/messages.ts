@@ -23,11 +23,17 @@ export type ToWorker =
   | { kind: 'forwarded'; id: number; input: RoutedInput }
   | { kind: 'forward-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
   | { kind: 'inject'; id: number; input: RoutedInput }
-  | { kind: 'drain' };
+  | { kind: 'drain' }
+  /** Asks for this worker's metrics (a `metrics-part` answers). */
+  | { kind: 'metrics-collect'; id: number }
+  /** The whole cluster's metrics, in Prometheus text, for a worker's `/metrics`. */
+  | { kind: 'metrics-reply'; id: number; text: string };
 
 export type ToPrimary =
   | { kind: 'ready' }
   | { kind: 'table-applied'; version: number }
   | { kind: 'forward'; id: number; shard: number; input: RoutedInput }
   | { kind: 'forwarded-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
-  | { kind: 'inject-reply'; id: number; ok: boolean; result?: unknown; error?: WireError };
+  | { kind: 'inject-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
+  | { kind: 'metrics-request'; id: number }
+  | { kind: 'metrics-part'; id: number; metrics: unknown[] };

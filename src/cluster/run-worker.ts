@@ -55,6 +55,18 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
   };
 
   app.setRouter((input) => route(input) as Promise<DispatchResult>);
+  app.setMetricsSource(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const id = nextId++;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new BotflowError('INTERNAL', 'the cluster primary did not return metrics in time'));
+        }, FORWARD_TIMEOUT_MS);
+        pending.set(id, { resolve: (text) => resolve(text as string), reject, timer });
+        send({ kind: 'metrics-request', id });
+      }),
+  );
 
   process.on('message', (message: ToWorker) => {
     switch (message.kind) {
@@ -88,6 +100,19 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
           (error: unknown) => send({ kind: 'inject-reply', id: message.id, ok: false, error: toWire(error) }),
         );
         break;
+      case 'metrics-collect':
+        void app.metrics.registry
+          .getMetricsAsJSON()
+          .then((metrics) => send({ kind: 'metrics-part', id: message.id, metrics }));
+        break;
+      case 'metrics-reply': {
+        const waiter = pending.get(message.id);
+        if (waiter === undefined) break;
+        pending.delete(message.id);
+        clearTimeout(waiter.timer);
+        waiter.resolve(message.text);
+        break;
+      }
       case 'drain':
         void app.close().then(() => process.exit(0));
         break;

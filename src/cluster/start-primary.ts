@@ -6,6 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { BotflowError } from '../errors.ts';
+import { createMetricsAggregator } from './aggregate-metrics.ts';
 import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
 import { assignShards, createShardTable, type ShardTable } from './shard-table.ts';
 
@@ -80,6 +81,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
     }
   };
   const fail = (error: WireError) => ({ ok: false as const, error });
+  const aggregator = createMetricsAggregator({ live: () => live, send });
 
   function fork(slot: number): void {
     const worker = cluster.fork({ ...options.env, BOTFLOW_WORKER_SLOT: String(slot) });
@@ -125,6 +127,12 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
           });
           break;
         }
+        case 'metrics-request':
+          aggregator.request(slot, message.id);
+          break;
+        case 'metrics-part':
+          aggregator.part(slot, message.id, message.metrics);
+          break;
         case 'inject-reply': {
           const waiter = injects.get(message.id);
           if (waiter === undefined) break;
@@ -145,6 +153,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
       workers[slot] = undefined;
       live.delete(slot);
       applied.delete(slot);
+      aggregator.forget(slot);
       options.onEvent?.({ kind: 'exit', slot, pid: worker.process.pid, code });
       // Forwarded inputs the dead worker held will never be answered: their senders retry.
       for (const [id, route] of forwards) {

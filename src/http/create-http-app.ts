@@ -16,6 +16,8 @@ export interface HttpAppOptions {
   /** Null when ready; otherwise the coded reason (SHUTTING_DOWN, STORE_UNAVAILABLE). */
   notReady(): Promise<BotflowError | null>;
   routers: Router[];
+  /** The `/metrics` text (default: this process's registry; a cluster worker answers for the cluster). */
+  exposition?(): Promise<string>;
 }
 
 /** Builds the app. */
@@ -49,7 +51,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   });
   health.get('/metrics', async (ctx) => {
     ctx.type = options.metrics.registry.contentType;
-    ctx.body = await options.metrics.registry.metrics();
+    ctx.body = await (options.exposition?.() ?? options.metrics.registry.metrics());
   });
   for (const router of [health, ...options.routers]) app.use(router.routes()).use(router.allowedMethods());
   return app;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { bootstrap } from '../../src/bootstrap.ts';
 import { shardOf } from '../../src/cluster/shard.ts';
@@ -7,6 +8,18 @@ import { BotflowError } from '../../src/errors.ts';
 import type { DispatchResult } from '../../src/runtime/conversation-host.ts';
 import { askForever } from '../support/flows.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+
+/** A free loopback port for the workers to share. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** A user id whose shard the table gives to `slot`. */
 function userOwnedBy(primary: PrimaryHandle, slot: number, from = 1): string {
@@ -19,8 +32,10 @@ describe('cluster: two real worker processes', () => {
   let fresh: FreshDatabase;
   let primary: PrimaryHandle;
   const events: string[] = [];
+  let port: number;
 
   before(async () => {
+    port = await freePort();
     fresh = await createFreshDatabase();
     const setup = await bootstrap({
       env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
@@ -34,7 +49,7 @@ describe('cluster: two real worker processes', () => {
       workers: 2,
       env: {
         DATABASE_URL: fresh.url,
-        PORT: '0',
+        PORT: String(port),
         LOG_LEVEL: 'silent',
         TELEGRAM_API_ROOT: 'http://127.0.0.1:9',
       },
@@ -76,6 +91,24 @@ describe('cluster: two real worker processes', () => {
       versionsB,
       [...versionsB].sort((x, y) => x - y),
       'forwarded inputs keep their order',
+    );
+  });
+
+  it('/metrics on the shared port answers for the whole cluster, whichever worker takes the scrape', async () => {
+    const scrape = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } });
+      assert.equal(res.status, 200);
+      const line = (await res.text()).split('\n').find((l) => l.startsWith('botflow_transitions_total '));
+      return Number(line?.split(' ')[1]);
+    };
+    const seen = [];
+    for (let i = 0; i < 8; i++) seen.push(await scrape());
+    // One worker committed the 201 transitions above and the other none: only a sum makes every scrape agree.
+    assert.ok(seen[0]! >= 201, `summed transitions: ${seen[0]}`);
+    assert.deepEqual(
+      new Set(seen),
+      new Set([seen[0]]),
+      `every scrape sees the same total: ${seen.join(',')}`,
     );
   });
 
