@@ -48,6 +48,8 @@ try {
     env: { DATABASE_URL: url.toString(), LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
     timerIntervalMs: 0,
     http: false,
+    // The runtime alone: sends succeed at once (the webhook and funnel scenarios measure real sends).
+    effectHandlers: { send: async () => null, notice: async () => null, error: async () => null },
   });
   await app.addBot({ id: 'b', username: 'bench_bot', token: '1:x' });
   await app.publishFlow('b', flow);
