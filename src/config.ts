@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BotflowError } from './errors.ts';
+import { parseSecretKey } from './db/secret-box.ts';
 
 /** The pino log levels botflow accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -31,6 +32,8 @@ export interface Config {
   trustProxy: boolean;
   /** How long an ad click stays resolvable (days). */
   trackingTtlDays: number;
+  /** Encrypts stored secrets at rest (AES-256-GCM) when set; never logged. */
+  secretKey: string | undefined;
   /** True when REDIS_URL is unset: in-process ports, one worker. */
   embedded: boolean;
 }
@@ -78,6 +81,16 @@ const FIELDS = {
     schema: urlWithProtocols(['http:', 'https:']).transform((s) => s.replace(/\/+$/, '')),
     expected: 'an http:// or https:// base URL',
   },
+  BOTFLOW_SECRET_KEY: {
+    schema: z.string().refine((s) => {
+      try {
+        return parseSecretKey(s).length === 32;
+      } catch {
+        return false;
+      }
+    }),
+    expected: '32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)',
+  },
   BOTFLOW_TRUST_PROXY: { schema: z.enum(['true', 'false', '1', '0']), expected: 'true or false' },
   BOTFLOW_TRACKING_TTL_DAYS: {
     schema: z.coerce.number().int().min(1).max(365),
@@ -122,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metaGraphUrl: read(env, 'META_GRAPH_URL') ?? 'https://graph.facebook.com',
     trustProxy: ['true', '1'].includes(read(env, 'BOTFLOW_TRUST_PROXY') ?? 'false'),
     trackingTtlDays: read(env, 'BOTFLOW_TRACKING_TTL_DAYS') ?? 30,
+    secretKey: read(env, 'BOTFLOW_SECRET_KEY'),
     embedded,
   };
 }

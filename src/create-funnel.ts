@@ -14,6 +14,7 @@ import { createConversionOutbox, type ConversionOutbox } from './db/conversion-o
 import { createPaymentRepository, type PaymentRepository } from './db/payment-repository.ts';
 import { createSql } from './db/sql-client.ts';
 import { createTrackingLinkRepository, type TrackingLinkRepository } from './db/tracking-link-repository.ts';
+import { createSecretBox } from './db/secret-box.ts';
 import { BotflowError } from './errors.ts';
 import { createPaymentRouter } from './http/payment-routes.ts';
 import { createTelegramRouter } from './http/telegram-routes.ts';
@@ -94,7 +95,7 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
 /** Creates the funnel edges. */
 export function createFunnel(options: FunnelOptions): Funnel {
   const { config, orm, logger, metrics, now } = options;
-  const bots = createBotRepository(orm);
+  const bots = createBotRepository(orm, createSecretBox(config.secretKey));
   const links = createTrackingLinkRepository(orm);
   const payments = createPaymentRepository(orm);
   const access = createAccessRepository(orm);

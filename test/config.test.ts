@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       metaGraphUrl: 'https://graph.facebook.com',
       trustProxy: false,
       trackingTtlDays: 30,
+      secretKey: undefined,
       embedded: true,
     });
   });
@@ -53,6 +54,7 @@ describe('loadConfig', () => {
       META_GRAPH_URL: 'https://graph.example.com',
       BOTFLOW_TRUST_PROXY: 'true',
       BOTFLOW_TRACKING_TTL_DAYS: '7',
+      BOTFLOW_SECRET_KEY: 'ab'.repeat(32),
     });
     assert.deepEqual(config, {
       port: 8080,
@@ -67,6 +69,7 @@ describe('loadConfig', () => {
       metaGraphUrl: 'https://graph.example.com',
       trustProxy: true,
       trackingTtlDays: 7,
+      secretKey: 'ab'.repeat(32),
       embedded: false,
     });
   });
@@ -93,6 +96,8 @@ describe('loadConfig', () => {
     ['BOTFLOW_WORKERS', 'many', /BOTFLOW_WORKERS must be/],
     ['LOG_LEVEL', 'verbose', /LOG_LEVEL must be one of fatal, error/],
     ['BOTFLOW_PUBLIC_URL', 'ftp://example.com', /BOTFLOW_PUBLIC_URL must be an http/],
+    ['BOTFLOW_SECRET_KEY', 'c2hvcnQta2V5LXNlY3JldA==', /BOTFLOW_SECRET_KEY must be 32 bytes/],
+    ['BOTFLOW_SECRET_KEY', 'zz'.repeat(32), /BOTFLOW_SECRET_KEY must be 32 bytes/],
   ];
   for (const [name, value, message] of bad) {
     it(`rejects ${name}=${JSON.stringify(value)} naming the variable, without echoing the value`, () => {

@@ -1,8 +1,10 @@
 /**
  * Bots: their Telegram username, token and webhook secret. Tokens are read only by the Telegram edge;
- * listings never include them.
+ * listings never include them. Every secret is sealed by the secret box (encrypted when
+ * BOTFLOW_SECRET_KEY is set) on the way in and opened on the way out.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { createSecretBox, type SecretBox } from './secret-box.ts';
 import { createSql } from './sql-client.ts';
 
 /** A bot as listed (no secrets). */
@@ -83,21 +85,50 @@ interface SettingsRow {
   gateway: GatewaySettings | null;
   pixel: PixelSettings | null;
 }
-const toSettings = (r: SettingsRow): BotSettings => ({
-  id: r.id,
-  username: r.username,
-  token: r.token,
-  webhookSecret: r.webhook_secret,
-  botInfo: r.bot_info,
-  gateway: r.gateway,
-  pixel: r.pixel,
-});
+/** Gateway fields that are not secret; every other string field of a gateway is. */
+const GATEWAY_PLAIN = new Set(['kind', 'api_base']);
 
-/** Creates the repository over the ORM's pool. */
-export function createBotRepository(orm: MikroORM): BotRepository {
+/** Seals (or opens) each secret of a bot's settings with `apply`. */
+function mapSecrets(
+  id: string,
+  parts: { gateway: GatewaySettings | null; pixel: PixelSettings | null },
+  apply: (value: string, where: string) => string,
+): { gateway: GatewaySettings | null; pixel: PixelSettings | null } {
+  const gateway =
+    parts.gateway === null
+      ? null
+      : (Object.fromEntries(
+          Object.entries(parts.gateway).map(([k, v]) => [
+            k,
+            typeof v === 'string' && !GATEWAY_PLAIN.has(k) ? apply(v, `bots.gateway.${k}:${id}`) : v,
+          ]),
+        ) as GatewaySettings);
+  const pixel =
+    parts.pixel === null
+      ? null
+      : { ...parts.pixel, access_token: apply(parts.pixel.access_token, `bots.pixel.access_token:${id}`) };
+  return { gateway, pixel };
+}
+
+/** Creates the repository over the ORM's pool; `box` seals secrets at rest (default: stored as given). */
+export function createBotRepository(orm: MikroORM, box: SecretBox = createSecretBox()): BotRepository {
   const sql = createSql(orm);
+  const open = box.open.bind(box);
+  const toSettings = (r: SettingsRow): BotSettings => ({
+    id: r.id,
+    username: r.username,
+    token: open(r.token, `bots.token:${r.id}`),
+    webhookSecret: open(r.webhook_secret, `bots.webhook_secret:${r.id}`),
+    botInfo: r.bot_info,
+    ...mapSecrets(r.id, { gateway: r.gateway, pixel: r.pixel }, open),
+  });
   return {
     async upsert(bot) {
+      const sealed = mapSecrets(
+        bot.id,
+        { gateway: bot.gateway ?? null, pixel: bot.pixel ?? null },
+        box.seal.bind(box),
+      );
       const rows = await sql<Row>(
         `insert into bots (id, username, token, webhook_secret, bot_info, gateway, pixel)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -108,11 +139,11 @@ export function createBotRepository(orm: MikroORM): BotRepository {
         [
           bot.id,
           bot.username,
-          bot.token,
-          bot.webhookSecret,
+          box.seal(bot.token, `bots.token:${bot.id}`),
+          box.seal(bot.webhookSecret, `bots.webhook_secret:${bot.id}`),
           json(bot.botInfo),
-          json(bot.gateway),
-          json(bot.pixel),
+          json(sealed.gateway),
+          json(sealed.pixel),
         ],
       );
       return toBot(rows[0]!);
@@ -129,7 +160,11 @@ export function createBotRepository(orm: MikroORM): BotRepository {
         'select token, webhook_secret from bots where id = $1',
         [id],
       );
-      return rows[0] === undefined ? null : { token: rows[0].token, webhookSecret: rows[0].webhook_secret };
+      if (rows[0] === undefined) return null;
+      return {
+        token: open(rows[0].token, `bots.token:${id}`),
+        webhookSecret: open(rows[0].webhook_secret, `bots.webhook_secret:${id}`),
+      };
     },
     async settings(id) {
       const rows = await sql<SettingsRow>(`select ${SETTINGS} from bots where id = $1`, [id]);
