@@ -37,6 +37,8 @@ import { Api } from 'grammy';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
 import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
+import { type Polling, type PollingOptions, startPolling } from './bot/poll-updates.ts';
+import { ALLOWED_UPDATES } from './telegram/allowed-updates.ts';
 import {
   createMemoryFlowChangeBus,
   createRedisFlowChangeBus,
@@ -71,6 +73,12 @@ export interface BootstrapOptions {
   drainTimeoutMs?: number;
   /** Period of the payment, access and conversion jobs (ms); 0 disables the loop (tests call `runJobs`). */
   jobsIntervalMs?: number;
+  /**
+   * Long polling instead of webhooks (development; one process only): every registered bot's webhook
+   * is deleted and its updates fetched with getUpdates; bots added later are polled too, never given a
+   * webhook. An object tunes the loop (tests).
+   */
+  polling?: boolean | Pick<PollingOptions, 'timeoutSeconds' | 'retryBaseMs' | 'maxRetryMs'>;
 }
 
 /** A bot to register: `username` is read with getMe when omitted; the webhook is set when a base URL is known. */
@@ -80,7 +88,7 @@ export interface BotRegistration {
   username?: string;
   gateway?: GatewaySettings | null;
   pixel?: PixelSettings | null;
-  /** Set the Telegram webhook to this deployment (default true when a URL is known). */
+  /** Set the Telegram webhook to this deployment (default true when a URL is known; never when polling). */
   setWebhook?: boolean;
 }
 
@@ -108,6 +116,8 @@ export interface BotflowApp {
   addBot(bot: BotRegistration): Promise<{ username: string }>;
   /** Telegram, payments, tracking and conversions. */
   funnel: Funnel;
+  /** The long polling loops, when started with `polling`. */
+  polling: Polling | undefined;
   /** Sends an input to its conversation's owner (this process, or another worker in a cluster). */
   dispatch(input: Dispatch): Promise<DispatchResult>;
   /** Replaces what `/metrics` serves (a cluster worker serves the whole cluster's, summed by the primary). */
@@ -224,6 +234,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       owns: (botId, userId) => epochs.has(shardOf(botId, userId)),
     });
     const bots = funnel.bots;
+    let polling: Polling | undefined;
     const effects: EffectRunner = createEffectRunner({
       handlers: { ...funnel.effectHandlers, ...options.effectHandlers },
       outbox,
@@ -283,7 +294,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           listBots: () => bots.list(),
           async removeBot(id) {
             funnel.forgetBot(id);
-            return bots.remove(id);
+            const removed = await bots.remove(id);
+            await polling?.refresh();
+            return removed;
           },
           saveDraft: (flow) => flows.saveDraft(flow),
           getFlow: (id) => flows.getFlow(id),
@@ -384,11 +397,12 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       });
       funnel.forgetBot(bot.id);
       const base = config.publicUrl ?? listening?.url;
-      if (bot.setWebhook !== false && base !== undefined) {
+      if (polling !== undefined) await polling.refresh();
+      else if (bot.setWebhook !== false && base !== undefined) {
         try {
           await api.setWebhook(`${base}/telegram/${bot.id}`, {
             secret_token: webhookSecret,
-            allowed_updates: ['message', 'callback_query', 'chat_join_request', 'chat_member'],
+            allowed_updates: [...ALLOWED_UPDATES],
           });
         } catch {
           throw new BotflowError('UPSTREAM_FAILED', 'Telegram did not accept the webhook');
@@ -397,6 +411,23 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       logger.info({ bot_id: bot.id, username }, 'bot registered');
       return { username };
     };
+
+    if (options.polling !== undefined && options.polling !== false) {
+      polling = await startPolling({
+        ...(options.polling === true ? {} : options.polling),
+        apiRoot: config.telegramApiRoot,
+        async listBots() {
+          const found: Array<{ id: string; token: string }> = [];
+          for (const bot of await bots.list()) {
+            const secrets = await bots.secrets(bot.id);
+            if (secrets !== null) found.push({ id: bot.id, token: secrets.token });
+          }
+          return found;
+        },
+        handle: funnel.handleUpdate,
+        logger,
+      });
+    }
 
     const passivateAfter = options.passivateAfterMs ?? 10 * 60_000;
     const sweeper = setInterval(() => host.passivateIdle(passivateAfter), Math.min(60_000, passivateAfter));
@@ -421,6 +452,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         host.dispatch({ botId, userId, event, ...(inputKey === undefined ? {} : { inputKey }) }),
       addBot,
       funnel,
+      polling,
       dispatch,
       setMetricsSource(source) {
         exposition = source;
@@ -432,6 +464,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       publishFlow,
       async close() {
         shuttingDown = true;
+        // Stop fetching first: the updates being handled still commit, the rest stay with Telegram.
+        await polling?.stop();
         await listening?.close();
         clearInterval(sweeper);
         if (jobs !== undefined) clearInterval(jobs);

@@ -5,8 +5,11 @@
 import { parseArgs } from 'node:util';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import { getFlowJsonSchema } from '../flow/schema.ts';
+import { createAdminClient } from './admin-client.ts';
+import { runBotsAdd, runBotsList, runBotsRemove } from './commands/bots.ts';
 import { runCompile } from './commands/compile.ts';
 import { runDemoCommand } from './commands/demo.ts';
+import { runLinksAdd, runLinksList, runLinksRemove } from './commands/links.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
 import { runStart } from './commands/start.ts';
@@ -24,12 +27,30 @@ Commands:
   simulate <flow.json> [--events FILE.jsonl] [--json]  chat with a flow on a virtual clock
   schema                                               print the flow format's JSON Schema
   migrate                                              apply database migrations (DATABASE_URL or embedded)
-  start                                                run botflow (webhooks, tracking links, admin API, metrics)
+  start [--polling]                                    run botflow (webhooks, tracking links, admin API, metrics);
+                                                       --polling: long polling instead of webhooks, for
+                                                       development without a public URL (one process only)
   demo [--buyers N] [--workers W] [--json]             the whole funnel offline: fake Telegram, sandbox PIX,
                                                        fake Meta, N simulated buyers; prints a funnel report
                                                        (W > 1 runs a real cluster: needs DATABASE_URL, REDIS_URL)
   pay <charge-id> [--gateway URL] [--status paid|expired|failed]
                                                        settle a charge on the sandbox gateway
+
+Bots and tracking links (talk to a running botflow's admin API at --url, default BOTFLOW_URL or
+http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
+  bots add --id ID (--token-file FILE | --token-env VAR) [--username NAME]
+           [--gateway-file gateway.json] [--pixel-file pixel.json] [--json]
+                                                       register a bot: its token is checked with getMe, then
+                                                       its webhook set (or, under start --polling, polled).
+                                                       A token is never accepted as an argument: argv leaks
+                                                       into ps and shell history
+  bots list [--json]                                   registered bots (tokens are never shown)
+  bots remove ID                                       unregister a bot
+  links add --slug SLUG --bot BOT [--campaign NAME] [--json]
+                                                       a tracking link: ads point at <public URL>/r/SLUG
+  links list [--bot BOT] [--json]                      tracking links
+  links remove SLUG                                    delete a tracking link
+
   help                                                 this text
 `;
 
@@ -45,7 +66,30 @@ const OPTIONS = {
   workers: { type: 'string', short: 'w' },
   gateway: { type: 'string' },
   status: { type: 'string' },
+  polling: { type: 'boolean' },
+  url: { type: 'string' },
+  id: { type: 'string' },
+  // Accepted only to refuse it with a clear message: a token in argv leaks.
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  'token-env': { type: 'string' },
+  username: { type: 'string' },
+  'gateway-file': { type: 'string' },
+  'pixel-file': { type: 'string' },
+  slug: { type: 'string' },
+  bot: { type: 'string' },
+  campaign: { type: 'string' },
 } as const;
+
+/** Options each admin subcommand takes (anything else is a usage error). */
+const ADMIN_OPTIONS: Record<string, readonly string[]> = {
+  'bots add': ['url', 'id', 'token-file', 'token-env', 'username', 'gateway-file', 'pixel-file', 'json'],
+  'bots list': ['url', 'json'],
+  'bots remove': ['url'],
+  'links add': ['url', 'slug', 'bot', 'campaign', 'json'],
+  'links list': ['url', 'bot', 'json'],
+  'links remove': ['url'],
+};
 
 function requireFile(positionals: string[], command: string): string {
   const file = positionals[1];
@@ -53,6 +97,57 @@ function requireFile(positionals: string[], command: string): string {
     throw new BotflowError('BAD_REQUEST', `${command} needs a flow file: botflow ${command} <flow.json>`);
   if (positionals.length > 2) throw new BotflowError('BAD_REQUEST', `unexpected argument: ${positionals[2]}`);
   return file;
+}
+
+const text = (value: string | boolean | undefined): string | undefined =>
+  typeof value === 'string' ? value : undefined;
+
+/** `bots ...` and `links ...`: checks the subcommand and its options, then calls the admin API. */
+async function dispatchAdmin(io: CliIo, positionals: string[], options: Options): Promise<number> {
+  const [group, sub, target, extra] = positionals;
+  const name = `${group} ${sub ?? ''}`;
+  const allowed = ADMIN_OPTIONS[name];
+  if (allowed === undefined)
+    throw new BotflowError('BAD_REQUEST', `${group} needs a subcommand: add, list or remove`);
+  for (const [option, value] of Object.entries(options))
+    if (value !== undefined && !allowed.includes(option))
+      throw new BotflowError('BAD_REQUEST', `${name} does not take --${option}`);
+  const takesTarget = sub === 'remove';
+  // Not echoed: a stray argument may be a pasted secret.
+  if ((takesTarget ? extra : target) !== undefined)
+    throw new BotflowError(
+      'BAD_REQUEST',
+      `${name} takes ${takesTarget ? 'one argument' : 'no arguments, only options'}`,
+    );
+  const client = createAdminClient(io.env ?? {}, text(options.url));
+  const json = options.json === true;
+  switch (name) {
+    case 'bots add':
+      return runBotsAdd(io, client, {
+        json,
+        id: text(options.id),
+        tokenFile: text(options['token-file']),
+        tokenEnv: text(options['token-env']),
+        username: text(options.username),
+        gatewayFile: text(options['gateway-file']),
+        pixelFile: text(options['pixel-file']),
+      });
+    case 'bots list':
+      return runBotsList(io, client, { json });
+    case 'bots remove':
+      return runBotsRemove(io, client, target);
+    case 'links add':
+      return runLinksAdd(io, client, {
+        json,
+        slug: text(options.slug),
+        bot: text(options.bot),
+        campaign: text(options.campaign),
+      });
+    case 'links list':
+      return runLinksList(io, client, { json, bot: text(options.bot) });
+    default:
+      return runLinksRemove(io, client, target);
+  }
 }
 
 async function dispatch(io: CliIo, positionals: string[], options: Options): Promise<number> {
@@ -75,7 +170,12 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
         ...(typeof options.events === 'string' ? { events: options.events } : {}),
       });
     case 'start':
-      return runStart(io, io.env ?? {});
+      if (positionals.length > 1)
+        throw new BotflowError('BAD_REQUEST', `unexpected argument: ${positionals[1]}`);
+      return runStart(io, io.env ?? {}, { polling: options.polling === true });
+    case 'bots':
+    case 'links':
+      return dispatchAdmin(io, positionals, options);
     case 'demo':
       if (positionals.length > 1)
         throw new BotflowError('BAD_REQUEST', `unexpected argument: ${positionals[1]}`);
@@ -112,6 +212,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     } catch (error) {
       throw new BotflowError('BAD_REQUEST', (error as Error).message);
     }
+    if (parsed.values.token !== undefined)
+      throw new BotflowError(
+        'BAD_REQUEST',
+        'never pass a bot token as an argument (it leaks into ps and shell history): use --token-file FILE or --token-env VAR',
+      );
     if (parsed.values.help === true) {
       io.stdout.write(USAGE);
       return 0;
@@ -125,6 +230,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     io.stderr.write(`botflow: ${error.code}: ${error.message}\n`);
+    // The server's field problems (admin API): where and what, never the rejected value.
+    if (Array.isArray(error.details))
+      for (const problem of error.details as Array<{ path?: unknown; message?: unknown }>)
+        if (typeof problem?.message === 'string')
+          io.stderr.write(
+            `  ${typeof problem.path === 'string' && problem.path !== '' ? `${problem.path}: ` : ''}${problem.message}\n`,
+          );
     if (error.code === 'INTERNAL' && error.cause instanceof Error) io.stderr.write(`${error.cause.stack}\n`);
     if (error.code === 'BAD_REQUEST') io.stderr.write('Run `botflow help` for usage.\n');
     return 2;

@@ -1,5 +1,5 @@
 /**
- * The update-side Bot API methods of the fake: getUpdates (long poll capped at 2 s, offset confirms,
+ * The update-side Bot API methods of the fake: getUpdates (long poll capped at 2 s by default, offset confirms,
  * 409 while a webhook is set or when superseded by another poll) and setWebhook / deleteWebhook /
  * getWebhookInfo, with Telegram's secret_token and allowed_updates rules.
  */
@@ -27,7 +27,10 @@ export function createUpdateMethods(deps: {
   pump: (state: BotState) => void;
   onChange: () => void;
   isClosed: () => boolean;
+  /** Longest long poll (ms; default 2000, Telegram allows 50 s). */
+  maxPollMs?: number;
 }): Record<string, MethodRun> {
+  const maxPollMs = deps.maxPollMs ?? MAX_POLL_MS;
   function readAllowedUpdates(state: BotState, value: unknown) {
     if (value === undefined) return;
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
@@ -40,7 +43,7 @@ export function createUpdateMethods(deps: {
     readAllowedUpdates(state, p['allowed_updates']);
     const offset = readInt(p['offset']) || 0;
     const limit = Math.min(100, Math.max(1, readInt(p['limit']) || 100));
-    const timeoutMs = Math.min(MAX_POLL_MS, Math.max(0, (readInt(p['timeout']) || 0) * 1000));
+    const timeoutMs = Math.min(maxPollMs, Math.max(0, (readInt(p['timeout']) || 0) * 1000));
     if (offset > 0) state.pending = state.pending.filter((u) => u.id >= offset);
     if (offset < 0) state.pending = state.pending.slice(offset);
     const previous = deps.polls.get(state.bot.token);

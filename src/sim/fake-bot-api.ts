@@ -70,6 +70,8 @@ export async function startFakeBotApi(
     retryBaseMs?: number;
     maxAttempts?: number;
     now?: () => number;
+    /** Longest getUpdates long poll in ms (default 2000, so tests do not wait Telegram's 50 s). */
+    maxPollMs?: number;
   } = {},
 ): Promise<FakeBotApi> {
   const now = options.now ?? Date.now;
@@ -105,6 +107,7 @@ export async function startFakeBotApi(
     pump: (state) => pusher.pump(state),
     onChange,
     isClosed: () => closed,
+    ...(options.maxPollMs === undefined ? {} : { maxPollMs: options.maxPollMs }),
   });
   const METHODS = new Map<string, { name: string; run: MethodRun }>(
     Object.entries({ ...BASIC_METHODS, ...updateMethods }).map(([name, run]) => [

@@ -7,11 +7,12 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { CliIo } from '../../src/cli/io.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
+import { startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const vipPath = join(root, 'machines', 'vip-funnel.flow.json');
 
-async function cli(argv: string[], stdinLines: string[] = []) {
+async function cli(argv: string[], stdinLines: string[] = [], env?: Record<string, string>) {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
@@ -21,6 +22,7 @@ async function cli(argv: string[], stdinLines: string[] = []) {
       yield* stdinLines;
     })(),
     isTTY: false,
+    ...(env === undefined ? {} : { env }),
     readFile: (p) => readFile(p, 'utf8'),
     writeFile: (p, t) => writeFile(p, t, 'utf8'),
   };
@@ -188,5 +190,75 @@ describe('botflow start', () => {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.match(stderr, /draining/);
+  });
+
+  it('--polling on the embedded database: a bot added with the CLI answers /start, then drains', async () => {
+    const { spawn } = await import('node:child_process');
+    const fake = await startFakeBotApi();
+    const token = '7400000001:AApolling-e2e-token-xxxxxxxx';
+    fake.addBot({ token, id: 7400000001, username: 'e2e_polling_bot' });
+    const admin = 'e2e-admin-token-0123456789';
+    const dataDir = await mkdtemp(join(tmpdir(), 'botflow-polling-'));
+    const child = spawn(process.execPath, [join(root, 'src', 'cli.ts'), 'start', '--polling'], {
+      env: {
+        ...process.env,
+        BOTFLOW_DATA_DIR: dataDir,
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        TELEGRAM_API_ROOT: fake.url,
+        BOTFLOW_ADMIN_TOKEN: admin,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let stderr = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          const match = /listening on (http:\/\/\S+)/.exec(stderr);
+          if (match) resolve(match[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      const env = { BOTFLOW_URL: url, BOTFLOW_ADMIN_TOKEN: admin, E2E_TOKEN: token };
+      const added = await cli(['bots', 'add', '--id', 'e2e', '--token-env', 'E2E_TOKEN'], [], env);
+      assert.equal(added.code, 0, added.stderr);
+      const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+      const vip = JSON.parse(await readFile(vipPath, 'utf8'));
+      const saved = await fetch(`${url}/admin/flows/vip-funnel`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ bot_id: 'e2e', definition: vip }),
+      });
+      assert.equal(saved.status, 200);
+      assert.equal(
+        (await fetch(`${url}/admin/flows/vip-funnel/publish`, { method: 'POST', headers })).status,
+        201,
+      );
+      assert.equal(fake.callsOf(token, 'setWebhook').length, 0, 'polling never sets a webhook');
+      fake.pushUpdate(token, {
+        message: {
+          message_id: 1,
+          date: 1,
+          chat: { id: 42, type: 'private' },
+          from: { id: 42, is_bot: false, first_name: 'E' },
+          text: '/start',
+        },
+      });
+      for (let i = 0; i < 1000 && fake.callsOf(token, 'sendMessage').length === 0; i += 1)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      const sent = fake.callsOf(token, 'sendMessage');
+      assert.ok(sent.length >= 1, "the flow's first message reached Telegram");
+      assert.equal(Number(sent[0]!.params['chat_id']), 42);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.match(stderr, /polling Telegram for updates/);
+    } finally {
+      child.kill('SIGKILL');
+      await fake.close();
+    }
   });
 });

@@ -1,10 +1,13 @@
 /**
- * `botflow start`: runs botflow until SIGINT/SIGTERM, then drains mailboxes, commits and effects
- * before exiting. With no DATABASE_URL it runs on the embedded database in BOTFLOW_DATA_DIR.
+ * `botflow start [--polling]`: runs botflow until SIGINT/SIGTERM, then drains mailboxes, commits and
+ * effects before exiting. With no DATABASE_URL it runs on the embedded database in BOTFLOW_DATA_DIR.
+ * `--polling` fetches updates with getUpdates instead of webhooks (development, no public URL): one
+ * process, since Telegram allows one poller per bot.
  */
 import { bootstrap } from '../../bootstrap.ts';
 import { startPrimary } from '../../cluster/start-primary.ts';
 import { loadConfig } from '../../config.ts';
+import { BotflowError } from '../../errors.ts';
 import type { CliIo } from '../io.ts';
 
 function stopped(): Promise<void> {
@@ -15,9 +18,20 @@ function stopped(): Promise<void> {
 }
 
 /** Starts, prints where it listens, and resolves with the exit code once stopped by a signal. */
-export async function runStart(io: CliIo, env: Record<string, string | undefined>): Promise<number> {
+export async function runStart(
+  io: CliIo,
+  env: Record<string, string | undefined>,
+  options: { polling?: boolean } = {},
+): Promise<number> {
   const config = loadConfig(env);
-  if (config.workers > 1) {
+  const polling = options.polling === true;
+  // Polling runs in this one process; an explicit request for more workers is a contradiction.
+  if (polling && config.workers > 1 && (env['BOTFLOW_WORKERS'] ?? '').trim() !== '')
+    throw new BotflowError(
+      'BAD_REQUEST',
+      '--polling runs one process (Telegram allows one poller per bot): unset BOTFLOW_WORKERS or set it to 1',
+    );
+  if (config.workers > 1 && !polling) {
     // Production: a primary that routes and supervises, workers that share the HTTP port.
     const primary = await startPrimary({ workers: config.workers, env });
     await primary.settled();
@@ -27,14 +41,18 @@ export async function runStart(io: CliIo, env: Record<string, string | undefined
     await primary.stop();
     return 0;
   }
-  const app = await bootstrap({ env, http: { host: env['HOST'] ?? '127.0.0.1' } });
+  const app = await bootstrap({ env, http: { host: env['HOST'] ?? '127.0.0.1' }, polling });
   app.logger.info(
-    { url: app.url, embedded: app.db.embedded, admin_api: app.config.adminToken !== undefined },
+    { url: app.url, embedded: app.db.embedded, admin_api: app.config.adminToken !== undefined, polling },
     'botflow started',
   );
   io.stderr.write(
     `botflow listening on ${app.url} (${app.db.embedded ? 'embedded database' : app.db.url})\n`,
   );
+  if (polling)
+    io.stderr.write(
+      'polling Telegram for updates (development mode: one process; webhooks of registered bots deleted)\n',
+    );
   await stopped();
   io.stderr.write('botflow draining...\n');
   await app.close();

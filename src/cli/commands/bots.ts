@@ -1,0 +1,116 @@
+/**
+ * `botflow bots add|list|remove`: registers, lists and removes bots through a running botflow's admin
+ * API. A token is read from a file or an environment variable, never from an argument (argv shows up
+ * in `ps` and shell history), and is never printed.
+ */
+import { BotflowError } from '../../errors.ts';
+import type { AdminClient } from '../admin-client.ts';
+import { formatTable } from '../format-table.ts';
+import type { CliIo } from '../io.ts';
+
+/** What `bots add` reads. */
+export interface AddBotOptions {
+  id?: string;
+  tokenFile?: string;
+  tokenEnv?: string;
+  username?: string;
+  gatewayFile?: string;
+  pixelFile?: string;
+  json: boolean;
+}
+
+interface BotRecord {
+  id: string;
+  username: string;
+  createdAt: string;
+}
+
+async function readText(io: CliIo, path: string, what: string): Promise<string> {
+  try {
+    return await io.readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new BotflowError('BAD_REQUEST', `cannot read ${what} ${path} (${code})`);
+  }
+}
+
+/** Reads a JSON settings file; its content is never echoed (it holds credentials). */
+async function readSettings(io: CliIo, path: string, what: string): Promise<unknown> {
+  const text = await readText(io, path, what);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BotflowError('INVALID_JSON', `${what} ${path} is not valid JSON`);
+  }
+}
+
+async function readToken(io: CliIo, options: AddBotOptions): Promise<string> {
+  if ((options.tokenFile === undefined) === (options.tokenEnv === undefined))
+    throw new BotflowError(
+      'BAD_REQUEST',
+      'bots add needs the bot token from exactly one of --token-file FILE or --token-env VAR',
+    );
+  const token =
+    options.tokenFile !== undefined
+      ? (await readText(io, options.tokenFile, 'token file')).trim()
+      : (io.env?.[options.tokenEnv!] ?? '').trim();
+  if (token === '')
+    throw new BotflowError(
+      'BAD_REQUEST',
+      options.tokenFile !== undefined
+        ? `token file ${options.tokenFile} is empty`
+        : `environment variable ${options.tokenEnv} is not set`,
+    );
+  return token;
+}
+
+/** `bots add`: registers (or updates) a bot; the server checks the token with getMe and sets its webhook. */
+export async function runBotsAdd(io: CliIo, client: AdminClient, options: AddBotOptions): Promise<number> {
+  if (options.id === undefined)
+    throw new BotflowError('BAD_REQUEST', 'bots add needs --id ID (1-64 of A-Za-z0-9_-)');
+  const token = await readToken(io, options);
+  const body = {
+    id: options.id,
+    token,
+    ...(options.username === undefined ? {} : { username: options.username.replace(/^@/, '') }),
+    ...(options.gatewayFile === undefined
+      ? {}
+      : { gateway: await readSettings(io, options.gatewayFile, 'gateway file') }),
+    ...(options.pixelFile === undefined
+      ? {}
+      : { pixel: await readSettings(io, options.pixelFile, 'pixel file') }),
+  };
+  const { bot } = (await client.request('POST', '/admin/bots', body)) as { bot: BotRecord };
+  if (options.json) io.stdout.write(`${JSON.stringify(bot)}\n`);
+  else io.stdout.write(`registered bot ${bot.id} (@${bot.username}) on ${client.url}\n`);
+  return 0;
+}
+
+/** `bots list`: ids, usernames and registration times; tokens are never part of a listing. */
+export async function runBotsList(
+  io: CliIo,
+  client: AdminClient,
+  options: { json: boolean },
+): Promise<number> {
+  const { bots } = (await client.request('GET', '/admin/bots')) as { bots: BotRecord[] };
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(bots)}\n`);
+    return 0;
+  }
+  if (bots.length === 0) {
+    io.stdout.write('no bots registered\n');
+    return 0;
+  }
+  const rows = [['ID', 'USERNAME', 'REGISTERED'], ...bots.map((b) => [b.id, `@${b.username}`, b.createdAt])];
+  io.stdout.write(formatTable(rows));
+  return 0;
+}
+
+/** `bots remove ID`. */
+export async function runBotsRemove(io: CliIo, client: AdminClient, id: string | undefined): Promise<number> {
+  if (id === undefined)
+    throw new BotflowError('BAD_REQUEST', 'bots remove needs a bot id: botflow bots remove ID');
+  await client.request('DELETE', `/admin/bots/${encodeURIComponent(id)}`);
+  io.stdout.write(`removed bot ${id}\n`);
+  return 0;
+}

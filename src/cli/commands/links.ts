@@ -1,0 +1,75 @@
+/**
+ * `botflow links add|list|remove`: tracking links (an ad points at `/r/<slug>`, which records the click
+ * and redirects to the bot with a token in /start) managed through a running botflow's admin API.
+ */
+import { BotflowError } from '../../errors.ts';
+import type { AdminClient } from '../admin-client.ts';
+import { formatTable } from '../format-table.ts';
+import type { CliIo } from '../io.ts';
+
+interface LinkRecord {
+  slug: string;
+  botId: string;
+  botUsername: string;
+  campaign: string | null;
+}
+
+/** `links add --slug S --bot BOT [--campaign C]`. */
+export async function runLinksAdd(
+  io: CliIo,
+  client: AdminClient,
+  options: { slug?: string; bot?: string; campaign?: string; json: boolean },
+): Promise<number> {
+  if (options.slug === undefined || options.bot === undefined)
+    throw new BotflowError('BAD_REQUEST', 'links add needs --slug SLUG and --bot BOT_ID');
+  const { link } = (await client.request('POST', '/admin/tracking-links', {
+    slug: options.slug,
+    bot_id: options.bot,
+    ...(options.campaign === undefined ? {} : { campaign: options.campaign }),
+  })) as { link: LinkRecord };
+  if (options.json) io.stdout.write(`${JSON.stringify(link)}\n`);
+  else
+    io.stdout.write(
+      `added tracking link ${link.slug} -> @${link.botUsername}` +
+        `${link.campaign === null ? '' : ` (campaign ${link.campaign})`}; point ads at <public URL>/r/${link.slug}\n`,
+    );
+  return 0;
+}
+
+/** `links list [--bot BOT] [--json]`. */
+export async function runLinksList(
+  io: CliIo,
+  client: AdminClient,
+  options: { bot?: string; json: boolean },
+): Promise<number> {
+  const query = options.bot === undefined ? '' : `?bot_id=${encodeURIComponent(options.bot)}`;
+  const { links } = (await client.request('GET', `/admin/tracking-links${query}`)) as { links: LinkRecord[] };
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(links)}\n`);
+    return 0;
+  }
+  if (links.length === 0) {
+    io.stdout.write('no tracking links\n');
+    return 0;
+  }
+  io.stdout.write(
+    formatTable([
+      ['SLUG', 'BOT', 'USERNAME', 'CAMPAIGN'],
+      ...links.map((l) => [l.slug, l.botId, `@${l.botUsername}`, l.campaign ?? '-']),
+    ]),
+  );
+  return 0;
+}
+
+/** `links remove SLUG`. */
+export async function runLinksRemove(
+  io: CliIo,
+  client: AdminClient,
+  slug: string | undefined,
+): Promise<number> {
+  if (slug === undefined)
+    throw new BotflowError('BAD_REQUEST', 'links remove needs a slug: botflow links remove SLUG');
+  await client.request('DELETE', `/admin/tracking-links/${encodeURIComponent(slug)}`);
+  io.stdout.write(`removed tracking link ${slug}\n`);
+  return 0;
+}
