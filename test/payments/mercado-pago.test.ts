@@ -8,10 +8,8 @@ import { hasError, parsePix } from 'pix-utils';
 import { BotflowError } from '../../src/errors.ts';
 import type { CreateChargeInput, PixGateway, WebhookRequest } from '../../src/payments/gateway.ts';
 import { createMercadoPagoGateway } from '../../src/payments/mercado-pago.ts';
-import { centsToReais, reaisToCents } from '../../src/payments/reais.ts';
 import { type MercadoPagoReplay, startMercadoPagoReplay } from '../../src/sim/mercado-pago-replay.ts';
 import type { ReplayDelivery } from '../../src/sim/replay-http.ts';
-import { startVipApp, type VipApp } from '../support/vip-app.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const TOKEN = 'APP_USR-SHOULD_NEVER_LEAK-1234567890';
@@ -113,26 +111,7 @@ describe('Mercado Pago adapter against the replay server (real HTTP)', () => {
     assert.equal(made.length, 1);
   });
 
-  it('converts centavos to reais and back exactly', async () => {
-    for (const [cents, text] of [
-      [1, '0.01'],
-      [10, '0.1'],
-      [1990, '19.9'],
-      [100, '1'],
-      [123456789, '1234567.89'],
-      [999999999999, '9999999999.99'],
-    ] as const) {
-      assert.equal(JSON.stringify(centsToReais(cents)), text);
-      assert.equal(reaisToCents(centsToReais(cents)), cents);
-    }
-    assert.equal(reaisToCents('19.90'), 1990);
-    assert.equal(reaisToCents(0.1 + 0.2), null, 'a float that is not two decimals is refused');
-    assert.equal(reaisToCents(19.999), null);
-    assert.equal(reaisToCents(-1), null);
-    assert.throws(
-      () => centsToReais(1.5),
-      (e) => assertCoded(e, 'BAD_REQUEST'),
-    );
+  it('round-trips centavos through reais exactly', async () => {
     for (const cents of [1, 1990, 123456789, 4999, 10001]) {
       const charge = await gateway.createCharge(input({ amount: cents }));
       assert.equal(charge.amount, cents);
@@ -326,61 +305,5 @@ describe('Mercado Pago adapter against the replay server (real HTTP)', () => {
         server.closeIdleConnections();
       });
     }
-  });
-});
-
-describe('Mercado Pago end to end: VIP funnel through bootstrap', () => {
-  let replay: MercadoPagoReplay;
-  let vip: VipApp;
-  before(async () => {
-    replay = await startMercadoPagoReplay({ accessToken: TOKEN, webhookSecret: SECRET, retryBaseMs: 20 });
-    vip = await startVipApp('mpbot', {
-      kind: 'mercadopago',
-      access_token: TOKEN,
-      webhook_secret: SECRET,
-      api_base: replay.url,
-    });
-  });
-  after(async () => {
-    await vip?.close();
-    await replay?.close();
-  });
-
-  it('a buyer pays, the signed webhook confirms it, and the bot sends an invite link', async () => {
-    const payment = await vip.buy(901);
-    assert.equal(payment.gateway, 'mercadopago');
-    assert.equal(payment.status, 'pending');
-    const mp = replay.payments.get(payment.gatewayChargeId!)!;
-    assert.equal(mp.external_reference, payment.orderId);
-    assert.equal(reaisToCents(mp.transaction_amount), payment.amountCents);
-    assert.equal(mp.notification_url, `${vip.app.url}/payments/mpbot/webhook`);
-    await replay.pay(payment.gatewayChargeId!);
-    await replay.settled();
-    assert.deepEqual(
-      replay.deliveries.map((d) => d.status),
-      [200],
-    );
-    await vip.app.runJobs();
-    await vip.app.effects.idle();
-    assert.equal((await vip.app.funnel.payments.get(payment.orderId))!.status, 'paid');
-    assert.equal(vip.invitesSentTo(901).length, 1);
-  });
-
-  it('a forged webhook is refused with 401 and changes nothing', async () => {
-    const payment = await vip.buy(902);
-    const res = await fetch(
-      `${vip.app.url}/payments/mpbot/webhook?data.id=${payment.gatewayChargeId}&type=payment`,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-signature': `ts=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`,
-          'x-request-id': 'forged',
-        },
-        body: JSON.stringify({ id: 1, type: 'payment', data: { id: payment.gatewayChargeId } }),
-      },
-    );
-    assert.equal(res.status, 401);
-    assert.equal((await vip.app.funnel.payments.get(payment.orderId))!.status, 'pending');
   });
 });

@@ -9,7 +9,6 @@ import type { CreateChargeInput, PixGateway, WebhookRequest } from '../../src/pa
 import { createPushinPayGateway } from '../../src/payments/pushinpay.ts';
 import { type PushinPayReplay, startPushinPayReplay } from '../../src/sim/pushinpay-replay.ts';
 import type { ReplayDelivery } from '../../src/sim/replay-http.ts';
-import { startVipApp, type VipApp } from '../support/vip-app.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const TOKEN = '4242|SHOULD_NEVER_LEAK_pushinpay_token';
@@ -261,61 +260,5 @@ describe('PushinPay adapter against the replay server (real HTTP)', () => {
         server.closeIdleConnections();
       });
     }
-  });
-});
-
-describe('PushinPay end to end: VIP funnel through bootstrap', () => {
-  let replay: PushinPayReplay;
-  let vip: VipApp;
-  before(async () => {
-    replay = await startPushinPayReplay({
-      token: TOKEN,
-      webhookToken: HOOK_TOKEN,
-      enforceRateLimit: true,
-      retryBaseMs: 20,
-    });
-    vip = await startVipApp('ppbot', {
-      kind: 'pushinpay',
-      token: TOKEN,
-      webhook_token: HOOK_TOKEN,
-      api_base: replay.url,
-    });
-  });
-  after(async () => {
-    await vip?.close();
-    await replay?.close();
-  });
-
-  it('a buyer pays, the token-bearing webhook is confirmed by a lookup, and the bot sends an invite link', async () => {
-    const payment = await vip.buy(801);
-    assert.equal(payment.gateway, 'pushinpay');
-    const transaction = replay.transactions.get(payment.gatewayChargeId!)!;
-    assert.equal(transaction.value, payment.amountCents);
-    assert.equal(transaction.webhook_url, `${vip.app.url}/payments/ppbot/webhook`);
-    await replay.pay(payment.gatewayChargeId!);
-    await replay.settled();
-    assert.deepEqual(
-      replay.deliveries.map((d) => d.status),
-      [200],
-    );
-    const lookups = replay.lastRequests.filter(
-      (r) => r.path === `/api/transactions/${payment.gatewayChargeId}`,
-    );
-    assert.equal(lookups.length, 1, 'confirmed with one lookup, within the rate limit');
-    await vip.app.runJobs();
-    await vip.app.effects.idle();
-    assert.equal((await vip.app.funnel.payments.get(payment.orderId))!.status, 'paid');
-    assert.equal(vip.invitesSentTo(801).length, 1);
-  });
-
-  it('a webhook without the token is refused with 401 and changes nothing', async () => {
-    const payment = await vip.buy(802);
-    const res = await fetch(`${vip.app.url}/payments/ppbot/webhook`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-pushinpay-token': 'guess' },
-      body: JSON.stringify({ id: payment.gatewayChargeId, status: 'paid', value: payment.amountCents }),
-    });
-    assert.equal(res.status, 401);
-    assert.equal((await vip.app.funnel.payments.get(payment.orderId))!.status, 'pending');
   });
 });
