@@ -75,7 +75,8 @@ export function createMercadoPagoGateway(options: {
     secrets: [options.accessToken, options.webhookSecret],
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   });
-  const payerEmail = options.payerEmail ?? 'comprador@botflow.app';
+  // A reserved domain: Mercado Pago may e-mail the payer, and no real mailbox must receive it.
+  const payerEmail = options.payerEmail ?? 'comprador@example.com';
 
   function toPixCharge(raw: unknown): PixCharge {
     const malformed = (what: string) =>

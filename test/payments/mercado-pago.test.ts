@@ -112,8 +112,15 @@ describe('Mercado Pago adapter against the replay server (real HTTP)', () => {
   });
 
   it('round-trips centavos through reais exactly', async () => {
-    for (const cents of [1, 1990, 123456789, 4999, 10001]) {
+    for (const [cents, wire] of [
+      [1, '0.01'],
+      [1990, '19.9'],
+      [123456789, '1234567.89'],
+      [4999, '49.99'],
+      [10001, '100.01'],
+    ] as const) {
       const charge = await gateway.createCharge(input({ amount: cents }));
+      assert.ok(replay.lastRequests.at(-1)!.body.includes(`"transaction_amount":${wire},`), wire);
       assert.equal(charge.amount, cents);
       assert.equal((await gateway.getCharge(charge.gatewayChargeId)).amount, cents);
     }
