@@ -21,7 +21,9 @@ import { createTelegramRouter } from './http/telegram-routes.ts';
 import { createTrackingRouter } from './http/tracking-routes.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { PixGateway } from './payments/gateway.ts';
+import { createMercadoPagoGateway } from './payments/mercado-pago.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
+import { createPushinPayGateway } from './payments/pushinpay.ts';
 import { createSandboxGateway } from './payments/sandbox.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
 import type { EffectHandler } from './runtime/effect-runner.ts';
@@ -87,8 +89,25 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
         webhookSecret: settings.webhook_secret,
         now,
       });
+    case 'mercadopago':
+      return createMercadoPagoGateway({
+        accessToken: settings.access_token,
+        webhookSecret: settings.webhook_secret,
+        ...(settings.api_base === undefined ? {} : { apiBase: settings.api_base }),
+        now,
+      });
+    case 'pushinpay':
+      return createPushinPayGateway({
+        token: settings.token,
+        webhookToken: settings.webhook_token,
+        ...(settings.api_base === undefined ? {} : { apiBase: settings.api_base }),
+        now,
+      });
     default:
-      throw new BotflowError('CONFIG_INVALID', `payment gateway ${settings.kind} is not available`);
+      throw new BotflowError(
+        'CONFIG_INVALID',
+        `payment gateway ${String((settings as { kind: unknown }).kind)} is not available`,
+      );
   }
 }
 

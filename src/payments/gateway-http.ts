@@ -1,0 +1,110 @@
+/**
+ * JSON over fetch for gateway adapters: one timeout, no redirects (a redirect could carry the bearer
+ * credential elsewhere), and one mapping from HTTP outcomes to `BotflowError` codes. Every message is
+ * scrubbed of the credentials it was given, so a gateway echoing a token never leaks it.
+ */
+import { BotflowError } from '../errors.ts';
+
+/** What an adapter tells the client about its gateway. */
+export interface GatewayHttpOptions {
+  /** The gateway's name in messages, e.g. "Mercado Pago". */
+  name: string;
+  baseUrl: string;
+  /** Sent on every request (the credential goes here). */
+  headers: Record<string, string>;
+  /** Strings that must never appear in an error (tokens, keys). */
+  secrets: string[];
+  timeoutMs?: number;
+  /** Pulls the gateway's own error code and message out of an error body. */
+  describeError?(body: unknown): { code?: string; message?: string };
+}
+
+/** One request: method, path (joined to the base URL), optional JSON body and extra headers. */
+export type GatewayCall = (
+  method: string,
+  path: string,
+  options?: { body?: unknown; headers?: Record<string, string> },
+) => Promise<unknown>;
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads `{ message, error|code }`, the shape most gateways answer errors with. */
+function describeCommonError(body: unknown): { code?: string; message?: string } {
+  if (!isRecord(body)) return {};
+  const inner = isRecord(body['error']) ? body['error'] : body;
+  const code = [inner['code'], inner['error']].find((v) => typeof v === 'string') as string | undefined;
+  const message = typeof inner['message'] === 'string' ? inner['message'] : undefined;
+  return { ...(code === undefined ? {} : { code }), ...(message === undefined ? {} : { message }) };
+}
+
+/** Creates the caller for one gateway. */
+export function createGatewayHttp(options: GatewayHttpOptions): GatewayCall {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const secrets = options.secrets
+    .filter((s) => s.length >= 4)
+    .flatMap((s) => [s, encodeURIComponent(s)])
+    .sort((a, b) => b.length - a.length);
+  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join('[REDACTED]'), text).slice(0, 300);
+  const describe = options.describeError ?? describeCommonError;
+  const name = options.name;
+
+  return async (method, path, call = {}) => {
+    const where = scrub(`${method} ${path}`);
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
+          ...call.headers,
+        },
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+        redirect: 'error',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      const reason = (error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).name;
+      throw new BotflowError('UPSTREAM_FAILED', `${name} unreachable (${where}: ${scrub(String(reason))})`);
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch {
+      throw new BotflowError('UPSTREAM_FAILED', `${name} broke off its answer to ${where}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const status = response.status;
+    if (response.ok) {
+      if (parsed === undefined)
+        throw new BotflowError('UPSTREAM_FAILED', `${name} answered ${where} with non-JSON`, {
+          details: { status },
+        });
+      return parsed;
+    }
+    const upstream = describe(parsed);
+    const said = upstream.message === undefined ? '' : `: ${scrub(upstream.message)}`;
+    const details = {
+      status,
+      ...(upstream.code === undefined ? {} : { upstreamCode: scrub(upstream.code) }),
+    };
+    if (status >= 500 || status === 429)
+      throw new BotflowError('UPSTREAM_FAILED', `${name} failed ${where} (HTTP ${status})${said}`, {
+        details,
+      });
+    if (status === 401 || status === 403)
+      throw new BotflowError('UNAUTHORIZED', `${name} rejected the credential (HTTP ${status})`, { details });
+    if (status === 404)
+      throw new BotflowError('NOT_FOUND', `${name}: not found (${where})${said}`, { details });
+    if (status === 409)
+      throw new BotflowError('CONFLICT', `${name}: conflict (${where})${said}`, { details });
+    throw new BotflowError('BAD_REQUEST', `${name} rejected ${where} (HTTP ${status})${said}`, { details });
+  };
+}
