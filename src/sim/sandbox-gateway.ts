@@ -36,6 +36,11 @@ export interface SandboxGateway {
   expire(id: string): Promise<void>;
   /** Marks a pending charge failed and queues its webhook. */
   fail(id: string): Promise<void>;
+  /** Queues a signed webhook claiming `status` without changing the charge (a stale or out-of-order
+   * notice); returns its event id. */
+  notify(id: string, status: SandboxCharge['status']): string;
+  /** Runs `hook` on each new charge before its create request is answered (an instant payer); null clears. */
+  onCreate(hook: ((charge: SandboxCharge) => Promise<void>) | null): void;
   /** Delivery options for the next webhooks: send each N times, delay, deliver held batches last-first. */
   setDelivery(o: DeliveryOptions): void;
   /** Every delivery attempt, in the order the answers came back. */
@@ -97,6 +102,7 @@ export async function startSandboxGateway(options?: {
   const charges = new Map<string, SandboxCharge>();
   const byKey = new Map<string, { id: string; fingerprint: string }>();
   const injected: Array<{ status: number; times: number }> = [];
+  let createHook: ((charge: SandboxCharge) => Promise<void>) | null = null;
 
   const view = (c: SandboxCharge): SandboxCharge =>
     c.status === 'pending' && now() >= c.expires_at ? { ...c, status: 'expired' } : { ...c };
@@ -109,10 +115,16 @@ export async function startSandboxGateway(options?: {
       throw new BotflowError('CONFLICT', `charge ${id} is ${current} and cannot become ${to}`);
     charge.status = to;
     if (to === 'paid') charge.paid_at = now();
+    announce(charge, to);
+  }
+
+  /** Queues the signed notification; returns its event id. */
+  function announce(charge: SandboxCharge, status: SandboxCharge['status']): string {
     const eventId = `evt_${randomBytes(12).toString('hex')}`;
-    const { order_id, amount_cents } = charge;
-    const body = { id: eventId, type: 'charge.updated', charge_id: id, order_id, status: to, amount_cents };
+    const { id, order_id, amount_cents } = charge;
+    const body = { id: eventId, type: 'charge.updated', charge_id: id, order_id, status, amount_cents };
     sender.send({ url: charge.notification_url, chargeId: id, eventId, body: JSON.stringify(body) });
+    return eventId;
   }
 
   function create(req: IncomingMessage, raw: string): Reply {
@@ -187,7 +199,15 @@ export async function startSandboxGateway(options?: {
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';
     if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), apiKeyDigest))
       return apiError(401, 'unauthorized', 'a valid API key is required (Authorization: Bearer <key>)');
-    if (id === undefined) return create(req, raw);
+    if (id === undefined) {
+      const reply = create(req, raw);
+      if (reply.status === 201 && createHook !== null) {
+        const created = reply.body as SandboxCharge;
+        await createHook(view(charges.get(created.id)!));
+        return { status: 201, body: view(charges.get(created.id)!) };
+      }
+      return reply;
+    }
     if (action === undefined) {
       const charge = charges.get(id);
       return charge === undefined
@@ -234,6 +254,14 @@ export async function startSandboxGateway(options?: {
     pay: (id) => transition(id, 'paid'),
     expire: (id) => transition(id, 'expired'),
     fail: (id) => transition(id, 'failed'),
+    notify(id, status) {
+      const charge = charges.get(id);
+      if (charge === undefined) throw new BotflowError('NOT_FOUND', `no charge ${id}`);
+      return announce(charge, status);
+    },
+    onCreate(hook) {
+      createHook = hook;
+    },
     setDelivery: (o) => sender.setDelivery(o),
     deliveries: sender.deliveries,
     injectError: (e) => injected.push({ status: e.status, times: e.times ?? 1 }),
