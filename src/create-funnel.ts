@@ -21,6 +21,7 @@ import { createTrackingRouter } from './http/tracking-routes.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { PixGateway } from './payments/gateway.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
+import { createQrPool, type QrRenderer } from './payments/qr-pool.ts';
 import { createSandboxGateway } from './payments/sandbox.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
 import type { EffectHandler } from './runtime/effect-runner.ts';
@@ -63,6 +64,8 @@ export interface Funnel {
   tracking: TrackingStore;
   apis: BotApis;
   paymentService: PaymentService;
+  /** The QR rendering pool (closed with the funnel). */
+  qr: QrRenderer;
   handleUpdate: UpdateHandler;
   effectHandlers: Record<string, EffectHandler>;
   routers: Router[];
@@ -198,7 +201,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     logger,
   });
 
-  const telegramEffects = createTelegramEffects({ apis, payments, access, now });
+  const qr = createQrPool();
+  const telegramEffects = createTelegramEffects({ apis, payments, access, qr, now });
 
   const routers = [
     createTelegramRouter({
@@ -281,6 +285,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     tracking,
     apis,
     paymentService,
+    qr,
     handleUpdate,
     effectHandlers: { ...telegramEffects, ...paymentService.handlers },
     routers,
@@ -304,6 +309,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       return { reconciled, accessExpired, conversionsHandled };
     },
     async close() {
+      await qr.close();
       await tracking.close();
       await floodGate.close();
     },

@@ -6,8 +6,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import QRCode from 'qrcode';
 import { BotflowError } from '../errors.ts';
+import { createQrPool, type QrRenderer } from '../payments/qr-pool.ts';
 import { buildSandboxBrCode } from './sandbox-br-code.ts';
 import { createWebhookSender, type DeliveryOptions, type DeliveryRecord } from './sandbox-webhooks.ts';
 
@@ -88,6 +88,8 @@ export async function startSandboxGateway(options?: {
   now?: () => number;
   retryBaseMs?: number;
   maxAttempts?: number;
+  /** Renders `/qr.png` (default: a pool of its own, closed with the sandbox). */
+  qr?: QrRenderer;
 }): Promise<SandboxGateway> {
   const now = options?.now ?? Date.now;
   const apiKeyDigest = createHash('sha256')
@@ -99,6 +101,7 @@ export async function startSandboxGateway(options?: {
     retryBaseMs: options?.retryBaseMs ?? 100,
     maxAttempts: options?.maxAttempts ?? 5,
   });
+  const qr = options?.qr ?? createQrPool({ maxThreads: 1 });
   const charges = new Map<string, SandboxCharge>();
   const byKey = new Map<string, { id: string; fingerprint: string }>();
   const injected: Array<{ status: number; times: number }> = [];
@@ -185,7 +188,13 @@ export async function startSandboxGateway(options?: {
       // Public like a gateway's QR link: the unguessable charge id is the capability.
       const charge = charges.get(id!);
       if (charge === undefined) return apiError(404, 'not_found', `no charge ${id}`);
-      const png = await QRCode.toBuffer(charge.br_code, { type: 'png' });
+      let png: Buffer;
+      try {
+        png = await qr.render(charge.br_code);
+      } catch (error) {
+        const code = error instanceof BotflowError ? error.code : 'INTERNAL';
+        return apiError(code === 'SHUTTING_DOWN' ? 503 : 500, 'qr_failed', `QR rendering failed (${code})`);
+      }
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
       res.end(png);
       return null;
@@ -272,6 +281,7 @@ export async function startSandboxGateway(options?: {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (options?.qr === undefined) await qr.close();
     },
   };
 }

@@ -308,11 +308,13 @@ describe('payment webhook timing (bootstrap, Postgres, Redis, fake Bot API, sand
 
   it('every BR Code a buyer was shown parses with pix-utils, holds its CRC and matches the order', async () => {
     const photos = fake.callsOf(TOKEN, 'sendPhoto').filter((c) => c.status === 200 && isCharge(c));
-    const codes = photos
-      .map((c) => /<code>([^<]+)<\/code>/.exec(String(c.params['caption']))?.[1])
-      .filter((code): code is string => code !== undefined);
-    assert.ok(codes.length >= 5, `${codes.length} charges shown`);
-    for (const code of codes) {
+    assert.ok(photos.length >= 5, `${photos.length} charges shown`);
+    for (const photo of photos) {
+      const code = /<code>([^<]+)<\/code>/.exec(String(photo.params['caption']))?.[1];
+      assert.ok(code !== undefined);
+      // The QR uploaded with it is the pool's rendering of that very code.
+      const upload = photo.params['photo'] as { size: number; mimeType?: string };
+      assert.equal(upload.size, (await app.funnel.qr.render(code, { width: 384, margin: 2 })).length);
       const parsed = parsePix(code);
       assert.ok(!hasError(parsed), code);
       assert.equal(parsed.type, 'STATIC');
