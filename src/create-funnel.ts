@@ -32,6 +32,7 @@ import {
   createRedisTrackingStore,
   type TrackingStore,
 } from './stores/tracking-store.ts';
+import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
 import { createTelegramEffects } from './bot/telegram-effects.ts';
@@ -73,7 +74,12 @@ export interface Funnel {
   settingsOf(botId: string): Promise<BotSettings | null>;
   forgetBot(botId: string): void;
   /** One round of each periodic job; returns what each did. */
-  runJobs(): Promise<{ reconciled: number; accessExpired: number; conversionsHandled: number }>;
+  runJobs(): Promise<{
+    reconciled: number;
+    accessExpired: number;
+    accessRevoked: number;
+    conversionsHandled: number;
+  }>;
   close(): Promise<void>;
 }
 
@@ -175,6 +181,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     return resolved;
   }
 
+  const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
+
   const paymentService = createPaymentService({
     payments,
     gatewayOf,
@@ -187,6 +195,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     now,
     logger,
     owns: options.owns,
+    revokeAccess: (payment) => accessRemoval.revoke(payment.orderId),
   });
 
   const handleUpdate = createUpdateHandler({
@@ -236,46 +245,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     }),
   ];
 
-  /** Removes members whose paid access ran out (ban + unban: removed, free to buy again), and tells them. */
-  async function expireAccess(): Promise<number> {
-    let done = 0;
-    for (const grant of await access.due(now(), 100)) {
-      if (!options.owns(grant.botId, grant.userId)) continue;
-      try {
-        await apis.call(grant.botId, 'banChatMember', {
-          chat_id: Number(grant.chatId),
-          user_id: Number(grant.userId),
-        });
-        await apis.call(grant.botId, 'unbanChatMember', {
-          chat_id: Number(grant.chatId),
-          user_id: Number(grant.userId),
-          only_if_banned: true,
-        });
-        if (grant.inviteLink !== null)
-          await apis
-            .call(grant.botId, 'revokeChatInviteLink', {
-              chat_id: Number(grant.chatId),
-              invite_link: grant.inviteLink,
-            })
-            .catch(() => {});
-        await access.markExpired(grant.orderId);
-        await apis
-          .call(grant.botId, 'sendMessage', {
-            chat_id: Number(grant.userId),
-            text: 'Seu acesso ao grupo expirou.',
-          })
-          .catch(() => {});
-        done += 1;
-      } catch (error) {
-        logger.warn(
-          { order_id: grant.orderId, code: (error as { code?: string }).code },
-          'access removal failed',
-        );
-      }
-    }
-    return done;
-  }
-
   return {
     bots,
     links,
@@ -293,7 +262,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     forgetBot,
     async runJobs() {
       const reconciled = await paymentService.reconcile();
-      const accessExpired = await expireAccess();
+      const accessExpired = await accessRemoval.expireDue();
+      const accessRevoked = await accessRemoval.revokeRefunded();
       const conversionsHandled = await sendDueConversions({
         outbox: conversions,
         pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
@@ -306,7 +276,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
         `delete from processed_inputs where key in (select key from processed_inputs
            where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
       ).catch(() => {});
-      return { reconciled, accessExpired, conversionsHandled };
+      return { reconciled, accessExpired, accessRevoked, conversionsHandled };
     },
     async close() {
       await qr.close();

@@ -89,6 +89,8 @@ export function createTelegramEffects(
       linkName: linkNameFor(orderId),
       expiresAt,
     });
+    // Refunded or run out meanwhile (a late retry of this effect): nothing to hand over.
+    if (grant.status === 'revoked' || grant.status === 'expired') return null;
     let link = grant.inviteLink;
     if (link === null) {
       const created = (await apis.call(item.botId, 'createChatInviteLink', {

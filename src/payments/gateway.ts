@@ -66,4 +66,5 @@ export interface PixGateway {
   getCharge(gatewayChargeId: string): Promise<PixCharge>;
   /** Authenticates and parses a webhook; throws `UNAUTHORIZED` when forged, `BAD_REQUEST` when malformed. */
   verifyAndParseWebhook(request: WebhookRequest): Promise<WebhookNotice>;
+  refund?(gatewayChargeId: string, amount?: Cents): Promise<PixCharge>;
 }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { BotflowError } from '../errors.ts';
 import { createQrPool, type QrRenderer } from '../payments/qr-pool.ts';
 import { buildSandboxBrCode } from './sandbox-br-code.ts';
+import { apiError, invalidCreate, MAX_BODY_BYTES, readRefundBody, type Reply } from './sandbox-requests.ts';
 import { createWebhookSender, type DeliveryOptions, type DeliveryRecord } from './sandbox-webhooks.ts';
 
 /** A charge as the sandbox stores it (`status` is the stored one; reads derive lazy expiry). */
@@ -17,11 +18,13 @@ export interface SandboxCharge {
   order_id: string;
   amount_cents: number;
   description: string;
-  status: 'pending' | 'paid' | 'expired' | 'failed';
+  status: 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
   br_code: string;
   /** Epoch milliseconds. */
   expires_at: number;
   paid_at?: number;
+  /** Centavos refunded so far; the charge reads `refunded` once all of it is. */
+  refunded_cents?: number;
   notification_url: string;
   idempotency_key: string;
 }
@@ -36,6 +39,9 @@ export interface SandboxGateway {
   expire(id: string): Promise<void>;
   /** Marks a pending charge failed and queues its webhook. */
   fail(id: string): Promise<void>;
+  /** Refunds a paid charge (all of what is left, or `amountCents`) and queues its webhook; a partial
+   * refund leaves it paid. CONFLICT unless paid, BAD_REQUEST for more than is left. */
+  refund(id: string, amountCents?: number): Promise<void>;
   /** Queues a signed webhook claiming `status` without changing the charge (a stale or out-of-order
    * notice); returns its event id. */
   notify(id: string, status: SandboxCharge['status']): string;
@@ -50,34 +56,6 @@ export interface SandboxGateway {
   /** Resolves when all webhook deliveries (with retries) have finished. */
   settled(): Promise<void>;
   close(): Promise<void>;
-}
-
-const MAX_BODY_BYTES = 64 * 1024;
-const MAX_AMOUNT_CENTS = 10_000_000_000;
-const MAX_EXPIRY_SECONDS = 365 * 86400;
-
-type Reply = { status: number; body: unknown };
-const apiError = (status: number, code: string, message: string): Reply => ({
-  status,
-  body: { error: { code, message } },
-});
-
-/** Checks a create request; returns the problem or null. */
-function invalidCreate(b: Record<string, unknown>): string | null {
-  if (typeof b['order_id'] !== 'string' || b['order_id'] === '' || b['order_id'].length > 200)
-    return 'order_id must be a non-empty string of at most 200 characters';
-  const amount = b['amount_cents'];
-  if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 1 || amount > MAX_AMOUNT_CENTS)
-    return `amount_cents must be an integer between 1 and ${MAX_AMOUNT_CENTS}`;
-  if (typeof b['description'] !== 'string' || b['description'].length > 500)
-    return 'description must be a string of at most 500 characters';
-  const expiry = b['expires_in_seconds'];
-  if (typeof expiry !== 'number' || !Number.isInteger(expiry) || expiry < 1 || expiry > MAX_EXPIRY_SECONDS)
-    return `expires_in_seconds must be an integer between 1 and ${MAX_EXPIRY_SECONDS}`;
-  const url = b['notification_url'];
-  if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
-    return 'notification_url must be an http(s) URL';
-  return null;
 }
 
 /** Starts the sandbox on loopback (port 0). */
@@ -119,6 +97,20 @@ export async function startSandboxGateway(options?: {
     charge.status = to;
     if (to === 'paid') charge.paid_at = now();
     announce(charge, to);
+  }
+
+  async function refund(id: string, amount?: number): Promise<void> {
+    const charge = charges.get(id);
+    if (charge === undefined) throw new BotflowError('NOT_FOUND', `no charge ${id}`);
+    if (charge.status !== 'paid')
+      throw new BotflowError('CONFLICT', `charge ${id} is ${view(charge).status} and cannot be refunded`);
+    const left = charge.amount_cents - (charge.refunded_cents ?? 0);
+    const value = amount ?? left;
+    if (!Number.isInteger(value) || value < 1 || value > left)
+      throw new BotflowError('BAD_REQUEST', `amount_cents must be an integer between 1 and ${left}`);
+    charge.refunded_cents = (charge.refunded_cents ?? 0) + value;
+    if (charge.refunded_cents === charge.amount_cents) charge.status = 'refunded';
+    announce(charge, charge.status);
   }
 
   /** Queues the signed notification; returns its event id. */
@@ -176,7 +168,7 @@ export async function startSandboxGateway(options?: {
 
   async function handle(req: IncomingMessage, raw: string, res: ServerResponse): Promise<Reply | null> {
     const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
-    const m = /^\/v1\/charges(?:\/([A-Za-z0-9_-]+)(?:\/(qr\.png|pay|expire|fail))?)?$/.exec(path);
+    const m = /^\/v1\/charges(?:\/([A-Za-z0-9_-]+)(?:\/(qr\.png|pay|expire|fail|refund))?)?$/.exec(path);
     const [id, action] = [m?.[1], m?.[2]];
     const known =
       m !== null &&
@@ -225,13 +217,17 @@ export async function startSandboxGateway(options?: {
     }
     const to = ({ pay: 'paid', expire: 'expired', fail: 'failed' } as const)[action as 'pay'];
     try {
-      await transition(id, to);
+      if (action === 'refund') {
+        const asked = readRefundBody(raw);
+        if ('problem' in asked) return apiError(400, 'invalid_request', asked.problem);
+        await refund(id, asked.amount);
+      } else await transition(id, to);
       return { status: 200, body: view(charges.get(id)!) };
     } catch (error) {
       if (!(error instanceof BotflowError)) throw error;
-      return error.code === 'NOT_FOUND'
-        ? apiError(404, 'not_found', error.message)
-        : apiError(409, 'invalid_state', error.message);
+      if (error.code === 'NOT_FOUND') return apiError(404, 'not_found', error.message);
+      if (error.code === 'BAD_REQUEST') return apiError(400, 'invalid_request', error.message);
+      return apiError(409, 'invalid_state', error.message);
     }
   }
 
@@ -263,6 +259,7 @@ export async function startSandboxGateway(options?: {
     pay: (id) => transition(id, 'paid'),
     expire: (id) => transition(id, 'expired'),
     fail: (id) => transition(id, 'failed'),
+    refund,
     notify(id, status) {
       const charge = charges.get(id);
       if (charge === undefined) throw new BotflowError('NOT_FOUND', `no charge ${id}`);

@@ -260,6 +260,32 @@ describe('sandbox PIX gateway (real HTTP)', () => {
     assert.deepEqual(order, [b.id, a.id]);
   });
 
+  it('POST /refund: 401 without the key, 409 unless paid, 400 for a bad amount, 404 unknown, then refunded', async () => {
+    const charge = await create();
+    const refund = (body?: unknown, key = KEY) =>
+      fetch(`${gw.url}/v1/charges/${charge.id}/refund`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    assert.equal((await refund(undefined, 'wrong')).status, 401);
+    assert.equal((await refund()).status, 409);
+    await gw.pay(charge.id);
+    assert.equal((await refund({ amount_cents: 0 })).status, 400);
+    assert.equal((await refund({ amount_cents: 2991 })).status, 400);
+    assert.equal((await refund('x')).status, 400);
+    assert.equal((await api('POST', '/v1/charges/ch_nope/refund')).status, 404);
+    const done = await refund({ amount_cents: 2990 });
+    assert.equal(done.status, 200);
+    const body = (await done.json()) as { status: string; refunded_cents: number };
+    assert.deepEqual([body.status, body.refunded_cents], ['refunded', 2990]);
+    await gw.settled();
+    assert.deepEqual(
+      eventsFor(charge.id).map((h) => h.json['status']),
+      ['paid', 'refunded'],
+    );
+  });
+
   it('notify sends a signed claim without changing the charge; onCreate runs before the create answer', async () => {
     const charge = await create();
     const eventId = gw.notify(charge.id, 'expired');
