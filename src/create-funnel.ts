@@ -205,6 +205,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     apis,
     access,
     pixelOf,
+    removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
     logger,
