@@ -1,7 +1,8 @@
 /**
  * botflow's built-in sandbox PIX gateway: a loopback HTTP server that behaves like a real one (bearer
- * auth, idempotent charge creation, valid BR Codes, QR images, signed at-least-once webhooks with
- * retries) so the product, its demo and its tests run end to end without a provider or the internet.
+ * auth, idempotent charge creation, valid BR Codes, QR images rendered in the piscina QR pool, refunds,
+ * signed at-least-once webhooks with retries) so the product, its demo and its tests run end to end
+ * without a provider or the internet.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -47,7 +48,8 @@ export interface SandboxGateway {
   notify(id: string, status: SandboxCharge['status']): string;
   /** Runs `hook` on each new charge before its create request is answered (an instant payer); null clears. */
   onCreate(hook: ((charge: SandboxCharge) => Promise<void>) | null): void;
-  /** Delivery options for the next webhooks: send each N times, delay, deliver held batches last-first. */
+  /** Delivery options for the next webhooks: send each N times (in turn or at once), delay, deliver held
+   * batches last-first. */
   setDelivery(o: DeliveryOptions): void;
   /** Every delivery attempt, in the order the answers came back. */
   deliveries: DeliveryRecord[];
