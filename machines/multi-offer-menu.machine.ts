@@ -53,6 +53,9 @@ export const machine = flowSetup.extend({ delays: {} }).createMachine({
     ],
     "payment.created": [
       {
+        "guard": {
+          "type": "isCreatingCharge"
+        },
         "actions": [
           {
             "type": "chargeCreated"

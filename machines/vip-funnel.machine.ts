@@ -53,6 +53,9 @@ export const machine = flowSetup.extend({ delays: {"elapsed_pay_0":900000,"delay
     ],
     "payment.created": [
       {
+        "guard": {
+          "type": "isCreatingCharge"
+        },
         "actions": [
           {
             "type": "chargeCreated"

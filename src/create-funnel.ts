@@ -24,6 +24,7 @@ import type { PixGateway } from './payments/gateway.ts';
 import { createMercadoPagoGateway } from './payments/mercado-pago.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
 import { createPushinPayGateway } from './payments/pushinpay.ts';
+import { createQrPool, type QrRenderer } from './payments/qr-pool.ts';
 import { createSandboxGateway } from './payments/sandbox.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
 import type { EffectHandler } from './runtime/effect-runner.ts';
@@ -34,6 +35,7 @@ import {
   createRedisTrackingStore,
   type TrackingStore,
 } from './stores/tracking-store.ts';
+import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
 import { createTelegramEffects } from './bot/telegram-effects.ts';
@@ -66,6 +68,8 @@ export interface Funnel {
   tracking: TrackingStore;
   apis: BotApis;
   paymentService: PaymentService;
+  /** The QR rendering pool (closed with the funnel). */
+  qr: QrRenderer;
   handleUpdate: UpdateHandler;
   effectHandlers: Record<string, EffectHandler>;
   routers: Router[];
@@ -73,7 +77,12 @@ export interface Funnel {
   settingsOf(botId: string): Promise<BotSettings | null>;
   forgetBot(botId: string): void;
   /** One round of each periodic job; returns what each did. */
-  runJobs(): Promise<{ reconciled: number; accessExpired: number; conversionsHandled: number }>;
+  runJobs(): Promise<{
+    reconciled: number;
+    accessExpired: number;
+    accessRevoked: number;
+    conversionsHandled: number;
+  }>;
   close(): Promise<void>;
 }
 
@@ -192,6 +201,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     return resolved;
   }
 
+  const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
+
   const paymentService = createPaymentService({
     payments,
     gatewayOf,
@@ -204,6 +215,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     now,
     logger,
     owns: options.owns,
+    revokeAccess: (payment) => accessRemoval.revoke(payment.orderId),
   });
 
   const handleUpdate = createUpdateHandler({
@@ -213,12 +225,14 @@ export function createFunnel(options: FunnelOptions): Funnel {
     apis,
     access,
     pixelOf,
+    removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
     logger,
   });
 
-  const telegramEffects = createTelegramEffects({ apis, payments, access, now });
+  const qr = createQrPool();
+  const telegramEffects = createTelegramEffects({ apis, payments, access, qr, now });
 
   const routers = [
     createTelegramRouter({
@@ -252,46 +266,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     }),
   ];
 
-  /** Removes members whose paid access ran out (ban + unban: removed, free to buy again), and tells them. */
-  async function expireAccess(): Promise<number> {
-    let done = 0;
-    for (const grant of await access.due(now(), 100)) {
-      if (!options.owns(grant.botId, grant.userId)) continue;
-      try {
-        await apis.call(grant.botId, 'banChatMember', {
-          chat_id: Number(grant.chatId),
-          user_id: Number(grant.userId),
-        });
-        await apis.call(grant.botId, 'unbanChatMember', {
-          chat_id: Number(grant.chatId),
-          user_id: Number(grant.userId),
-          only_if_banned: true,
-        });
-        if (grant.inviteLink !== null)
-          await apis
-            .call(grant.botId, 'revokeChatInviteLink', {
-              chat_id: Number(grant.chatId),
-              invite_link: grant.inviteLink,
-            })
-            .catch(() => {});
-        await access.markExpired(grant.orderId);
-        await apis
-          .call(grant.botId, 'sendMessage', {
-            chat_id: Number(grant.userId),
-            text: 'Seu acesso ao grupo expirou.',
-          })
-          .catch(() => {});
-        done += 1;
-      } catch (error) {
-        logger.warn(
-          { order_id: grant.orderId, code: (error as { code?: string }).code },
-          'access removal failed',
-        );
-      }
-    }
-    return done;
-  }
-
   return {
     bots,
     links,
@@ -301,6 +275,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     tracking,
     apis,
     paymentService,
+    qr,
     handleUpdate,
     effectHandlers: { ...telegramEffects, ...paymentService.handlers },
     routers,
@@ -308,7 +283,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     forgetBot,
     async runJobs() {
       const reconciled = await paymentService.reconcile();
-      const accessExpired = await expireAccess();
+      const accessExpired = await accessRemoval.expireDue();
+      const accessRevoked = await accessRemoval.revokeRefunded();
       const conversionsHandled = await sendDueConversions({
         outbox: conversions,
         pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
@@ -321,9 +297,10 @@ export function createFunnel(options: FunnelOptions): Funnel {
         `delete from processed_inputs where key in (select key from processed_inputs
            where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
       ).catch(() => {});
-      return { reconciled, accessExpired, conversionsHandled };
+      return { reconciled, accessExpired, accessRevoked, conversionsHandled };
     },
     async close() {
+      await qr.close();
       await tracking.close();
       await floodGate.close();
     },

@@ -2,11 +2,13 @@
  * Turns one Telegram update into conversation input and answers it: a /start binds its ad click
  * (durably, in the same commit as the transition) and records a Lead; text and button presses go to
  * the conversation under the update's idempotency key; every callback query is answered; a join
- * request is approved only for the buyer its invite link was issued to. Resolves once the result is
- * committed, so the webhook can answer 200 only then.
+ * request is approved only for the buyer its invite link was issued to; a member who joins through
+ * a grant's link is let in only as that grant's paid buyer (whose link is then revoked: single use),
+ * anyone else is removed. Resolves once the result is committed, so the webhook can answer 200 only then.
  */
 import type { Logger } from 'pino';
-import type { AccessRepository } from '../db/access-repository.ts';
+import type { AccessGrantRecord, AccessRepository } from '../db/access-repository.ts';
+import { BotflowError } from '../errors.ts';
 import type { PixelSettings } from '../db/bot-repository.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
@@ -24,6 +26,8 @@ export interface UpdateHandlerOptions {
   apis: BotApis;
   access: AccessRepository;
   pixelOf(botId: string): Promise<PixelSettings | null>;
+  /** Removes a user from a chat (ban + unban); throws coded errors. */
+  removeMember(botId: string, chatId: string, userId: string): Promise<void>;
   trackingTtlSeconds: number;
   now(): number;
   logger: Logger;
@@ -57,6 +61,47 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
     // A button whose step this version does not know is stale: the flow answers it with a notice.
     if (decoded.kind === 'unknown_step') return { type: 'click', step: '', index: decoded.index };
     return { type: 'click', step: decoded.step, index: decoded.index };
+  }
+
+  /** The grant an invite link was issued for, by the link itself or its name. */
+  async function grantOf(
+    botId: string,
+    link: { inviteLink?: string; inviteLinkName?: string },
+  ): Promise<AccessGrantRecord | null> {
+    return (
+      (link.inviteLink === undefined ? null : await options.access.findByLink(botId, link.inviteLink)) ??
+      (link.inviteLinkName === undefined
+        ? null
+        : await options.access.findByLinkName(botId, link.inviteLinkName))
+    );
+  }
+
+  /** A member joined: the grant's buyer stays and the link is spent; anyone else is removed. */
+  async function memberJoined(botId: string, joined: Extract<MappedUpdate, { kind: 'member_joined' }>) {
+    const grant = await grantOf(botId, joined);
+    // Not through one of botflow's links (an admin added them, a public link): not ours to judge.
+    if (grant === null || grant.chatId !== joined.chatId) return;
+    const fields = { bot_id: botId, user_id: joined.userId, order_id: grant.orderId };
+    if (grant.userId !== joined.userId || grant.status !== 'granted') {
+      await options.removeMember(botId, joined.chatId, joined.userId);
+      logger.warn(
+        { ...fields, grant_status: grant.status },
+        'removed a member who joined through a link not theirs',
+      );
+      return;
+    }
+    if (grant.inviteLink !== null) {
+      try {
+        await options.apis.call(botId, 'revokeChatInviteLink', {
+          chat_id: Number(grant.chatId),
+          invite_link: grant.inviteLink,
+        });
+      } catch (error) {
+        // Already revoked or expired is as good as revoked; a transient failure makes Telegram redeliver.
+        if (!(error instanceof BotflowError) || error.code !== 'UPSTREAM_REJECTED') throw error;
+      }
+    }
+    logger.info(fields, 'buyer joined; invite link revoked');
   }
 
   async function answerCallback(botId: string, id: string): Promise<void> {
@@ -144,13 +189,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
         return;
       }
       case 'join_request': {
-        const grant =
-          (mapped.inviteLink === undefined
-            ? null
-            : await options.access.findByLink(botId, mapped.inviteLink)) ??
-          (mapped.inviteLinkName === undefined
-            ? null
-            : await options.access.findByLinkName(botId, mapped.inviteLinkName));
+        const grant = await grantOf(botId, mapped);
         const approve =
           grant !== null &&
           grant.userId === mapped.userId &&
@@ -163,6 +202,9 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
         logger.info({ bot_id: botId, user_id: mapped.userId, approved: approve }, 'join request');
         return;
       }
+      case 'member_joined':
+        await memberJoined(botId, mapped);
+        return;
       case 'ignored':
         return;
     }

@@ -1,13 +1,13 @@
 /**
  * Executes the conversation effects that talk to the buyer through Telegram: messages, notices, the
- * PIX charge (its QR rendered here), and paid access (a join-request invite link per order, named so
+ * PIX charge (its QR rendered in the worker pool), and paid access (a join-request invite link per order, named so
  * the join request maps back to the order, recorded before it is sent). Each handler is idempotent
  * per effect key or order, as the effect runner retries them.
  */
 import { createHash } from 'node:crypto';
-import QRCode from 'qrcode';
 import type { AccessRepository } from '../db/access-repository.ts';
 import type { PaymentRepository } from '../db/payment-repository.ts';
+import type { QrRenderer } from '../payments/qr-pool.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { BotApis } from './bot-apis.ts';
 import { escapeHtml, renderEffect } from '../telegram/render-effect.ts';
@@ -16,6 +16,8 @@ export interface TelegramEffectsOptions {
   apis: BotApis;
   payments: PaymentRepository;
   access: AccessRepository;
+  /** Renders the charge's QR image (the piscina pool). */
+  qr: QrRenderer;
   now(): number;
   /** How long an invite link stays usable (default one day). */
   inviteTtlMs?: number;
@@ -41,7 +43,7 @@ export function createTelegramEffects(
       const files: Record<string, { data: Uint8Array; filename: string }> = {};
       for (const [field, spec] of Object.entries(call.files ?? {}))
         files[field] = {
-          data: await QRCode.toBuffer(spec.qr, { type: 'png', margin: 2, width: 384 }),
+          data: await options.qr.render(spec.qr, { width: 384, margin: 2 }),
           filename: 'pix.png',
         };
       await apis.call(item.botId, call.method, call.params, files);
@@ -87,6 +89,8 @@ export function createTelegramEffects(
       linkName: linkNameFor(orderId),
       expiresAt,
     });
+    // Refunded or run out meanwhile (a late retry of this effect): nothing to hand over.
+    if (grant.status === 'revoked' || grant.status === 'expired') return null;
     let link = grant.inviteLink;
     if (link === null) {
       const created = (await apis.call(item.botId, 'createChatInviteLink', {

@@ -32,11 +32,16 @@ export interface AccessRepository {
   }): Promise<AccessGrantRecord>;
   /** Records the issued link and marks the grant granted. */
   setLink(orderId: string, inviteLink: string): Promise<void>;
+  findByOrder(orderId: string): Promise<AccessGrantRecord | null>;
   findByLinkName(botId: string, linkName: string): Promise<AccessGrantRecord | null>;
   findByLink(botId: string, inviteLink: string): Promise<AccessGrantRecord | null>;
+  /** Grants still open whose payment was refunded (their removal failed or has not run yet). */
+  refundedStillOpen(limit: number): Promise<AccessGrantRecord[]>;
   /** Granted access past its expiry. */
   due(now: number, limit: number): Promise<AccessGrantRecord[]>;
   markExpired(orderId: string): Promise<void>;
+  /** Ends a grant that is no longer paid for (refund); an issued link must not work again. */
+  markRevoked(orderId: string): Promise<void>;
   countGranted(botId?: string): Promise<number>;
 }
 
@@ -92,6 +97,10 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
         [orderId, inviteLink],
       );
     },
+    async findByOrder(orderId) {
+      const rows = await sql<Row>(`select ${COLUMNS} from access_grants where order_id = $1`, [orderId]);
+      return rows[0] === undefined ? null : toRecord(rows[0]);
+    },
     async findByLinkName(botId, linkName) {
       const rows = await sql<Row>(
         `select ${COLUMNS} from access_grants where bot_id = $1 and link_name = $2`,
@@ -106,6 +115,16 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
       );
       return rows[0] === undefined ? null : toRecord(rows[0]);
     },
+    async refundedStillOpen(limit) {
+      const rows = await sql<Row>(
+        `select ${COLUMNS} from access_grants
+         where status in ('pending', 'granted')
+           and order_id in (select order_id from payments where status = 'refunded')
+         order by id limit $1`,
+        [limit],
+      );
+      return rows.map(toRecord);
+    },
     async due(now, limit) {
       const rows = await sql<Row>(
         `select ${COLUMNS} from access_grants where status = 'granted' and expires_at <= $1
@@ -117,6 +136,13 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
     async markExpired(orderId) {
       await sql(
         `update access_grants set status = 'expired', revoked_at = now() where order_id = $1 and status = 'granted'`,
+        [orderId],
+      );
+    },
+    async markRevoked(orderId) {
+      await sql(
+        `update access_grants set status = 'revoked', revoked_at = now()
+         where order_id = $1 and status in ('pending', 'granted')`,
         [orderId],
       );
     },

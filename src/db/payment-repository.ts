@@ -41,6 +41,8 @@ export interface PaymentRepository {
     orderId: string,
     charge: { gateway: string; gatewayChargeId: string; brCode: string; expiresAt: number | null },
   ): Promise<void>;
+  /** Marks a payment refunded at the gateway; false when it already was (or cannot be). */
+  markRefunded(orderId: string): Promise<boolean>;
   /** Marks a payment that must grant nothing (amount or currency mismatch). */
   flag(orderId: string, reason: string): Promise<void>;
   /** Pending charges to ask the gateway about: past expiry, or older than `staleBefore`. */
@@ -129,6 +131,14 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
           charge.expiresAt === null ? null : new Date(charge.expiresAt).toISOString(),
         ],
       );
+    },
+    async markRefunded(orderId) {
+      const rows = await sql<{ order_id: string }>(
+        `update payments set status = 'refunded' where order_id = $1 and status in ('pending', 'paid', 'expired')
+         returning order_id`,
+        [orderId],
+      );
+      return rows.length > 0;
     },
     async flag(orderId, reason) {
       await sql('update payments set flagged = $2 where order_id = $1', [orderId, reason]);

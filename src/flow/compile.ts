@@ -117,7 +117,9 @@ export function buildMachineConfig(
     click: [
       { actions: [...begin(), notice('stale_button')], description: 'A button of another step: stale.' },
     ],
-    'payment.created': [{ actions: [{ type: 'chargeCreated' }, { type: 'sendCharge' }] }],
+    'payment.created': [
+      { guard: { type: 'isCreatingCharge' }, actions: [{ type: 'chargeCreated' }, { type: 'sendCharge' }] },
+    ],
     'payment.create_failed': [
       { guard: { type: 'isCurrentCharge' }, actions: [markCharge('create_failed'), notice('charge_failed')] },
     ],

@@ -120,6 +120,11 @@ export const flowSetup = setup({
         order !== undefined && 'step' in event && event.step === params.step && !context.paid.includes(order)
       );
     },
+    // A charge's creation result only matters while it is being created: a webhook can settle the order first.
+    isCreatingCharge: ({ context, event }: Args) =>
+      event.type === 'payment.created' &&
+      context.charge?.order === event.order &&
+      context.charge.status === 'creating',
     hasOpenCharge: ({ context }: Args) =>
       context.charge !== null &&
       (context.charge.status === 'pending' || context.charge.status === 'creating'),

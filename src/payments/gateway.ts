@@ -67,6 +67,6 @@ export interface PixGateway {
   /** Authenticates and parses a webhook; throws `UNAUTHORIZED` when forged, `BAD_REQUEST` when malformed. */
   verifyAndParseWebhook(request: WebhookRequest): Promise<WebhookNotice>;
   /** Gives back all of a paid charge, or `amount` centavos of it, and returns the charge as it now
-   * stands; retrying the same refund refunds once. Absent when the gateway documents no refund API. */
+   * stands. Absent when the gateway documents no refund API. */
   refund?(gatewayChargeId: string, amount?: Cents): Promise<PixCharge>;
 }

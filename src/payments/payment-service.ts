@@ -4,7 +4,8 @@
  * `payment.created`. Confirmation — from a verified webhook, the "I have paid" button or the
  * reconciliation poll — always reads the gateway's own state, refuses a mismatched amount, and
  * routes `payment.paid`/`expired`/`failed` to the conversation under a per-order key, together with
- * the payment's new status and its Purchase event, in one commit.
+ * the payment's new status and its Purchase event, in one commit. A refund marks the payment refunded
+ * and takes the order's access back.
  */
 import type { Logger } from 'pino';
 import type { PixelSettings } from '../db/bot-repository.ts';
@@ -34,12 +35,14 @@ export interface PaymentServiceOptions {
   webhookUrl(botId: string): string;
   now(): number;
   logger: Logger;
+  /** Takes back the access an order granted (its payment was refunded); idempotent. */
+  revokeAccess?(payment: PaymentRecord): Promise<void>;
   /** Whether this process should reconcile the conversation's payments (its shard owner). */
   owns?(botId: string, userId: string): boolean;
 }
 
 /** The outcome of one confirmation. */
-export type ConfirmOutcome = 'paid' | 'expired' | 'failed' | 'pending' | 'flagged';
+export type ConfirmOutcome = 'paid' | 'expired' | 'failed' | 'pending' | 'flagged' | 'refunded';
 
 /** The payment service. */
 export interface PaymentService {
@@ -107,6 +110,13 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
           ],
         });
         return 'paid';
+      }
+      case 'refunded': {
+        // No flow event: the conversation is done with this order; its access is taken back here.
+        if (await payments.markRefunded(payment.orderId))
+          logger.info({ bot_id: payment.botId, order_id: payment.orderId }, 'payment refunded');
+        await options.revokeAccess?.(payment);
+        return 'refunded';
       }
       case 'expired':
       case 'canceled':

@@ -1,7 +1,8 @@
 /**
  * The PixGateway adapter for botflow's sandbox gateway (`src/sim/sandbox-gateway.ts`, or any server
- * speaking its API): bearer-key JSON over HTTP, centavos end to end, webhooks authenticated by an
- * HMAC-SHA256 `X-Sandbox-Signature` with a 5-minute replay window. The API key never enters an error.
+ * speaking its API): bearer-key JSON over HTTP, centavos end to end, whole or partial refunds, webhooks
+ * authenticated by an HMAC-SHA256 `X-Sandbox-Signature` with a 5-minute replay window. The API key
+ * never enters an error.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
@@ -129,6 +130,13 @@ export function createSandboxGateway(options: {
     async getCharge(gatewayChargeId) {
       if (gatewayChargeId === '') throw new BotflowError('BAD_REQUEST', 'a charge id is required');
       return toPixCharge(await call('GET', `/v1/charges/${encodeURIComponent(gatewayChargeId)}`));
+    },
+    async refund(gatewayChargeId, amount) {
+      if (gatewayChargeId === '') throw new BotflowError('BAD_REQUEST', 'a charge id is required');
+      if (amount !== undefined && !(Number.isInteger(amount) && amount > 0))
+        throw new BotflowError('BAD_REQUEST', 'a refund amount is a positive integer of centavos');
+      const path = `/v1/charges/${encodeURIComponent(gatewayChargeId)}/refund`;
+      return toPixCharge(await call('POST', path, amount === undefined ? {} : { amount_cents: amount }));
     },
     async verifyAndParseWebhook(request): Promise<WebhookNotice> {
       const header = headerOf(request.headers, 'x-sandbox-signature');

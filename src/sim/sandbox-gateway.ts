@@ -1,14 +1,16 @@
 /**
  * botflow's built-in sandbox PIX gateway: a loopback HTTP server that behaves like a real one (bearer
- * auth, idempotent charge creation, valid BR Codes, QR images, signed at-least-once webhooks with
- * retries) so the product, its demo and its tests run end to end without a provider or the internet.
+ * auth, idempotent charge creation, valid BR Codes, QR images rendered in the piscina QR pool, refunds,
+ * signed at-least-once webhooks with retries) so the product, its demo and its tests run end to end
+ * without a provider or the internet.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import QRCode from 'qrcode';
 import { BotflowError } from '../errors.ts';
+import { createQrPool, type QrRenderer } from '../payments/qr-pool.ts';
 import { buildSandboxBrCode } from './sandbox-br-code.ts';
+import { apiError, invalidCreate, MAX_BODY_BYTES, readRefundBody, type Reply } from './sandbox-requests.ts';
 import { createWebhookSender, type DeliveryOptions, type DeliveryRecord } from './sandbox-webhooks.ts';
 
 /** A charge as the sandbox stores it (`status` is the stored one; reads derive lazy expiry). */
@@ -17,11 +19,13 @@ export interface SandboxCharge {
   order_id: string;
   amount_cents: number;
   description: string;
-  status: 'pending' | 'paid' | 'expired' | 'failed';
+  status: 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
   br_code: string;
   /** Epoch milliseconds. */
   expires_at: number;
   paid_at?: number;
+  /** Centavos refunded so far; the charge reads `refunded` once all of it is. */
+  refunded_cents?: number;
   notification_url: string;
   idempotency_key: string;
 }
@@ -36,7 +40,16 @@ export interface SandboxGateway {
   expire(id: string): Promise<void>;
   /** Marks a pending charge failed and queues its webhook. */
   fail(id: string): Promise<void>;
-  /** Delivery options for the next webhooks: send each N times, delay, deliver held batches last-first. */
+  /** Refunds a paid charge (all of what is left, or `amountCents`) and queues its webhook; a partial
+   * refund leaves it paid. CONFLICT unless paid, BAD_REQUEST for more than is left. */
+  refund(id: string, amountCents?: number): Promise<void>;
+  /** Queues a signed webhook claiming `status` without changing the charge (a stale or out-of-order
+   * notice); returns its event id. */
+  notify(id: string, status: SandboxCharge['status']): string;
+  /** Runs `hook` on each new charge before its create request is answered (an instant payer); null clears. */
+  onCreate(hook: ((charge: SandboxCharge) => Promise<void>) | null): void;
+  /** Delivery options for the next webhooks: send each N times (in turn or at once), delay, deliver held
+   * batches last-first. */
   setDelivery(o: DeliveryOptions): void;
   /** Every delivery attempt, in the order the answers came back. */
   deliveries: DeliveryRecord[];
@@ -47,34 +60,6 @@ export interface SandboxGateway {
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
-const MAX_AMOUNT_CENTS = 10_000_000_000;
-const MAX_EXPIRY_SECONDS = 365 * 86400;
-
-type Reply = { status: number; body: unknown };
-const apiError = (status: number, code: string, message: string): Reply => ({
-  status,
-  body: { error: { code, message } },
-});
-
-/** Checks a create request; returns the problem or null. */
-function invalidCreate(b: Record<string, unknown>): string | null {
-  if (typeof b['order_id'] !== 'string' || b['order_id'] === '' || b['order_id'].length > 200)
-    return 'order_id must be a non-empty string of at most 200 characters';
-  const amount = b['amount_cents'];
-  if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 1 || amount > MAX_AMOUNT_CENTS)
-    return `amount_cents must be an integer between 1 and ${MAX_AMOUNT_CENTS}`;
-  if (typeof b['description'] !== 'string' || b['description'].length > 500)
-    return 'description must be a string of at most 500 characters';
-  const expiry = b['expires_in_seconds'];
-  if (typeof expiry !== 'number' || !Number.isInteger(expiry) || expiry < 1 || expiry > MAX_EXPIRY_SECONDS)
-    return `expires_in_seconds must be an integer between 1 and ${MAX_EXPIRY_SECONDS}`;
-  const url = b['notification_url'];
-  if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
-    return 'notification_url must be an http(s) URL';
-  return null;
-}
-
 /** Starts the sandbox on loopback (port 0). */
 export async function startSandboxGateway(options?: {
   host?: string;
@@ -83,6 +68,8 @@ export async function startSandboxGateway(options?: {
   now?: () => number;
   retryBaseMs?: number;
   maxAttempts?: number;
+  /** Renders `/qr.png` (default: a pool of its own, closed with the sandbox). */
+  qr?: QrRenderer;
 }): Promise<SandboxGateway> {
   const now = options?.now ?? Date.now;
   const apiKeyDigest = createHash('sha256')
@@ -94,9 +81,11 @@ export async function startSandboxGateway(options?: {
     retryBaseMs: options?.retryBaseMs ?? 100,
     maxAttempts: options?.maxAttempts ?? 5,
   });
+  const qr = options?.qr ?? createQrPool({ maxThreads: 1 });
   const charges = new Map<string, SandboxCharge>();
   const byKey = new Map<string, { id: string; fingerprint: string }>();
   const injected: Array<{ status: number; times: number }> = [];
+  let createHook: ((charge: SandboxCharge) => Promise<void>) | null = null;
 
   const view = (c: SandboxCharge): SandboxCharge =>
     c.status === 'pending' && now() >= c.expires_at ? { ...c, status: 'expired' } : { ...c };
@@ -109,10 +98,30 @@ export async function startSandboxGateway(options?: {
       throw new BotflowError('CONFLICT', `charge ${id} is ${current} and cannot become ${to}`);
     charge.status = to;
     if (to === 'paid') charge.paid_at = now();
+    announce(charge, to);
+  }
+
+  async function refund(id: string, amount?: number): Promise<void> {
+    const charge = charges.get(id);
+    if (charge === undefined) throw new BotflowError('NOT_FOUND', `no charge ${id}`);
+    if (charge.status !== 'paid')
+      throw new BotflowError('CONFLICT', `charge ${id} is ${view(charge).status} and cannot be refunded`);
+    const left = charge.amount_cents - (charge.refunded_cents ?? 0);
+    const value = amount ?? left;
+    if (!Number.isInteger(value) || value < 1 || value > left)
+      throw new BotflowError('BAD_REQUEST', `amount_cents must be an integer between 1 and ${left}`);
+    charge.refunded_cents = (charge.refunded_cents ?? 0) + value;
+    if (charge.refunded_cents === charge.amount_cents) charge.status = 'refunded';
+    announce(charge, charge.status);
+  }
+
+  /** Queues the signed notification; returns its event id. */
+  function announce(charge: SandboxCharge, status: SandboxCharge['status']): string {
     const eventId = `evt_${randomBytes(12).toString('hex')}`;
-    const { order_id, amount_cents } = charge;
-    const body = { id: eventId, type: 'charge.updated', charge_id: id, order_id, status: to, amount_cents };
+    const { id, order_id, amount_cents } = charge;
+    const body = { id: eventId, type: 'charge.updated', charge_id: id, order_id, status, amount_cents };
     sender.send({ url: charge.notification_url, chargeId: id, eventId, body: JSON.stringify(body) });
+    return eventId;
   }
 
   function create(req: IncomingMessage, raw: string): Reply {
@@ -161,7 +170,7 @@ export async function startSandboxGateway(options?: {
 
   async function handle(req: IncomingMessage, raw: string, res: ServerResponse): Promise<Reply | null> {
     const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
-    const m = /^\/v1\/charges(?:\/([A-Za-z0-9_-]+)(?:\/(qr\.png|pay|expire|fail))?)?$/.exec(path);
+    const m = /^\/v1\/charges(?:\/([A-Za-z0-9_-]+)(?:\/(qr\.png|pay|expire|fail|refund))?)?$/.exec(path);
     const [id, action] = [m?.[1], m?.[2]];
     const known =
       m !== null &&
@@ -173,7 +182,13 @@ export async function startSandboxGateway(options?: {
       // Public like a gateway's QR link: the unguessable charge id is the capability.
       const charge = charges.get(id!);
       if (charge === undefined) return apiError(404, 'not_found', `no charge ${id}`);
-      const png = await QRCode.toBuffer(charge.br_code, { type: 'png' });
+      let png: Buffer;
+      try {
+        png = await qr.render(charge.br_code);
+      } catch (error) {
+        const code = error instanceof BotflowError ? error.code : 'INTERNAL';
+        return apiError(code === 'SHUTTING_DOWN' ? 503 : 500, 'qr_failed', `QR rendering failed (${code})`);
+      }
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
       res.end(png);
       return null;
@@ -187,7 +202,15 @@ export async function startSandboxGateway(options?: {
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';
     if (given === '' || !timingSafeEqual(createHash('sha256').update(given).digest(), apiKeyDigest))
       return apiError(401, 'unauthorized', 'a valid API key is required (Authorization: Bearer <key>)');
-    if (id === undefined) return create(req, raw);
+    if (id === undefined) {
+      const reply = create(req, raw);
+      if (reply.status === 201 && createHook !== null) {
+        const created = reply.body as SandboxCharge;
+        await createHook(view(charges.get(created.id)!));
+        return { status: 201, body: view(charges.get(created.id)!) };
+      }
+      return reply;
+    }
     if (action === undefined) {
       const charge = charges.get(id);
       return charge === undefined
@@ -196,13 +219,17 @@ export async function startSandboxGateway(options?: {
     }
     const to = ({ pay: 'paid', expire: 'expired', fail: 'failed' } as const)[action as 'pay'];
     try {
-      await transition(id, to);
+      if (action === 'refund') {
+        const asked = readRefundBody(raw);
+        if ('problem' in asked) return apiError(400, 'invalid_request', asked.problem);
+        await refund(id, asked.amount);
+      } else await transition(id, to);
       return { status: 200, body: view(charges.get(id)!) };
     } catch (error) {
       if (!(error instanceof BotflowError)) throw error;
-      return error.code === 'NOT_FOUND'
-        ? apiError(404, 'not_found', error.message)
-        : apiError(409, 'invalid_state', error.message);
+      if (error.code === 'NOT_FOUND') return apiError(404, 'not_found', error.message);
+      if (error.code === 'BAD_REQUEST') return apiError(400, 'invalid_request', error.message);
+      return apiError(409, 'invalid_state', error.message);
     }
   }
 
@@ -234,6 +261,15 @@ export async function startSandboxGateway(options?: {
     pay: (id) => transition(id, 'paid'),
     expire: (id) => transition(id, 'expired'),
     fail: (id) => transition(id, 'failed'),
+    refund,
+    notify(id, status) {
+      const charge = charges.get(id);
+      if (charge === undefined) throw new BotflowError('NOT_FOUND', `no charge ${id}`);
+      return announce(charge, status);
+    },
+    onCreate(hook) {
+      createHook = hook;
+    },
     setDelivery: (o) => sender.setDelivery(o),
     deliveries: sender.deliveries,
     injectError: (e) => injected.push({ status: e.status, times: e.times ?? 1 }),
@@ -244,6 +280,7 @@ export async function startSandboxGateway(options?: {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      if (options?.qr === undefined) await qr.close();
     },
   };
 }

@@ -22,6 +22,8 @@ export interface DeliveryOptions {
   delayMs?: number;
   /** Send each held batch last-first, so a later status change can arrive before an earlier one. */
   reorder?: boolean;
+  /** Send a held batch's first attempts all at once (concurrent duplicates) instead of one at a time. */
+  concurrent?: boolean;
 }
 
 /** One delivery attempt as the receiver answered it. */
@@ -50,7 +52,7 @@ export function createWebhookSender(options: {
   retryBaseMs: number;
   maxAttempts: number;
 }): WebhookSender {
-  let delivery = { duplicates: 1, delayMs: 0, reorder: false };
+  let delivery = { duplicates: 1, delayMs: 0, reorder: false, concurrent: false };
   const deliveries: DeliveryRecord[] = [];
   const inFlight = new Set<Promise<void>>();
   const stop = new AbortController();
@@ -106,13 +108,20 @@ export function createWebhookSender(options: {
     }
   }
 
-  /** First attempts go out one at a time in batch order; retries run beside the queue. */
+  /** First attempts go out one at a time in batch order (or all at once); retries run beside the queue. */
   async function flush(): Promise<void> {
     const batch = delivery.reorder ? held.reverse() : held;
     held = [];
+    const first = async (event: WebhookEvent) => {
+      if (!(await attempt(event, 1)) && options.maxAttempts > 1) track(retry(event));
+    };
+    if (delivery.concurrent) {
+      if (!stop.signal.aborted) await Promise.all(batch.map(first));
+      return;
+    }
     for (const event of batch) {
       if (stop.signal.aborted) return;
-      if (!(await attempt(event, 1)) && options.maxAttempts > 1) track(retry(event));
+      await first(event);
     }
   }
 
@@ -135,6 +144,7 @@ export function createWebhookSender(options: {
         duplicates: Math.max(1, Math.floor(o.duplicates ?? delivery.duplicates)),
         delayMs: Math.max(0, o.delayMs ?? delivery.delayMs),
         reorder: o.reorder ?? delivery.reorder,
+        concurrent: o.concurrent ?? delivery.concurrent,
       };
     },
     async settled() {

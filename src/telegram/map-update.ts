@@ -1,7 +1,8 @@
 /**
  * Reads a Telegram update (pure) into what botflow acts on: a /start with its payload, text, a
- * button press, a join request. Only private chats drive conversations; everything else is ignored
- * with a reason, and a body that is not an update at all is a coded BAD_REQUEST.
+ * button press, a join request, a member joining a chat (`chat_member`). Only private chats drive
+ * conversations; everything else is ignored with a reason, and a body that is not an update at all is
+ * a coded BAD_REQUEST.
  */
 import { BotflowError } from '../errors.ts';
 import { parseStartCommand } from './parse-start.ts';
@@ -12,6 +13,7 @@ export type MappedUpdate =
   | { kind: 'text'; userId: string; text: string }
   | { kind: 'callback'; userId: string; callbackQueryId: string; data: string }
   | { kind: 'join_request'; userId: string; chatId: string; inviteLink?: string; inviteLinkName?: string }
+  | { kind: 'member_joined'; userId: string; chatId: string; inviteLink?: string; inviteLinkName?: string }
   | { kind: 'ignored'; reason: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -58,16 +60,38 @@ function mapBody(update: Record<string, unknown>): MappedUpdate {
     const userId = isObject(from) ? idOf(from['id']) : null;
     const chatId = isObject(chat) ? idOf(chat['id']) : null;
     if (userId === null || chatId === null) return { kind: 'ignored', reason: 'malformed join request' };
-    const link = join['invite_link'];
-    return {
-      kind: 'join_request',
-      userId,
-      chatId,
-      ...(isObject(link) && typeof link['invite_link'] === 'string'
-        ? { inviteLink: link['invite_link'] }
-        : {}),
-      ...(isObject(link) && typeof link['name'] === 'string' ? { inviteLinkName: link['name'] } : {}),
-    };
+    return { kind: 'join_request', userId, chatId, ...linkFields(join['invite_link']) };
   }
+  const member = update['chat_member'];
+  if (isObject(member)) return mapChatMember(member);
   return { kind: 'ignored', reason: 'update type not handled' };
+}
+
+/** The link fields of an update's `invite_link`, when present. */
+function linkFields(link: unknown): { inviteLink?: string; inviteLinkName?: string } {
+  if (!isObject(link)) return {};
+  return {
+    ...(typeof link['invite_link'] === 'string' ? { inviteLink: link['invite_link'] } : {}),
+    ...(typeof link['name'] === 'string' ? { inviteLinkName: link['name'] } : {}),
+  };
+}
+
+/** Whether a ChatMember is in the chat (restricted members count when `is_member`). */
+function isIn(m: unknown): boolean {
+  if (!isObject(m)) return false;
+  const status = m['status'];
+  if (status === 'restricted') return m['is_member'] === true;
+  return status === 'member' || status === 'administrator' || status === 'creator';
+}
+
+/** A `chat_member` update matters only as a join: out of the chat before, in it now. */
+function mapChatMember(update: Record<string, unknown>): MappedUpdate {
+  const chat = update['chat'];
+  const chatId = isObject(chat) ? idOf(chat['id']) : null;
+  const next = update['new_chat_member'];
+  const user = isObject(next) ? next['user'] : undefined;
+  const userId = isObject(user) ? idOf(user['id']) : null;
+  if (chatId === null || userId === null) return { kind: 'ignored', reason: 'malformed chat member update' };
+  if (!isIn(next) || isIn(update['old_chat_member'])) return { kind: 'ignored', reason: 'not a join' };
+  return { kind: 'member_joined', userId, chatId, ...linkFields(update['invite_link']) };
 }

@@ -85,6 +85,17 @@ describe('advanceConversation', () => {
     assert.deepEqual(again.effects, []);
   });
 
+  it('a charge created after its order was paid (early webhook) is not sent to the buyer', () => {
+    let s = advanceConversation(compiled, null, { type: 'start' }).snapshot;
+    s = advanceConversation(compiled, s, { type: 'click', step: 'ask', index: 0 }).snapshot;
+    s = advanceConversation(compiled, s, { type: 'payment.paid', order: 'pay:1', step: 'pay' }).snapshot;
+    const late = { type: 'payment.created', order: 'pay:1', charge_id: 'c1', br_code: 'x' } as const;
+    const r = advanceConversation(compiled, s, late);
+    assert.equal(r.currentStep, 'vip');
+    assert.deepEqual(r.effects, []);
+    assert.equal((r.snapshot.context as { charge: { status: string } }).charge.status, 'paid');
+  });
+
   it('a payment event for another order changes nothing', () => {
     let s = advanceConversation(compiled, null, { type: 'start' }).snapshot;
     s = advanceConversation(compiled, s, { type: 'click', step: 'ask', index: 0 }).snapshot;

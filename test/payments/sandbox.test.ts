@@ -27,6 +27,7 @@ function assertCoded(error: unknown, code: string): true {
     assert.doesNotMatch(text, /SHOULD_NEVER_LEAK/);
   return true;
 }
+const isCode = (code: string) => (error: unknown) => assertCoded(error, code);
 
 describe('sandbox PixGateway adapter against the sandbox gateway (real HTTP)', () => {
   let sandbox: SandboxGateway;
@@ -116,6 +117,31 @@ describe('sandbox PixGateway adapter against the sandbox gateway (real HTTP)', (
     const read = await gateway.getCharge(charge.gatewayChargeId);
     assert.equal(read.status, 'paid');
     assert.equal(read.paidAt, clock);
+  });
+
+  it('refunds part then all of a paid charge; each refund is announced and read back', async () => {
+    const charge = await gateway.createCharge(input({ amount: 5000 }));
+    await assert.rejects(gateway.refund!(charge.gatewayChargeId), isCode('CONFLICT'), 'not paid yet');
+    await sandbox.pay(charge.gatewayChargeId);
+    const partial = await gateway.refund!(charge.gatewayChargeId, 1500);
+    assert.equal(partial.status, 'paid');
+    assert.equal(sandbox.charges.get(charge.gatewayChargeId)?.refunded_cents, 1500);
+    await assert.rejects(gateway.refund!(charge.gatewayChargeId, 3501), isCode('BAD_REQUEST'));
+    const rest = await gateway.refund!(charge.gatewayChargeId);
+    assert.equal(rest.status, 'refunded');
+    assert.equal(rest.amount, 5000);
+    assert.equal((await gateway.getCharge(charge.gatewayChargeId)).status, 'refunded');
+    await assert.rejects(gateway.refund!(charge.gatewayChargeId), isCode('CONFLICT'));
+    await assert.rejects(gateway.refund!(charge.gatewayChargeId, 1.5), isCode('BAD_REQUEST'));
+    await assert.rejects(gateway.refund!('ch_unknown'), isCode('NOT_FOUND'));
+    await sandbox.settled();
+    const claims = hooks.received
+      .filter((h) => h.json['charge_id'] === charge.gatewayChargeId)
+      .map((h) => h.json['status']);
+    assert.deepEqual(claims, ['paid', 'paid', 'refunded']);
+    const last = hooks.received.findLast((h) => h.json['charge_id'] === charge.gatewayChargeId)!;
+    const notice = await gateway.verifyAndParseWebhook(asRequest(last));
+    assert.equal(notice.claimedStatus, 'refunded');
   });
 
   it('duplicated deliveries yield the same dedupKey', async () => {

@@ -260,6 +260,68 @@ describe('sandbox PIX gateway (real HTTP)', () => {
     assert.deepEqual(order, [b.id, a.id]);
   });
 
+  it('POST /refund: 401 without the key, 409 unless paid, 400 for a bad amount, 404 unknown, then refunded', async () => {
+    const charge = await create();
+    const refund = (body?: unknown, key = KEY) =>
+      fetch(`${gw.url}/v1/charges/${charge.id}/refund`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    assert.equal((await refund(undefined, 'wrong')).status, 401);
+    assert.equal((await refund()).status, 409);
+    await gw.pay(charge.id);
+    assert.equal((await refund({ amount_cents: 0 })).status, 400);
+    assert.equal((await refund({ amount_cents: 2991 })).status, 400);
+    assert.equal((await refund('x')).status, 400);
+    assert.equal((await api('POST', '/v1/charges/ch_nope/refund')).status, 404);
+    const done = await refund({ amount_cents: 2990 });
+    assert.equal(done.status, 200);
+    const body = (await done.json()) as { status: string; refunded_cents: number };
+    assert.deepEqual([body.status, body.refunded_cents], ['refunded', 2990]);
+    await gw.settled();
+    assert.deepEqual(
+      eventsFor(charge.id).map((h) => h.json['status']),
+      ['paid', 'refunded'],
+    );
+  });
+
+  it('notify sends a signed claim without changing the charge; onCreate runs before the create answer', async () => {
+    const charge = await create();
+    const eventId = gw.notify(charge.id, 'expired');
+    await gw.settled();
+    assert.deepEqual(
+      eventsFor(charge.id).map((h) => [h.json['id'], h.json['status']]),
+      [[eventId, 'expired']],
+    );
+    assert.equal(gw.charges.get(charge.id)?.status, 'pending');
+    gw.onCreate(async (c) => gw.pay(c.id));
+    try {
+      const paid = await create();
+      assert.equal(paid.status, 'paid', 'the create answer already shows the hook’s payment');
+    } finally {
+      gw.onCreate(null);
+    }
+    assert.equal((await create()).status, 'pending');
+  });
+
+  it('concurrent duplicates are all in flight at once', async () => {
+    const charge = await create();
+    gw.setDelivery({ duplicates: 4, concurrent: true });
+    hooks.hold();
+    try {
+      await gw.pay(charge.id);
+      // All four copies reach the receiver while none has been answered.
+      while (eventsFor(charge.id).length < 4) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(gw.deliveries.filter((d) => d.charge_id === charge.id).length, 0, 'none answered yet');
+    } finally {
+      hooks.release();
+      gw.setDelivery({ duplicates: 1, concurrent: false });
+    }
+    await gw.settled();
+    assert.equal(gw.deliveries.filter((d) => d.charge_id === charge.id && d.status === 200).length, 4);
+  });
+
   it('injected errors answer API requests like an outage, then clear', async () => {
     gw.injectError({ status: 503, times: 1 });
     assert.equal((await api('GET', '/v1/charges/ch_nope')).status, 503);

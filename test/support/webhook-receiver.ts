@@ -18,6 +18,9 @@ export interface WebhookReceiver {
   received: ReceivedWebhook[];
   /** Statuses for the next requests, in order; afterwards it answers 200. */
   script(statuses: number[]): void;
+  /** Records requests but answers none until `release` (to observe requests in flight together). */
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -25,6 +28,7 @@ export interface WebhookReceiver {
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   let statuses: number[] = [];
+  let held: Array<() => void> | null = null;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -37,7 +41,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         // recorded as {}: the test asserts on what it expects
       }
       received.push({ headers: req.headers, rawBody, json });
-      res.writeHead(statuses.shift() ?? 200).end();
+      const answer = () => res.writeHead(statuses.shift() ?? 200).end();
+      if (held === null) answer();
+      else held.push(answer);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,6 +52,14 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     received,
     script: (s) => {
       statuses = [...s];
+    },
+    hold: () => {
+      held ??= [];
+    },
+    release: () => {
+      const waiting = held ?? [];
+      held = null;
+      for (const answer of waiting) answer();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startVipFunnel, VIP_CHAT, type VipFunnel } from '../support/vip-funnel.ts';
+
+let h: VipFunnel;
+before(async () => {
+  h = await startVipFunnel(7400000001);
+});
+after(() => h.close());
+
+const person = (id: number) => ({ id, is_bot: false, first_name: 'M' });
+/** Pushes a chat_member join through the fake Bot API's webhook; returns the delivery's HTTP status. */
+async function join(
+  userId: number,
+  link?: { invite_link: string; name?: string },
+  old = 'left',
+): Promise<number | string> {
+  const updateId = h.fake.pushUpdate(h.token, {
+    chat_member: {
+      chat: { id: VIP_CHAT, type: 'supergroup', title: 'VIP' },
+      from: person(userId),
+      date: Math.floor(Date.now() / 1000),
+      old_chat_member: { status: old, user: person(userId) },
+      new_chat_member: { status: 'member', user: person(userId) },
+      ...(link === undefined
+        ? {}
+        : {
+            invite_link: {
+              ...link,
+              creator: { id: 7400000001, is_bot: true, first_name: 'bot' },
+              creates_join_request: true,
+              is_primary: false,
+              is_revoked: false,
+            },
+            via_join_request: true,
+          }),
+    },
+  });
+  await h.fake.settled();
+  await h.app.effects.idle();
+  return h.fake.deliveries.findLast((d) => d.update_id === updateId)!.status;
+}
+const removals = (userId: number) =>
+  ['banChatMember', 'unbanChatMember'].map(
+    (method) =>
+      h.fake
+        .callsOf(h.token, method)
+        .filter(
+          (c) =>
+            c.status === 200 &&
+            Number(c.params['chat_id']) === VIP_CHAT &&
+            Number(c.params['user_id']) === userId,
+        ).length,
+  );
+const revocations = (link: string) =>
+  h.fake.callsOf(h.token, 'revokeChatInviteLink').filter((c) => c.params['invite_link'] === link).length;
+
+/** A buyer who paid; returns their grant's link and its name. */
+async function paidBuyer(userId: number) {
+  const orderId = await h.checkout(userId);
+  await h.sandbox.pay(h.chargeOf(userId).id);
+  await h.settle();
+  const grant = (await h.app.funnel.access.findByOrder(orderId))!;
+  assert.equal(grant.status, 'granted');
+  return { orderId, invite_link: grant.inviteLink!, name: grant.linkName! };
+}
+
+describe('chat_member updates (real HTTP through the fake Bot API)', () => {
+  it('the buyer joining through their link stays in, and the link is revoked (single use)', async () => {
+    const { invite_link, name } = await paidBuyer(801);
+    assert.equal(revocations(invite_link), 0);
+    assert.equal(await join(801, { invite_link, name }), 200);
+    assert.equal(revocations(invite_link), 1);
+    assert.deepEqual(removals(801), [0, 0]);
+    // Matched by name alone too (Telegram hides the full link from other admins): revoked again, harmless.
+    assert.equal(await join(801, { invite_link: 'https://t.me/+hidden...', name }), 200);
+    assert.deepEqual(removals(801), [0, 0]);
+    const link = (await h.app.funnel.access.findByLink('tbot', invite_link))!;
+    assert.equal(link.status, 'granted', 'joining does not end the paid access');
+  });
+
+  it("someone joining through another buyer's link is removed (ban + unban); the buyer keeps theirs", async () => {
+    const { invite_link, name } = await paidBuyer(802);
+    assert.equal(await join(899, { invite_link, name }), 200);
+    assert.deepEqual(removals(899), [1, 1]);
+    const unban = h.fake
+      .callsOf(h.token, 'unbanChatMember')
+      .findLast((c) => Number(c.params['user_id']) === 899)!;
+    assert.equal(unban.params['only_if_banned'], true);
+    assert.equal(revocations(invite_link), 0, "the buyer's link still works for the buyer");
+    assert.deepEqual(removals(802), [0, 0]);
+  });
+
+  it('the owner of a grant that was refunded is removed when joining through its link', async () => {
+    const { orderId, invite_link, name } = await paidBuyer(803);
+    await h.sandbox.refund(h.chargeOf(803).id);
+    await h.settle();
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.status, 'revoked');
+    const before = removals(803);
+    assert.equal(await join(803, { invite_link, name }), 200);
+    assert.deepEqual(removals(803), [before[0]! + 1, before[1]! + 1]);
+  });
+
+  it('joins without one of our links, and leaves, are left alone', async () => {
+    assert.equal(await join(850), 200);
+    assert.equal(await join(851, { invite_link: 'https://t.me/+public', name: 'promo' }), 200);
+    assert.equal(await join(852, undefined, 'member'), 200);
+    for (const user of [850, 851, 852]) assert.deepEqual(removals(user), [0, 0]);
+  });
+
+  it('a failed removal answers 5xx so Telegram delivers the update again, and the retry removes', async () => {
+    const { invite_link, name } = await paidBuyer(804);
+    const failed = () => h.fake.deliveries.filter((d) => d.token === h.token && d.status !== 200).length;
+    const failedBefore = failed();
+    h.fake.injectError({ status: 400, method: 'banChatMember', token: h.token, times: 1 });
+    assert.equal(await join(898, { invite_link, name }), 200, 'the redelivery succeeded');
+    assert.equal(failed(), failedBefore + 1);
+    assert.deepEqual(removals(898), [1, 1]);
+  });
+});

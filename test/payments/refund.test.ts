@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { linkNameFor } from '../../src/bot/telegram-effects.ts';
+import { createSql } from '../../src/db/sql-client.ts';
+import type { KeyedEffect } from '../../src/runtime/conversation-host.ts';
+import { startVipFunnel, VIP_CHAT, type VipFunnel } from '../support/vip-funnel.ts';
+
+let h: VipFunnel;
+before(async () => {
+  h = await startVipFunnel(7300000001);
+});
+after(() => h.close());
+
+const removals = (method: 'banChatMember' | 'unbanChatMember', userId: number) =>
+  h.fake
+    .callsOf(h.token, method)
+    .filter(
+      (c) =>
+        c.status === 200 &&
+        Number(c.params['user_id']) === userId &&
+        Number(c.params['chat_id']) === VIP_CHAT,
+    ).length;
+const refundNotices = (userId: number) =>
+  h.sentTo(userId, 'sendMessage').filter((c) => /estornado/.test(String(c.params['text']))).length;
+
+/** A buyer who paid and was granted access; returns the order id. */
+async function paidBuyer(userId: number): Promise<string> {
+  const orderId = await h.checkout(userId);
+  await h.sandbox.pay(h.chargeOf(userId).id);
+  await h.settle();
+  assert.equal((await h.app.funnel.access.findByOrder(orderId))?.status, 'granted');
+  return orderId;
+}
+
+describe('refunds (sandbox gateway, webhook, Telegram)', () => {
+  it('a refund webhook marks the payment refunded and takes the access back once', async () => {
+    const orderId = await paidBuyer(701);
+    const link = (await h.app.funnel.access.findByOrder(orderId))!.inviteLink!;
+    await h.sandbox.refund(h.chargeOf(701).id);
+    await h.settle();
+    assert.equal((await h.app.funnel.payments.get(orderId))!.status, 'refunded');
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.status, 'revoked');
+    assert.equal(removals('banChatMember', 701), 1);
+    assert.equal(removals('unbanChatMember', 701), 1);
+    const revoked = h.fake.callsOf(h.token, 'revokeChatInviteLink').filter((c) => c.status === 200);
+    assert.ok(revoked.some((c) => c.params['invite_link'] === link));
+    assert.equal(refundNotices(701), 1);
+    // The same news again, and the expiry job later, change nothing more.
+    h.sandbox.notify(h.chargeOf(701).id, 'refunded');
+    await h.settle();
+    await h.runJobsAt(31 * 86_400_000);
+    assert.equal(removals('banChatMember', 701), 1);
+    assert.equal(refundNotices(701), 1);
+    assert.equal((await h.app.funnel.payments.get(orderId))!.status, 'refunded');
+  });
+
+  it('a partial refund keeps the order paid and its access', async () => {
+    const orderId = await paidBuyer(702);
+    await h.sandbox.refund(h.chargeOf(702).id, 1000);
+    await h.settle();
+    assert.equal((await h.app.funnel.payments.get(orderId))!.status, 'paid');
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.status, 'granted');
+    assert.equal(removals('banChatMember', 702), 0);
+    assert.equal(await h.grants(orderId), 1);
+  });
+
+  it('when Telegram refuses the removal the webhook fails, and the gateway retry completes it', async () => {
+    const orderId = await paidBuyer(703);
+    const id = h.chargeOf(703).id;
+    h.fake.injectError({ status: 400, method: 'banChatMember', token: h.token, times: 1 });
+    await h.sandbox.refund(id);
+    await h.settle();
+    const answers = h.sandbox.deliveries.filter((d) => d.charge_id === id).map((d) => d.status);
+    assert.deepEqual(answers, [200, 502, 200], 'paid, refund refused, refund retried');
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.status, 'revoked');
+    assert.equal(removals('banChatMember', 703), 1);
+    assert.equal(refundNotices(703), 1);
+  });
+
+  it('when the gateway gives up on the webhook, the periodic job takes the access back', async () => {
+    const orderId = await paidBuyer(705);
+    const id = h.chargeOf(705).id;
+    // Refused on all five deliveries of the refund webhook.
+    h.fake.injectError({ status: 400, method: 'banChatMember', token: h.token, times: 5 });
+    await h.sandbox.refund(id);
+    await h.settle();
+    const refusals = h.sandbox.deliveries.filter((d) => d.charge_id === id && d.status === 502);
+    assert.equal(refusals.length, 5);
+    assert.equal((await h.app.funnel.payments.get(orderId))!.status, 'refunded');
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.status, 'granted');
+    assert.equal((await h.app.runJobs()).accessRevoked, 1);
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.status, 'revoked');
+    assert.equal(removals('banChatMember', 705), 1);
+    assert.equal(refundNotices(705), 1);
+    assert.equal((await h.app.runJobs()).accessRevoked, 0);
+  });
+
+  it('a grantAccess effect that runs again after the refund hands nothing over', async () => {
+    const orderId = await paidBuyer(704);
+    await h.sandbox.refund(h.chargeOf(704).id);
+    await h.settle();
+    const rows = await createSql(h.app.db.orm)<{
+      idempotency_key: string;
+      effect: KeyedEffect['effect'];
+      flow_version: number;
+    }>(
+      `select idempotency_key, effect, flow_version from effects
+       where bot_id = 'tbot' and user_id = 704 and effect->>'type' = 'grantAccess'`,
+    );
+    const before = h.confirmations(704).length;
+    await h.app.funnel.effectHandlers['grantAccess']!({
+      key: rows[0]!.idempotency_key,
+      botId: 'tbot',
+      userId: '704',
+      flowVersion: rows[0]!.flow_version,
+      effect: rows[0]!.effect,
+    });
+    assert.equal(h.confirmations(704).length, before);
+    assert.equal(h.inviteLinks(orderId), 1);
+    assert.equal((await h.app.funnel.access.findByLinkName('tbot', linkNameFor(orderId)))!.status, 'revoked');
+  });
+});

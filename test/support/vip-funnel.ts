@@ -1,0 +1,164 @@
+/**
+ * Test harness: botflow bootstrapped on a fresh Postgres database and a random Redis prefix, with the
+ * fake Bot API, the fake Graph API and the sandbox gateway, running the VIP funnel
+ * (machines/vip-funnel.flow.json). Buyers are driven over real HTTP; botflow's clock can be moved.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
+import { linkNameFor } from '../../src/bot/telegram-effects.ts';
+import { createSql } from '../../src/db/sql-client.ts';
+import { type FakeBotApi, type RecordedCall, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
+import { startFakeGraphApi } from '../../src/sim/fake-graph-api.ts';
+import {
+  type SandboxCharge,
+  type SandboxGateway,
+  startSandboxGateway,
+} from '../../src/sim/sandbox-gateway.ts';
+import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
+import { eventIdFor } from '../../src/tracking/conversion-event.ts';
+import { createFreshDatabase } from '../db/fresh-database.ts';
+
+const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
+const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** The chat the VIP funnel grants access to. */
+export const VIP_CHAT = -1001234567890;
+
+/** A running harness. */
+export interface VipFunnel {
+  app: BotflowApp;
+  fake: FakeBotApi;
+  sandbox: SandboxGateway;
+  token: string;
+  /** Milliseconds botflow's clock runs ahead of the sandbox's. */
+  offset: number;
+  /** Posts an update to botflow's Telegram webhook with the bot's secret. */
+  post(update: Record<string, unknown>): Promise<Response>;
+  say(userId: number, text: string): Promise<Response>;
+  press(userId: number, data: string): Promise<Response>;
+  /** Drives a buyer to the VIP Mensal charge; returns its order id. */
+  checkout(userId: number): Promise<string>;
+  /** Waits for every webhook and the effects they caused. */
+  settle(): Promise<void>;
+  chargeOf(userId: number): SandboxCharge;
+  count(fromWhere: string, params: unknown[]): Promise<number>;
+  grants(orderId: string): Promise<number>;
+  purchases(orderId: string): Promise<number>;
+  inviteLinks(orderId: string): number;
+  /** Answered (200) calls to the user's private chat. */
+  sentTo(userId: number, method?: string): RecordedCall[];
+  confirmations(userId: number): RecordedCall[];
+  /** Runs botflow's periodic jobs with its clock `ms` ahead. */
+  runJobsAt(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts a harness with a bot `tbot` of token id `botNumber`. */
+export async function startVipFunnel(botNumber: number): Promise<VipFunnel> {
+  const token = `${botNumber}:AAharness-token-for-the-fake-bot-api`;
+  const fresh = await createFreshDatabase();
+  const fake = await startFakeBotApi({ retryBaseMs: 20 });
+  fake.addBot({ token, id: botNumber, username: `h${botNumber}_bot` });
+  const graph = await startFakeGraphApi({ tokens: ['meta-token'] });
+  const sandbox = await startSandboxGateway({
+    apiKey: 'k',
+    webhookSecret: 'sandbox-secret',
+    retryBaseMs: 20,
+  });
+  const harness = { offset: 0 } as VipFunnel;
+  const app = await bootstrap({
+    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent' },
+    config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url },
+    now: () => Date.now() + harness.offset,
+    http: { port: 0 },
+    timerIntervalMs: 0,
+    jobsIntervalMs: 0,
+    redisPrefix: `bf-test-${randomBytes(4).toString('hex')}`,
+  });
+  await app.addBot({
+    id: 'tbot',
+    token,
+    gateway: { kind: 'sandbox', api_base: sandbox.url, api_key: 'k', webhook_secret: 'sandbox-secret' },
+    pixel: { pixel_id: 'px-harness', access_token: 'meta-token' },
+  });
+  await app.publishFlow('tbot', vip);
+  const secret = (await app.funnel.settingsOf('tbot'))!.webhookSecret;
+  const sql = createSql(app.db.orm);
+  let updateId = 5000;
+  const from = (userId: number) => ({ id: userId, is_bot: false, first_name: 'T' });
+  const count = async (fromWhere: string, params: unknown[]) =>
+    Number((await sql<{ n: string }>(`select count(*)::text as n from ${fromWhere}`, params))[0]!.n);
+  const sentTo = (userId: number, method?: string) =>
+    fake.callsOf(token, method).filter((c) => c.status === 200 && Number(c.params['chat_id']) === userId);
+
+  return Object.assign(harness, {
+    app,
+    fake,
+    sandbox,
+    token,
+    post: (update: Record<string, unknown>) =>
+      fetch(`${app.url}/telegram/tbot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
+        body: JSON.stringify({ update_id: updateId++, ...update }),
+      }),
+    say: (userId: number, text: string) =>
+      harness.post({
+        message: {
+          message_id: updateId,
+          date: 1,
+          chat: { id: userId, type: 'private' },
+          from: from(userId),
+          text,
+        },
+      }),
+    press: (userId: number, data: string) =>
+      harness.post({ callback_query: { id: `q${updateId}`, from: from(userId), chat_instance: 'x', data } }),
+    async checkout(userId: number) {
+      assert.equal((await harness.say(userId, '/start')).status, 200);
+      assert.equal((await harness.say(userId, `u${userId}@example.com`)).status, 200);
+      const buy = encodeCallbackData({ version: 1, step: 'offers', index: 0 });
+      assert.equal((await harness.press(userId, buy)).status, 200);
+      await app.effects.idle();
+      const rows = await sql<{ order_id: string }>(
+        `select order_id from payments where bot_id = 'tbot' and user_id = $1`,
+        [userId],
+      );
+      assert.equal(rows.length, 1);
+      return rows[0]!.order_id;
+    },
+    async settle() {
+      await sandbox.settled();
+      await app.effects.idle();
+    },
+    chargeOf: (userId: number) =>
+      [...sandbox.charges.values()].find((c) => c.order_id.includes(`:${userId}:`))!,
+    count,
+    grants: (orderId: string) => count('access_grants where order_id = $1', [orderId]),
+    purchases: (orderId: string) =>
+      count('conversion_events where event_id = $1', [eventIdFor('Purchase', orderId)]),
+    inviteLinks: (orderId: string) =>
+      fake
+        .callsOf(token, 'createChatInviteLink')
+        .filter((c) => c.status === 200 && c.params['name'] === linkNameFor(orderId)).length,
+    sentTo,
+    confirmations: (userId: number) =>
+      sentTo(userId, 'sendMessage').filter((c) => /Pagamento confirmado/.test(String(c.params['text']))),
+    async runJobsAt(ms: number) {
+      harness.offset = ms;
+      try {
+        await app.runJobs();
+      } finally {
+        harness.offset = 0;
+      }
+      await app.effects.idle();
+    },
+    async close() {
+      await app.close();
+      await Promise.all([fake.close(), sandbox.close(), graph.close()]);
+      await fresh.drop();
+    },
+  });
+}
