@@ -20,7 +20,7 @@ import { environment, quantile, round } from './lib/stats.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
-const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 1200);
+const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
 const PER_USER = 4;
 const USERS = Math.max(1, Math.floor(UPDATES / PER_USER));
@@ -164,7 +164,7 @@ async function drive(options: {
   };
 }
 
-/** Sends per update for one user, counted by driving a warm-up user slowly (quiet 1 s after each). */
+/** Sends per update for one user, counted by driving a warm-up user slowly (quiet 0.5 s after each). */
 async function countSends(url: string, secret: string, button: string, user: number): Promise<number[]> {
   const counts: number[] = [];
   for (let k = 0; k < PER_USER; k++) {
@@ -178,7 +178,7 @@ async function countSends(url: string, secret: string, button: string, user: num
     let seen = -1;
     while (seen !== calls.count(user)) {
       seen = calls.count(user);
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 500));
     }
     counts.push(calls.count(user) - before);
   }
@@ -188,7 +188,7 @@ async function countSends(url: string, secret: string, button: string, user: num
 
 /** A few users through the whole funnel before measuring (connections, JIT, flow cache). */
 async function warmUp(options: Omit<Parameters<typeof drive>[0], 'users'>) {
-  await drive({ ...options, users: Math.min(CONCURRENCY, 20) });
+  await drive({ ...options, users: Math.min(CONCURRENCY, 10) });
 }
 
 try {
