@@ -13,8 +13,8 @@ export function round(value: number, digits = 3): number {
   return Math.round(value * f) / f;
 }
 
-/** Node version and CPU count, printed with every result. */
-export async function environment(): Promise<{ node: string; cpus: number }> {
-  const { availableParallelism } = await import('node:os');
-  return { node: process.version, cpus: availableParallelism() };
+/** Node version, CPU count and the host's 1-minute load average when called (other work sharing the machine), printed with every result. */
+export async function environment(): Promise<{ node: string; cpus: number; load_avg_1m: number }> {
+  const { availableParallelism, loadavg } = await import('node:os');
+  return { node: process.version, cpus: availableParallelism(), load_avg_1m: round(loadavg()[0]!, 2) };
 }
