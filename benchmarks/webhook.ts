@@ -24,6 +24,8 @@ const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
 const PER_USER = 4;
+/** One Redis prefix for the run, shared by the setup process and the cluster's workers. */
+const PREFIX = `bf-bench-${randomBytes(4).toString('hex')}`;
 const USERS = Math.max(1, Math.floor(UPDATES / PER_USER));
 const log = (line: string) => process.stderr.write(`webhook: ${line}\n`);
 
@@ -145,7 +147,7 @@ try {
     http: false,
     timerIntervalMs: 0,
     jobsIntervalMs: 0,
-    redisPrefix: `bf-bench-${randomBytes(4).toString('hex')}`,
+    redisPrefix: PREFIX,
   });
   await setup.addBot({
     id: BOT_ID,
@@ -198,6 +200,7 @@ try {
       env: {
         DATABASE_URL: database.url,
         REDIS_URL: REDIS,
+        BOTFLOW_REDIS_PREFIX: PREFIX,
         PORT: String(port),
         LOG_LEVEL: 'silent',
         TELEGRAM_API_ROOT: fake.url,

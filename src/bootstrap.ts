@@ -62,7 +62,7 @@ export interface BootstrapOptions {
   /** Observes every finished input: its key and how long it took to commit (the demo's latency report). */
   onDispatched?(input: Dispatch, seconds: number, error?: unknown): void;
   workerId?: string;
-  /** Prefix of every Redis key and channel (tests use a random one). */
+  /** Prefix of every Redis key and channel (default BOTFLOW_REDIS_PREFIX, else `bf`; tests use a random one). */
   redisPrefix?: string;
   /** Serve HTTP (admin API, health, metrics) on `config.port`, or on `port` here (0: any). False: no HTTP. */
   http?: false | { port?: number; host?: string };
@@ -156,7 +156,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     const bus: FlowChangeBus =
       config.redisUrl === undefined
         ? createMemoryFlowChangeBus()
-        : createRedisFlowChangeBus({ url: config.redisUrl, prefix: options.redisPrefix ?? 'bf' });
+        : createRedisFlowChangeBus({ url: config.redisUrl, prefix: options.redisPrefix ?? config.redisPrefix });
     await bus.subscribe((botId) => source.invalidate(botId));
     const outbox = createEffectOutbox(db.orm);
     const sql = createSql(db.orm);
@@ -229,7 +229,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       logger,
       metrics,
       now,
-      redisPrefix: options.redisPrefix ?? 'bf',
+      redisPrefix: options.redisPrefix ?? config.redisPrefix,
       baseUrl: () => listening?.url ?? `http://127.0.0.1:${config.port}`,
       owns: (botId, userId) => epochs.has(shardOf(botId, userId)),
     });

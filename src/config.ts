@@ -34,6 +34,8 @@ export interface Config {
   trackingTtlDays: number;
   /** Encrypts stored secrets at rest (AES-256-GCM) when set; never logged. */
   secretKey: string | undefined;
+  /** Prefix of every Redis key and channel, so deployments can share one Redis. */
+  redisPrefix: string;
   /** True when REDIS_URL is unset: in-process ports, one worker. */
   embedded: boolean;
 }
@@ -91,6 +93,10 @@ const FIELDS = {
     }),
     expected: '32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)',
   },
+  BOTFLOW_REDIS_PREFIX: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+    expected: 'up to 32 letters, digits, _ or -',
+  },
   BOTFLOW_TRUST_PROXY: { schema: z.enum(['true', 'false', '1', '0']), expected: 'true or false' },
   BOTFLOW_TRACKING_TTL_DAYS: {
     schema: z.coerce.number().int().min(1).max(365),
@@ -136,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustProxy: ['true', '1'].includes(read(env, 'BOTFLOW_TRUST_PROXY') ?? 'false'),
     trackingTtlDays: read(env, 'BOTFLOW_TRACKING_TTL_DAYS') ?? 30,
     secretKey: read(env, 'BOTFLOW_SECRET_KEY'),
+    redisPrefix: read(env, 'BOTFLOW_REDIS_PREFIX') ?? 'bf',
     embedded,
   };
 }

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       trackingTtlDays: 30,
       secretKey: undefined,
+      redisPrefix: 'bf',
       embedded: true,
     });
   });
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       BOTFLOW_TRUST_PROXY: 'true',
       BOTFLOW_TRACKING_TTL_DAYS: '7',
       BOTFLOW_SECRET_KEY: 'ab'.repeat(32),
+      BOTFLOW_REDIS_PREFIX: 'shop-2',
     });
     assert.deepEqual(config, {
       port: 8080,
@@ -70,6 +72,7 @@ describe('loadConfig', () => {
       trustProxy: true,
       trackingTtlDays: 7,
       secretKey: 'ab'.repeat(32),
+      redisPrefix: 'shop-2',
       embedded: false,
     });
   });
@@ -98,6 +101,7 @@ describe('loadConfig', () => {
     ['BOTFLOW_PUBLIC_URL', 'ftp://example.com', /BOTFLOW_PUBLIC_URL must be an http/],
     ['BOTFLOW_SECRET_KEY', 'c2hvcnQta2V5LXNlY3JldA==', /BOTFLOW_SECRET_KEY must be 32 bytes/],
     ['BOTFLOW_SECRET_KEY', 'zz'.repeat(32), /BOTFLOW_SECRET_KEY must be 32 bytes/],
+    ['BOTFLOW_REDIS_PREFIX', 'has:colon', /BOTFLOW_REDIS_PREFIX must be up to 32/],
   ];
   for (const [name, value, message] of bad) {
     it(`rejects ${name}=${JSON.stringify(value)} naming the variable, without echoing the value`, () => {

@@ -96,6 +96,7 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
     TELEGRAM_API_ROOT: options.telegramApiRoot,
     META_GRAPH_URL: options.metaGraphUrl,
     BOTFLOW_TRUST_PROXY: 'true',
+    BOTFLOW_REDIS_PREFIX: `demo-${Date.now().toString(36)}-${process.pid}`,
     LOG_LEVEL: options.env['LOG_LEVEL'] ?? 'warn',
   };
   // The in-process handle owns no conversations and runs no loops: it registers and reads.
