@@ -292,12 +292,9 @@ describe('fake Bot API (real HTTP)', () => {
     await fake.settled();
     assert.equal(receiver.received[0]?.update['update_id'], id);
     assert.equal(receiver.received[0]?.secret, 's3cr3t_-X');
-    assert.deepEqual(fake.deliveries.filter((d) => d.token === token)[0], {
-      token,
-      update_id: id,
-      status: 200,
-      attempt: 1,
-    });
+    const { ms, ...delivery } = fake.deliveries.filter((d) => d.token === token)[0]!;
+    assert.deepEqual(delivery, { token, update_id: id, status: 200, attempt: 1 });
+    assert.ok(ms > 0 && ms < 10_000, `the POST's round trip is measured: ${ms} ms`);
     const conflict = await api.getUpdates().catch((e: unknown) => e);
     assert.ok(conflict instanceof GrammyError);
     assert.equal(conflict.error_code, 409);
@@ -354,7 +351,6 @@ describe('fake Bot API (real HTTP)', () => {
     });
     const { api, token } = addBot(fake);
     await api.setWebhook(receiver.url);
-    const started = performance.now();
     const ids = ['1', '2', '3'].map((t) => fake.pushUpdate(token, message(100, t)));
     const other = fake.pushUpdate(token, message(200, 'x'));
     await fake.settled();
@@ -373,7 +369,6 @@ describe('fake Bot API (real HTTP)', () => {
     }
     const chatB = receiver.received.find((r) => r.update['update_id'] === other)!;
     assert.ok(chatB.start < chatA[0]!.end, 'the other chat did not wait for chat 100');
-    assert.ok(performance.now() - started < 3 * 120 + 250, 'three sequential deliveries, not four');
     await receiver.close();
   });
 });
