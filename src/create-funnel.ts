@@ -149,7 +149,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
     token === null ? null : tracking.getClick(token).catch(() => null);
 
-  async function resolveFor(botId: string, userId: string): Promise<ResolvedTracking> {
+  async function resolveFor(botId: string, userId: string, purpose: string): Promise<ResolvedTracking> {
     const rows = await sql<{
       tracking_token: string | null;
       tracking_payload: ClickPayload | null;
@@ -168,7 +168,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       fbclidIndex: fbclidToken === null ? null : { token: fbclidToken, payload: await clickOf(fbclidToken) },
       userFields: user?.tracking_payload ?? null,
     });
-    metrics.trackingResolution.inc({ source: resolved.source });
+    if (purpose === 'charge') metrics.trackingResolution.inc({ source: resolved.source });
     return resolved;
   }
 
