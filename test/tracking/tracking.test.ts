@@ -38,6 +38,17 @@ describe('captureClick', () => {
     );
   });
 
+  it('stores a mangled fbclid whole but never sets it as a cookie', () => {
+    for (const fbclid of ['IwAR\r\nSet-Cookie: x=1', 'a;b', 'a b', 'a,b', 'é']) {
+      const { payload, setCookies } = captureClick({ ...base, query: { fbclid } });
+      assert.equal(payload.fbclid, fbclid);
+      assert.deepEqual(
+        setCookies.map((c) => c.name),
+        ['_fbp'],
+      );
+    }
+  });
+
   it('reuses existing first-party cookies and sets none', () => {
     const { payload, setCookies } = captureClick({
       ...base,
