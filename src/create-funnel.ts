@@ -212,6 +212,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       ttlSeconds: config.trackingTtlDays * 86400,
       trustProxy: config.trustProxy,
       now,
+      pixelIdOf: async (botId) => (await pixelOf(botId).catch(() => null))?.pixel_id ?? null,
       async onClick(token, click) {
         const pixel = await pixelOf(click.bot_id).catch(() => null);
         if (pixel === null) return;

@@ -16,6 +16,7 @@ import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts
 
 export const BOT_ID = 'trk';
 export const BOT_USERNAME = 'trk_test_bot';
+export const ADMIN_TOKEN = 'admin-token-for-tracking-tests';
 export const PIXEL = { pixel_id: '424242424242', access_token: 'meta-test-access-token' };
 const TOKEN = '7200000001:AAtracking-token-for-the-fake-bot-api';
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
@@ -76,7 +77,7 @@ export async function startFunnelHarness(): Promise<FunnelHarness> {
   const graph = await startFakeGraphApi({ tokens: [PIXEL.access_token] });
   const prefix = `bf-test-${randomBytes(4).toString('hex')}`;
   const app = await bootstrap({
-    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent' },
+    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent', BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
     config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url, trustProxy: true },
     http: { port: 0 },
     timerIntervalMs: 0,
