@@ -225,6 +225,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
               name: 'PageView',
               eventId,
               eventTime: Math.floor(click.created_at / 1000),
+              // Meta requires the page's URL on website events (the link itself, without the ad's query).
+              eventSourceUrl: `${config.publicUrl ?? options.baseUrl()}/r/${click.slug}`,
               click,
             }),
           })

@@ -173,6 +173,8 @@ describe('presell page', () => {
     const sent = (await h.drainConversions()).filter((e) => e['event_id'] === eventId);
     assert.equal(sent.length, 1);
     assert.equal(sent[0]!['event_name'], 'PageView');
+    assert.equal(sent[0]!['action_source'], 'website');
+    assert.equal(sent[0]!['event_source_url'], `${h.app.url}/r/presell-1`);
 
     // Only Meta's script is external; everything else is inline with the CSP nonce.
     const srcs = [...html.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]);

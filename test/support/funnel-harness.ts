@@ -62,7 +62,10 @@ export interface FunnelHarness {
   chargeOf(userId: number): Promise<{ orderId: string; chargeId: string }>;
   /** Pays the user's charge through the signed sandbox webhook and waits until it is committed. */
   pay(userId: number): Promise<string>;
-  /** Runs the conversion sender until nothing is pending; returns the events the fake Graph API accepted. */
+  /**
+   * Runs the conversion sender until nothing is pending; returns the events the fake Graph API
+   * accepted. Throws if Meta (the fake) refused any event for good.
+   */
   drainConversions(): Promise<Array<Record<string, unknown>>>;
   waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms?: number): Promise<T>;
   close(): Promise<void>;
@@ -185,6 +188,10 @@ export async function startFunnelHarness(): Promise<FunnelHarness> {
         },
         15_000,
       );
+      const dead = await sql<{ event_id: string; last_error: string }>(
+        `select event_id, last_error from conversion_events where status = 'dead'`,
+      );
+      if (dead.length > 0) throw new Error(`Meta refused events: ${JSON.stringify(dead)}`);
       return graph.events.get(PIXEL.pixel_id) ?? [];
     },
     waitFor,
