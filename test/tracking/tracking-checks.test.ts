@@ -180,10 +180,12 @@ describe('tracking checks', () => {
     const userId = nextUser++;
     const token = await clickAd(fbclidOf(80));
     assert.equal((await h.post(h.message(userId, `/start ${token}`))).status, 200);
-    h.graph.injectError({ status: 500, code: 2, message: 'Service temporarily unavailable' });
-    await h.app.effects.idle();
-    await h.app.runJobs();
     const leadId = `lead:${BOT_ID}:${userId}:${token}`;
+    await h.app.effects.idle();
+    // Rows are due at the database's now() (microseconds): let the millisecond clock pass it.
+    await new Promise((r) => setTimeout(r, 10));
+    h.graph.injectError({ status: 500, code: 2, message: 'Service temporarily unavailable' });
+    await h.app.runJobs();
     const rows = await h.sql<{ status: string; attempts: number; last_error: string | null }>(
       'select status, attempts, last_error from conversion_events where event_id = $1',
       [leadId],
