@@ -36,6 +36,11 @@ export interface SandboxGateway {
   expire(id: string): Promise<void>;
   /** Marks a pending charge failed and queues its webhook. */
   fail(id: string): Promise<void>;
+  /**
+   * Pays every new charge the moment it is created: its paid webhook leaves before the create request
+   * is answered (the fastest payer there can be; the create answer still says pending).
+   */
+  payOnCreate(on: boolean): void;
   /** Delivery options for the next webhooks: send each N times, delay, deliver held batches last-first. */
   setDelivery(o: DeliveryOptions): void;
   /** Every delivery attempt, in the order the answers came back. */
@@ -97,6 +102,7 @@ export async function startSandboxGateway(options?: {
   const charges = new Map<string, SandboxCharge>();
   const byKey = new Map<string, { id: string; fingerprint: string }>();
   const injected: Array<{ status: number; times: number }> = [];
+  let payOnCreate = false;
 
   const view = (c: SandboxCharge): SandboxCharge =>
     c.status === 'pending' && now() >= c.expires_at ? { ...c, status: 'expired' } : { ...c };
@@ -156,7 +162,10 @@ export async function startSandboxGateway(options?: {
     };
     charges.set(id, charge);
     byKey.set(key, { id, fingerprint });
-    return { status: 201, body: view(charge) };
+    const reply = { status: 201, body: view(charge) };
+    // transition() queues the webhook synchronously, before this request is answered.
+    if (payOnCreate) void transition(id, 'paid');
+    return reply;
   }
 
   async function handle(req: IncomingMessage, raw: string, res: ServerResponse): Promise<Reply | null> {
@@ -232,6 +241,9 @@ export async function startSandboxGateway(options?: {
     url: `http://${host}:${address.port}`,
     charges,
     pay: (id) => transition(id, 'paid'),
+    payOnCreate(on) {
+      payOnCreate = on;
+    },
     expire: (id) => transition(id, 'expired'),
     fail: (id) => transition(id, 'failed'),
     setDelivery: (o) => sender.setDelivery(o),

@@ -112,35 +112,62 @@ describe('tracking checks', () => {
   });
 
   it('/start and a buy press delivered at the same instant still produce a Purchase with the click', async () => {
-    // A returning user already at the offer (an earlier /start without any click): the buy button
-    // is valid whichever of the two updates the bot processes first.
-    const userId = nextUser++;
-    assert.equal((await h.post(h.message(userId, '/start'))).status, 200);
-    const fbclid = fbclidOf(200);
-    const clickRes = await h.click(`fbclid=${fbclid}`, { 'user-agent': UA, 'x-forwarded-for': '192.0.2.44' });
-    const token = h.tokenOf(clickRes);
-    const stored = (await h.app.funnel.tracking.getClick(token))!;
-    // Telegram delivers a message and a button press on separate queues, in parallel.
-    const { message, callback_query } = { ...h.message(userId, `/start ${token}`), ...h.buy(userId) };
-    h.push({ message });
-    h.push({ callback_query });
+    // Returning users already at the offer, so the buy button is valid whichever of the two updates
+    // the bot processes first; half of them were bound to an older click, half to none. Several
+    // users race at once so both orders occur.
+    const race = async (userId: number, older: boolean) => {
+      const first = older ? `/start ${await clickAd(fbclidOf(90))}` : '/start';
+      assert.equal((await h.post(h.message(userId, first))).status, 200);
+      const ip = `192.0.2.${userId % 200}`;
+      const token = await clickAd(fbclidOf(200), ip);
+      // Telegram delivers a message and a button press on separate queues, in parallel.
+      h.push({ message: h.message(userId, `/start ${token}`)['message'] });
+      h.push({ callback_query: h.buy(userId)['callback_query'] });
+      return { userId, ip, stored: (await h.app.funnel.tracking.getClick(token))! };
+    };
+    const users = Array.from({ length: 6 }, (_, i) => ({ userId: nextUser++, older: i % 2 === 0 }));
+    const raced = await Promise.all(users.map((u) => race(u.userId, u.older)));
     await h.fake.settled();
-    // The payment webhook races the charge's own commit: pay as soon as the gateway has the charge.
-    const charge = await h.waitFor('the sandbox charge', async () =>
-      [...h.sandbox.charges.values()].find((c) => c.order_id.includes(`:${userId}:`)),
-    );
-    await h.sandbox.pay(charge.id);
-    await h.sandbox.settled();
-    await h.waitFor(
-      'the payment',
-      async () => (await h.app.funnel.payments.get(charge.order_id))?.status === 'paid',
-    );
-    const [purchase, ...more] = purchaseOf(await h.drainConversions(), charge.order_id);
-    assert.equal(more.length, 0);
-    assert.equal(userData(purchase)['fbc'], stored.fbc);
-    assert.equal(userData(purchase)['fbp'], stored.fbp);
-    assert.equal(userData(purchase)['client_ip_address'], '192.0.2.44');
-    assert.equal(userData(purchase)['client_user_agent'], UA);
+    const paid = await Promise.all(raced.map(async (r) => ({ ...r, orderId: await h.pay(r.userId) })));
+    const events = await h.drainConversions();
+    for (const { orderId, stored, ip } of paid) {
+      const [purchase, ...more] = purchaseOf(events, orderId);
+      assert.equal(more.length, 0);
+      assert.equal(userData(purchase)['fbc'], stored.fbc, orderId);
+      assert.equal(userData(purchase)['fbp'], stored.fbp, orderId);
+      assert.equal(userData(purchase)['client_ip_address'], ip);
+      assert.equal(userData(purchase)['client_user_agent'], UA);
+    }
+  });
+
+  it('a payment webhook racing the charge commit is confirmed once, with the click', async () => {
+    const userId = nextUser++;
+    const token = await clickAd(fbclidOf(150), '192.0.2.250');
+    const stored = (await h.app.funnel.tracking.getClick(token))!;
+    assert.equal((await h.post(h.message(userId, `/start ${token}`))).status, 200);
+    h.sandbox.payOnCreate(true);
+    try {
+      assert.equal((await h.post(h.buy(userId))).status, 200);
+      const charge = await h.waitFor('the sandbox charge', async () =>
+        [...h.sandbox.charges.values()].find((c) => c.order_id.includes(`:${userId}:`)),
+      );
+      await h.sandbox.settled();
+      await h.waitFor('the payment', async () => {
+        const p = await h.app.funnel.payments.get(charge.order_id);
+        return p?.status === 'paid' && p.gatewayChargeId === charge.id;
+      });
+      const [purchase, ...more] = purchaseOf(await h.drainConversions(), charge.order_id);
+      assert.equal(more.length, 0);
+      assert.equal(userData(purchase)['fbc'], stored.fbc);
+      assert.equal(userData(purchase)['fbp'], stored.fbp);
+      const grants = await h.sql('select 1 from payments where bot_id = $1 and user_id = $2', [
+        BOT_ID,
+        userId,
+      ]);
+      assert.equal(grants.length, 1);
+    } finally {
+      h.sandbox.payOnCreate(false);
+    }
   });
 
   it('a purchase without any click still sends a Purchase with what the user has, and says so', async () => {
