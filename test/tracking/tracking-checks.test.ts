@@ -160,11 +160,11 @@ describe('tracking checks', () => {
       assert.equal(more.length, 0);
       assert.equal(userData(purchase)['fbc'], stored.fbc);
       assert.equal(userData(purchase)['fbp'], stored.fbp);
-      const grants = await h.sql('select 1 from payments where bot_id = $1 and user_id = $2', [
+      const orders = await h.sql('select 1 from payments where bot_id = $1 and user_id = $2', [
         BOT_ID,
         userId,
       ]);
-      assert.equal(grants.length, 1);
+      assert.equal(orders.length, 1);
     } finally {
       h.sandbox.payOnCreate(false);
     }
