@@ -178,7 +178,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
     token === null ? null : tracking.getClick(token).catch(() => null);
 
-  async function resolveFor(botId: string, userId: string): Promise<ResolvedTracking> {
+  async function resolveFor(botId: string, userId: string, purpose: string): Promise<ResolvedTracking> {
     const rows = await sql<{
       tracking_token: string | null;
       tracking_payload: ClickPayload | null;
@@ -197,7 +197,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       fbclidIndex: fbclidToken === null ? null : { token: fbclidToken, payload: await clickOf(fbclidToken) },
       userFields: user?.tracking_payload ?? null,
     });
-    metrics.trackingResolution.inc({ source: resolved.source });
+    if (purpose === 'charge') metrics.trackingResolution.inc({ source: resolved.source });
     return resolved;
   }
 
@@ -246,6 +246,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       ttlSeconds: config.trackingTtlDays * 86400,
       trustProxy: config.trustProxy,
       now,
+      pixelIdOf: async (botId) => (await pixelOf(botId).catch(() => null))?.pixel_id ?? null,
       async onClick(token, click) {
         const pixel = await pixelOf(click.bot_id).catch(() => null);
         if (pixel === null) return;
@@ -258,6 +259,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
               name: 'PageView',
               eventId,
               eventTime: Math.floor(click.created_at / 1000),
+              // Meta requires the page's URL on website events (the link itself, without the ad's query).
+              eventSourceUrl: `${config.publicUrl ?? options.baseUrl()}/r/${click.slug}`,
               click,
             }),
           })

@@ -26,6 +26,8 @@ export interface PaymentRecord {
   expiresAt: number | null;
   paidAt: number | null;
   flagged: string | null;
+  /** When the order was placed (the commit of the buy press). */
+  createdAt: number;
 }
 
 /** The payment repository. */
@@ -36,6 +38,8 @@ export interface PaymentRepository {
   findByFlowOrder(botId: string, userId: string, flowOrder: string): Promise<PaymentRecord | null>;
   /** Stores the tracking resolved for the charge; only the first resolution counts. */
   setTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
+  /** Replaces the tracking with a newer click found at payment (see `preferLaterClick`). */
+  replaceTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
   /** Records the gateway's charge (once). */
   setCharge(
     orderId: string,
@@ -67,10 +71,11 @@ interface Row {
   expires_at: Date | null;
   paid_at: Date | null;
   flagged: string | null;
+  created_at: Date;
 }
 
 const COLUMNS = `id::text, order_id, bot_id, user_id::text, flow_step_id, flow_order, amount_cents, currency,
-  description, gateway, gateway_charge_id, br_code, status, tracking, expires_at, paid_at, flagged`;
+  description, gateway, gateway_charge_id, br_code, status, tracking, expires_at, paid_at, flagged, created_at`;
 
 const toRecord = (r: Row): PaymentRecord => ({
   id: r.id,
@@ -90,6 +95,7 @@ const toRecord = (r: Row): PaymentRecord => ({
   expiresAt: r.expires_at === null ? null : new Date(r.expires_at).getTime(),
   paidAt: r.paid_at === null ? null : new Date(r.paid_at).getTime(),
   flagged: r.flagged,
+  createdAt: new Date(r.created_at).getTime(),
 });
 
 /** Creates the repository over the ORM's pool. */
@@ -117,6 +123,9 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
         orderId,
         JSON.stringify(tracking),
       ]);
+    },
+    async replaceTracking(orderId, tracking) {
+      await sql('update payments set tracking = $2 where order_id = $1', [orderId, JSON.stringify(tracking)]);
     },
     async setCharge(orderId, charge) {
       await sql(

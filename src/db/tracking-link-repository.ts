@@ -9,12 +9,19 @@ export interface TrackingLinkRecord {
   botId: string;
   botUsername: string;
   campaign: string | null;
+  /** Answer with the presell page (Meta Pixel PageView) instead of a bare redirect. */
+  presell: boolean;
 }
 
 /** The tracking link repository. */
 export interface TrackingLinkRepository {
   /** Creates a link; CONFLICT when the slug is taken, BAD_REQUEST when the bot does not exist. */
-  add(link: { slug: string; botId: string; campaign?: string | null }): Promise<TrackingLinkRecord>;
+  add(link: {
+    slug: string;
+    botId: string;
+    campaign?: string | null;
+    presell?: boolean;
+  }): Promise<TrackingLinkRecord>;
   get(slug: string): Promise<TrackingLinkRecord | null>;
   list(botId?: string): Promise<TrackingLinkRecord[]>;
   remove(slug: string): Promise<boolean>;
@@ -25,15 +32,17 @@ interface Row {
   bot_id: string;
   username: string;
   campaign: string | null;
+  presell: boolean;
 }
 const toRecord = (r: Row): TrackingLinkRecord => ({
   slug: r.slug,
   botId: r.bot_id,
   botUsername: r.username,
   campaign: r.campaign,
+  presell: r.presell,
 });
 const SELECT =
-  'select l.slug, l.bot_id, b.username, l.campaign from tracking_links l join bots b on b.id = l.bot_id';
+  'select l.slug, l.bot_id, b.username, l.campaign, l.presell from tracking_links l join bots b on b.id = l.bot_id';
 
 /** Creates the repository over the ORM's pool. */
 export function createTrackingLinkRepository(orm: MikroORM): TrackingLinkRepository {
@@ -41,8 +50,8 @@ export function createTrackingLinkRepository(orm: MikroORM): TrackingLinkReposit
   return {
     async add(link) {
       const inserted = await sql<{ slug: string }>(
-        `insert into tracking_links (slug, bot_id, campaign) select $1, id, $3 from bots where id = $2 returning slug`,
-        [link.slug, link.botId, link.campaign ?? null],
+        `insert into tracking_links (slug, bot_id, campaign, presell) select $1, id, $3, $4 from bots where id = $2 returning slug`,
+        [link.slug, link.botId, link.campaign ?? null, link.presell ?? false],
       );
       if (inserted.length === 0) {
         throw new BotflowError('BAD_REQUEST', `bot ${link.botId} does not exist`);

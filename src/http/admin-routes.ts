@@ -16,7 +16,12 @@ import { readJsonBody } from './read-json-body.ts';
 /** What the admin API needs from the running app. */
 export interface AdminService {
   addBot(bot: z.infer<typeof botBody>): Promise<BotRecord>;
-  addLink(link: { slug: string; botId: string; campaign: string | null }): Promise<TrackingLinkRecord>;
+  addLink(link: {
+    slug: string;
+    botId: string;
+    campaign: string | null;
+    presell: boolean;
+  }): Promise<TrackingLinkRecord>;
   listLinks(botId?: string): Promise<TrackingLinkRecord[]>;
   removeLink(slug: string): Promise<boolean>;
   listBots(): Promise<BotRecord[]>;
@@ -71,6 +76,7 @@ const linkBody = z.strictObject({
   slug: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   bot_id: z.string().regex(ID_PATTERN),
   campaign: z.string().max(200).optional(),
+  presell: z.boolean().optional(),
 });
 const draftBody = z.strictObject({
   bot_id: z.string().regex(ID_PATTERN),
@@ -108,6 +114,7 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
         slug: value.slug,
         botId: value.bot_id,
         campaign: value.campaign ?? null,
+        presell: value.presell ?? false,
       }),
     };
   });

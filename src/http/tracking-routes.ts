@@ -1,19 +1,24 @@
 /**
  * The tracking link: `GET /r/:slug`. Captures the ad click (fbclid whole, `_fbc`/`_fbp` read or
  * built and set as first-party cookies, IP, user agent, UTMs), stores it under a fresh token, and
- * redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to.
+ * redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to. A presell link
+ * of a bot with a Meta pixel answers the presell page instead, which continues to the same link.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { Router } from '@koa/router';
 import { BotflowError } from '../errors.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
 import { buildStartRedirect, type ClickPayload, captureClick } from '../tracking/click.ts';
+import { eventIdFor } from '../tracking/conversion-event.ts';
+import { renderPresellPage } from '../tracking/presell-page.ts';
 
 /** What a slug leads to. */
 export interface TrackingLinkTarget {
   botId: string;
   botUsername: string;
   campaign: string | null;
+  /** Show the presell page (when the bot has a pixel). */
+  presell?: boolean;
 }
 
 export interface TrackingRouterOptions {
@@ -23,7 +28,9 @@ export interface TrackingRouterOptions {
   /** Read the client IP from X-Forwarded-For (only behind a trusted proxy). */
   trustProxy: boolean;
   now(): number;
-  /** Called after the click is stored (the PageView conversion). Failures are logged, not fatal. */
+  /** The bot's Meta pixel id, or null (a presell page needs one). */
+  pixelIdOf?(botId: string): Promise<string | null>;
+  /** Called after the click is stored (the PageView conversion, event id `eventIdFor('PageView', token)`). */
   onClick?(token: string, click: ClickPayload): Promise<void>;
 }
 
@@ -52,6 +59,8 @@ export function createTrackingRouter(options: TrackingRouterOptions): Router {
       token: randomBytes(16).toString('hex'),
       random10: String(randomInt(1_000_000_000, 10_000_000_000)),
     });
+    // Validated before anything is stored: the answer can only lead to this t.me link.
+    const target = buildStartRedirect(link.botUsername, click.token);
     await options.tracking.saveClick(click.token, click.payload, options.ttlSeconds);
     for (const cookie of click.setCookies)
       ctx.cookies.set(cookie.name, cookie.value, {
@@ -61,8 +70,25 @@ export function createTrackingRouter(options: TrackingRouterOptions): Router {
         overwrite: true,
       });
     await options.onClick?.(click.token, click.payload);
+    ctx.set('cache-control', 'no-store');
+    ctx.set('referrer-policy', 'no-referrer');
+    const pixelId = link.presell === true ? await options.pixelIdOf?.(link.botId) : null;
+    if (pixelId) {
+      const page = renderPresellPage({
+        pixelId,
+        eventId: eventIdFor('PageView', click.token),
+        target,
+        nonce: randomBytes(16).toString('base64'),
+      });
+      ctx.set('content-security-policy', page.csp);
+      ctx.set('x-content-type-options', 'nosniff');
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.status = 200;
+      ctx.body = page.html;
+      return;
+    }
     ctx.status = 302;
-    ctx.redirect(buildStartRedirect(link.botUsername, click.token));
+    ctx.redirect(target);
   });
   return router;
 }

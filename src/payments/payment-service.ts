@@ -17,14 +17,15 @@ import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
 import { buildConversionEvent, eventIdFor } from '../tracking/conversion-event.ts';
-import type { ResolvedTracking } from '../tracking/resolve-tracking.ts';
+import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
 
 export interface PaymentServiceOptions {
   payments: PaymentRepository;
   gatewayOf(botId: string): Promise<PixGateway>;
   dispatch(input: Dispatch): Promise<DispatchResult>;
-  resolveTracking(botId: string, userId: string): Promise<ResolvedTracking>;
+  /** Resolves the buyer's click: once per charge (`charge`, counted), and again at payment (`purchase`). */
+  resolveTracking(botId: string, userId: string, purpose: 'charge' | 'purchase'): Promise<ResolvedTracking>;
   pixelOf(botId: string): Promise<PixelSettings | null>;
   /** Queues a conversion event outside a conversation commit (InitiateCheckout). */
   recordConversion(row: {
@@ -62,9 +63,27 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     return tracking?.payload ?? null;
   }
 
+  /** The charge's click, or a newer one bound by a `/start` that raced the buy press. */
+  async function purchaseClick(payment: PaymentRecord): Promise<Partial<ClickPayload> | null> {
+    const stored = payment.tracking as ResolvedTracking | null;
+    const current = await options
+      .resolveTracking(payment.botId, payment.userId, 'purchase')
+      .catch(() => null);
+    const chosen = current === null ? stored : preferLaterClick(stored, current, payment.createdAt);
+    if (chosen !== null && chosen !== stored) {
+      await payments.replaceTracking(payment.orderId, { ...chosen });
+      logger.info(
+        { order_id: payment.orderId, source: chosen.source },
+        'purchase carries a click bound after the charge was created',
+      );
+    }
+    return chosen?.payload ?? null;
+  }
+
   async function purchaseRecord(payment: PaymentRecord, paidAt: number): Promise<CommitRecord[]> {
     const pixel = await options.pixelOf(payment.botId);
     if (pixel === null) return [];
+    const click = await purchaseClick(payment);
     const eventId = eventIdFor('Purchase', payment.orderId);
     return [
       {
@@ -76,7 +95,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
           eventId,
           eventTime: Math.floor(paidAt / 1000),
           telegramUserId: payment.userId,
-          click: clickOf(payment),
+          click,
           valueCents: payment.amountCents,
           orderId: payment.orderId,
         }),
@@ -151,7 +170,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     const gateway = await options.gatewayOf(item.botId);
     let tracking = payment.tracking;
     if (tracking === null) {
-      const resolved = await options.resolveTracking(item.botId, item.userId);
+      const resolved = await options.resolveTracking(item.botId, item.userId, 'charge');
       tracking = { ...resolved };
       await payments.setTracking(item.key, tracking);
       payment.tracking = tracking;

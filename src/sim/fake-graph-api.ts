@@ -46,6 +46,8 @@ function invalid(event: unknown, nowSeconds: number): string | null {
   }
   if (e['action_source'] === 'website' && !('client_user_agent' in ud))
     return 'website events need client_user_agent';
+  if (e['action_source'] === 'website' && typeof e['event_source_url'] !== 'string')
+    return 'website events need event_source_url';
   return null;
 }
 

@@ -48,6 +48,11 @@ export interface SandboxGateway {
   notify(id: string, status: SandboxCharge['status']): string;
   /** Runs `hook` on each new charge before its create request is answered (an instant payer); null clears. */
   onCreate(hook: ((charge: SandboxCharge) => Promise<void>) | null): void;
+  /**
+   * Pays every new charge the moment it is created: its paid webhook leaves before the create request
+   * is answered (the fastest payer there can be; the create answer still says pending).
+   */
+  payOnCreate(on: boolean): void;
   /** Delivery options for the next webhooks: send each N times (in turn or at once), delay, deliver held
    * batches last-first. */
   setDelivery(o: DeliveryOptions): void;
@@ -86,6 +91,7 @@ export async function startSandboxGateway(options?: {
   const byKey = new Map<string, { id: string; fingerprint: string }>();
   const injected: Array<{ status: number; times: number }> = [];
   let createHook: ((charge: SandboxCharge) => Promise<void>) | null = null;
+  let payOnCreate = false;
 
   const view = (c: SandboxCharge): SandboxCharge =>
     c.status === 'pending' && now() >= c.expires_at ? { ...c, status: 'expired' } : { ...c };
@@ -165,7 +171,10 @@ export async function startSandboxGateway(options?: {
     };
     charges.set(id, charge);
     byKey.set(key, { id, fingerprint });
-    return { status: 201, body: view(charge) };
+    const reply = { status: 201, body: view(charge) };
+    // transition() queues the webhook synchronously, before this request is answered.
+    if (payOnCreate) void transition(id, 'paid');
+    return reply;
   }
 
   async function handle(req: IncomingMessage, raw: string, res: ServerResponse): Promise<Reply | null> {
@@ -259,6 +268,9 @@ export async function startSandboxGateway(options?: {
     url: `http://${host}:${address.port}`,
     charges,
     pay: (id) => transition(id, 'paid'),
+    payOnCreate(on) {
+      payOnCreate = on;
+    },
     expire: (id) => transition(id, 'expired'),
     fail: (id) => transition(id, 'failed'),
     refund,

@@ -23,8 +23,13 @@ export interface ClickPayload {
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 const COOKIE_DAYS = 90;
+/** RFC 6265 cookie-octets: a value outside them cannot be set as a cookie (it is still stored whole). */
+const COOKIE_SAFE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/;
 
-/** Builds the click payload and the cookies to set. `random10` gives 10 random digits for `_fbp`. */
+/**
+ * Builds the click payload and the cookies to set (never one that is not a valid cookie value, such
+ * as an fbc built from a mangled fbclid). `random10` gives 10 random digits for `_fbp`.
+ */
 export function captureClick(input: {
   slug: string;
   botId: string;
@@ -68,7 +73,7 @@ export function captureClick(input: {
     ...(sck ? { sck } : {}),
   };
   const setCookies = [
-    ...(fbc !== undefined && input.cookies['_fbc'] === undefined
+    ...(fbc !== undefined && input.cookies['_fbc'] === undefined && COOKIE_SAFE.test(fbc)
       ? [{ name: '_fbc', value: fbc, maxAgeSeconds: COOKIE_DAYS * 86400 }]
       : []),
     ...(input.cookies['_fbp'] === undefined

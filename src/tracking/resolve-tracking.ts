@@ -38,3 +38,23 @@ export function resolveTracking(evidence: TrackingEvidence): ResolvedTracking {
   }
   return { token: null, payload: null, source: 'none' };
 }
+
+/**
+ * The click a Purchase should carry: the one resolved when the charge was created, unless the user
+ * has since been bound to a newer click made before the order was placed (a `/start <token>` that
+ * raced the buy press and committed after the charge resolved). Later clicks never take over.
+ */
+export function preferLaterClick(
+  atCharge: ResolvedTracking | null,
+  current: ResolvedTracking,
+  orderPlacedAt: number,
+): ResolvedTracking | null {
+  const clickTime = (r: ResolvedTracking | null) => {
+    const at = r?.token == null ? undefined : r.payload?.created_at;
+    return typeof at === 'number' ? at : null;
+  };
+  const now = clickTime(current);
+  if (now === null || now > orderPlacedAt || current.token === atCharge?.token) return atCharge;
+  const before = clickTime(atCharge);
+  return before === null || now > before ? current : atCharge;
+}

@@ -2,10 +2,15 @@
  * Drains the conversions outbox to Meta: claims due events, posts them per pixel in one request,
  * and marks each sent, retried later with backoff (network, 5xx, Meta's transient codes), or dead
  * with the reason (permanent refusals, events older than Meta's 7 days, pixels without settings).
+ * A batch refused for an invalid parameter is split in halves and resent, so one bad event cannot
+ * take the others down with it.
  */
 import type { PixelSettings } from '../db/bot-repository.ts';
-import type { ConversionOutbox } from '../db/conversion-outbox.ts';
-import { isTooOld, nextRetryDelay, sendConversionEvents } from './meta-client.ts';
+import type { ConversionOutbox, ConversionRow } from '../db/conversion-outbox.ts';
+import { isTooOld, nextRetryDelay, type SendResult, sendConversionEvents } from './meta-client.ts';
+
+/** Meta's "invalid parameter": one bad event rejects the whole request. */
+const INVALID_PARAMETER = 100;
 
 export interface ConversionSenderOptions {
   outbox: ConversionOutbox;
@@ -29,34 +34,16 @@ export async function sendDueConversions(options: ConversionSenderOptions): Prom
     byPixel.set(row.pixelId, list);
   }
   const maxAttempts = options.maxAttempts ?? 12;
-  for (const [pixelId, list] of byPixel) {
-    const settings = await options.pixelSettings(pixelId);
-    const live: typeof list = [];
-    for (const row of list) {
-      const attempts = row.attempts + 1;
-      if (settings === null)
-        await options.outbox.markDead(row.id, attempts, 'no pixel settings for this pixel id');
-      else if (isTooOld(Number(row.payload['event_time']), now))
-        await options.outbox.markDead(row.id, attempts, 'older than 7 days: Meta would refuse it');
-      else live.push(row);
-    }
-    if (live.length === 0 || settings === null) continue;
-    const result = await sendConversionEvents({
-      graphUrl: options.graphUrl,
-      pixelId,
-      accessToken: settings.access_token,
-      ...(settings.test_event_code === undefined ? {} : { testEventCode: settings.test_event_code }),
-      events: live.map((r) => r.payload),
-    });
+  const settle = async (rows: ConversionRow[], result: SendResult) => {
     if (result.ok) {
       await options.outbox.markSent(
-        live.map((r) => r.id),
+        rows.map((r) => r.id),
         options.now(),
       );
-      options.onSent?.(live.length);
-      continue;
+      options.onSent?.(rows.length);
+      return;
     }
-    for (const row of live) {
+    for (const row of rows) {
       const attempts = row.attempts + 1;
       const reason = `${result.status ?? 'network'}${result.code === undefined ? '' : ` code ${result.code}`}: ${result.message}`;
       if (!result.retryable || attempts >= maxAttempts)
@@ -69,6 +56,37 @@ export async function sendDueConversions(options: ConversionSenderOptions): Prom
           reason,
         );
     }
+  };
+  for (const [pixelId, list] of byPixel) {
+    const settings = await options.pixelSettings(pixelId);
+    const live: typeof list = [];
+    for (const row of list) {
+      const attempts = row.attempts + 1;
+      if (settings === null)
+        await options.outbox.markDead(row.id, attempts, 'no pixel settings for this pixel id');
+      else if (isTooOld(Number(row.payload['event_time']), now))
+        await options.outbox.markDead(row.id, attempts, 'older than 7 days: Meta would refuse it');
+      else live.push(row);
+    }
+    if (live.length === 0 || settings === null) continue;
+    const send = (rows: typeof live) =>
+      sendConversionEvents({
+        graphUrl: options.graphUrl,
+        pixelId,
+        accessToken: settings.access_token,
+        ...(settings.test_event_code === undefined ? {} : { testEventCode: settings.test_event_code }),
+        events: rows.map((r) => r.payload),
+      });
+    // Meta rejects a whole batch for one invalid event: halve it until only the bad ones die.
+    const deliver = async (batch: typeof live): Promise<void> => {
+      const result = await send(batch);
+      if (!result.ok && !result.retryable && result.code === INVALID_PARAMETER && batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await deliver(batch.slice(0, half));
+        await deliver(batch.slice(half));
+      } else await settle(batch, result);
+    };
+    await deliver(live);
   }
   return rows.length;
 }

@@ -47,6 +47,22 @@ describe('Meta client against the fake Graph API (real HTTP)', () => {
     assert.equal(graph.events.get('1234567890')?.length ?? 0, before, 'nothing of the batch was kept');
   });
 
+  it('a website event needs its event_source_url and the client user agent, as Meta requires', async () => {
+    const pageView = (extra: Record<string, unknown>) =>
+      buildConversionEvent({
+        name: 'PageView',
+        eventId: eventIdFor('PageView', 'tok1'),
+        eventTime: Math.floor(now / 1000) - 60,
+        click: { user_agent: 'UA', fbp: 'fb.1.1.123' },
+        ...extra,
+      });
+    const missing = await send([pageView({})]);
+    assert.equal(!missing.ok && missing.code, 100);
+    assert.match(!missing.ok ? missing.message : '', /event_source_url/);
+    const ok = await send([pageView({ eventSourceUrl: 'https://ads.example.com/r/promo' })]);
+    assert.equal(ok.ok, true);
+  });
+
   it('500s and Meta transient codes are retryable; a bad token (190) is not; the token never appears', async () => {
     graph.injectError({ status: 500, code: 2, message: 'Service temporarily unavailable' });
     const transient = await send([purchase('p4')]);

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { BotflowError } from '../../src/errors.ts';
 import { buildStartRedirect, captureClick } from '../../src/tracking/click.ts';
 import { buildConversionEvent, eventIdFor, hashForMeta } from '../../src/tracking/conversion-event.ts';
-import { resolveTracking } from '../../src/tracking/resolve-tracking.ts';
+import { preferLaterClick, resolveTracking } from '../../src/tracking/resolve-tracking.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const TOKEN = '0123456789abcdef0123456789abcdef';
@@ -36,6 +36,17 @@ describe('captureClick', () => {
       setCookies.map((c) => c.name),
       ['_fbc', '_fbp'],
     );
+  });
+
+  it('stores a mangled fbclid whole but never sets it as a cookie', () => {
+    for (const fbclid of ['IwAR\r\nSet-Cookie: x=1', 'a;b', 'a b', 'a,b', 'é']) {
+      const { payload, setCookies } = captureClick({ ...base, query: { fbclid } });
+      assert.equal(payload.fbclid, fbclid);
+      assert.deepEqual(
+        setCookies.map((c) => c.name),
+        ['_fbp'],
+      );
+    }
   });
 
   it('reuses existing first-party cookies and sets none', () => {
@@ -86,6 +97,32 @@ describe('resolveTracking', () => {
       chatIndex: { token: 't2', payload: click('b') },
     });
     assert.equal(r.source, 'chat_index');
+  });
+});
+
+describe('preferLaterClick', () => {
+  const at = (
+    token: string | null,
+    created_at: number,
+    source: 'user_binding' | 'user_fields' = 'user_binding',
+  ) => ({
+    token,
+    payload: { bot_id: 'b1', slug: 's', created_at },
+    source,
+  });
+  it('takes a newer click made before the order was placed', () => {
+    assert.equal(preferLaterClick(at('old', 100), at('new', 200), 300)?.token, 'new');
+    assert.equal(
+      preferLaterClick({ token: null, payload: null, source: 'none' }, at('new', 200), 300)?.token,
+      'new',
+    );
+    assert.equal(preferLaterClick(null, at('new', 200), 300)?.token, 'new');
+  });
+  it('keeps the charge click against a click made after the order, an older one, or no click', () => {
+    assert.equal(preferLaterClick(at('old', 100), at('late', 400), 300)?.token, 'old');
+    assert.equal(preferLaterClick(at('old', 100), at('older', 50), 300)?.token, 'old');
+    assert.equal(preferLaterClick(at('old', 100), at(null, 200, 'user_fields'), 300)?.token, 'old');
+    assert.equal(preferLaterClick(null, { token: null, payload: null, source: 'none' }, 300), null);
   });
 });
 

@@ -1,4 +1,7 @@
-/** A tracking link: `/r/<slug>` sends an ad click to its bot, tagged with the campaign. */
+/**
+ * A tracking link: `/r/<slug>` sends an ad click to its bot, tagged with the campaign; with `presell`
+ * it first shows a page that fires the Meta Pixel's PageView.
+ */
 import { defineEntity, p } from '@mikro-orm/core';
 
 /** Table `tracking_links`. */
@@ -9,6 +12,7 @@ export const TrackingLink = defineEntity({
     slug: p.text().primary(),
     botId: p.text().index(),
     campaign: p.text().nullable(),
+    presell: p.boolean().default(false),
     createdAt: p.datetime().defaultRaw('now()'),
   },
 });
