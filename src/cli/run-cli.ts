@@ -46,7 +46,7 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
                                                        into ps and shell history
   bots list [--json]                                   registered bots (tokens are never shown)
   bots remove ID                                       unregister a bot
-  links add --slug SLUG --bot BOT [--campaign NAME] [--json]
+  links add --slug SLUG --bot BOT [--campaign NAME] [--presell] [--json]
                                                        a tracking link: ads point at <public URL>/r/SLUG
   links list [--bot BOT] [--json]                      tracking links
   links remove SLUG                                    delete a tracking link
@@ -79,6 +79,7 @@ const OPTIONS = {
   slug: { type: 'string' },
   bot: { type: 'string' },
   campaign: { type: 'string' },
+  presell: { type: 'boolean' },
 } as const;
 
 /** Options each admin subcommand takes (anything else is a usage error). */
@@ -86,7 +87,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'bots add': ['url', 'id', 'token-file', 'token-env', 'username', 'gateway-file', 'pixel-file', 'json'],
   'bots list': ['url', 'json'],
   'bots remove': ['url'],
-  'links add': ['url', 'slug', 'bot', 'campaign', 'json'],
+  'links add': ['url', 'slug', 'bot', 'campaign', 'presell', 'json'],
   'links list': ['url', 'bot', 'json'],
   'links remove': ['url'],
 };
@@ -142,6 +143,7 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
         slug: text(options.slug),
         bot: text(options.bot),
         campaign: text(options.campaign),
+        presell: options.presell === true,
       });
     case 'links list':
       return runLinksList(io, client, { json, bot: text(options.bot) });

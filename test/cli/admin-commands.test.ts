@@ -226,17 +226,25 @@ describe('botflow links', () => {
       added.stdout,
       /added tracking link ad-1 -> @cli_test_bot \(campaign black-friday\).*\/r\/ad-1/,
     );
-    assert.equal((await cli(['links', 'add', '--slug', 'ad-2', '--bot', 'other'])).code, 0);
+    const presell = await cli(['links', 'add', '--slug', 'ad-2', '--bot', 'other', '--presell']);
+    assert.equal(presell.code, 0, presell.stderr);
+    assert.match(presell.stdout, /with a presell page/);
     const redirect = await fetch(`${app.url}/r/ad-1`, { redirect: 'manual' });
     assert.ok([200, 302].includes(redirect.status), 'the link resolves');
 
     const list = await cli(['links', 'list']);
-    assert.match(list.stdout, /^SLUG\s+BOT\s+USERNAME\s+CAMPAIGN\n/);
-    assert.match(list.stdout, /ad-1\s+clibot\s+@cli_test_bot\s+black-friday/);
-    assert.match(list.stdout, /ad-2\s+other\s+@cli_other_bot\s+-/);
+    assert.match(list.stdout, /^SLUG\s+BOT\s+USERNAME\s+CAMPAIGN\s+PRESELL\n/);
+    assert.match(list.stdout, /ad-1\s+clibot\s+@cli_test_bot\s+black-friday\s+no/);
+    assert.match(list.stdout, /ad-2\s+other\s+@cli_other_bot\s+-\s+yes/);
     const mine = await cli(['links', 'list', '--bot', 'clibot', '--json']);
     assert.deepEqual(JSON.parse(mine.stdout), [
-      { slug: 'ad-1', botId: 'clibot', botUsername: 'cli_test_bot', campaign: 'black-friday' },
+      {
+        slug: 'ad-1',
+        botId: 'clibot',
+        botUsername: 'cli_test_bot',
+        campaign: 'black-friday',
+        presell: false,
+      },
     ]);
 
     const unknownBot = await cli(['links', 'add', '--slug', 'ad-3', '--bot', 'nobot']);

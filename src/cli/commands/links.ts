@@ -12,13 +12,14 @@ interface LinkRecord {
   botId: string;
   botUsername: string;
   campaign: string | null;
+  presell: boolean;
 }
 
-/** `links add --slug S --bot BOT [--campaign C]`. */
+/** `links add --slug S --bot BOT [--campaign C] [--presell]`. */
 export async function runLinksAdd(
   io: CliIo,
   client: AdminClient,
-  options: { slug?: string; bot?: string; campaign?: string; json: boolean },
+  options: { slug?: string; bot?: string; campaign?: string; presell?: boolean; json: boolean },
 ): Promise<number> {
   if (options.slug === undefined || options.bot === undefined)
     throw new BotflowError('BAD_REQUEST', 'links add needs --slug SLUG and --bot BOT_ID');
@@ -26,12 +27,14 @@ export async function runLinksAdd(
     slug: options.slug,
     bot_id: options.bot,
     ...(options.campaign === undefined ? {} : { campaign: options.campaign }),
+    ...(options.presell === true ? { presell: true } : {}),
   })) as { link: LinkRecord };
   if (options.json) io.stdout.write(`${JSON.stringify(link)}\n`);
   else
     io.stdout.write(
       `added tracking link ${link.slug} -> @${link.botUsername}` +
-        `${link.campaign === null ? '' : ` (campaign ${link.campaign})`}; point ads at <public URL>/r/${link.slug}\n`,
+        `${link.campaign === null ? '' : ` (campaign ${link.campaign})`}` +
+        `${link.presell ? ', with a presell page' : ''}; point ads at <public URL>/r/${link.slug}\n`,
     );
   return 0;
 }
@@ -54,8 +57,14 @@ export async function runLinksList(
   }
   io.stdout.write(
     formatTable([
-      ['SLUG', 'BOT', 'USERNAME', 'CAMPAIGN'],
-      ...links.map((l) => [l.slug, l.botId, `@${l.botUsername}`, l.campaign ?? '-']),
+      ['SLUG', 'BOT', 'USERNAME', 'CAMPAIGN', 'PRESELL'],
+      ...links.map((l) => [
+        l.slug,
+        l.botId,
+        `@${l.botUsername}`,
+        l.campaign ?? '-',
+        l.presell ? 'yes' : 'no',
+      ]),
     ]),
   );
   return 0;
