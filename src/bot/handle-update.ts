@@ -90,6 +90,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
       );
       return;
     }
+    await options.access.markJoined(grant.orderId);
     if (grant.inviteLink !== null) {
       try {
         await options.apis.call(botId, 'revokeChatInviteLink', {

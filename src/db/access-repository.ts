@@ -17,6 +17,8 @@ export interface AccessGrantRecord {
   linkName: string | null;
   status: 'pending' | 'granted' | 'revoked' | 'expired';
   expiresAt: number | null;
+  /** When the buyer joined through the link (ms), if a `chat_member` update said so. */
+  joinedAt: number | null;
 }
 
 /** The access grant repository. */
@@ -42,6 +44,8 @@ export interface AccessRepository {
   markExpired(orderId: string): Promise<void>;
   /** Ends a grant that is no longer paid for (refund); an issued link must not work again. */
   markRevoked(orderId: string): Promise<void>;
+  /** Records that the buyer joined through the grant's link (the first time only). */
+  markJoined(orderId: string): Promise<void>;
   countGranted(botId?: string): Promise<number>;
 }
 
@@ -55,9 +59,10 @@ interface Row {
   link_name: string | null;
   status: AccessGrantRecord['status'];
   expires_at: Date | null;
+  joined_at: Date | null;
 }
 const COLUMNS =
-  'id::text, order_id, bot_id, user_id::text, chat_id, invite_link, link_name, status, expires_at';
+  'id::text, order_id, bot_id, user_id::text, chat_id, invite_link, link_name, status, expires_at, joined_at';
 const toRecord = (r: Row): AccessGrantRecord => ({
   id: r.id,
   orderId: r.order_id,
@@ -68,6 +73,7 @@ const toRecord = (r: Row): AccessGrantRecord => ({
   linkName: r.link_name,
   status: r.status,
   expiresAt: r.expires_at === null ? null : new Date(r.expires_at).getTime(),
+  joinedAt: r.joined_at === null ? null : new Date(r.joined_at).getTime(),
 });
 
 /** Creates the repository over the ORM's pool. */
@@ -138,6 +144,11 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
         `update access_grants set status = 'expired', revoked_at = now() where order_id = $1 and status = 'granted'`,
         [orderId],
       );
+    },
+    async markJoined(orderId) {
+      await sql('update access_grants set joined_at = coalesce(joined_at, now()) where order_id = $1', [
+        orderId,
+      ]);
     },
     async markRevoked(orderId) {
       await sql(

@@ -67,16 +67,20 @@ async function paidBuyer(userId: number) {
 
 describe('chat_member updates (real HTTP through the fake Bot API)', () => {
   it('the buyer joining through their link stays in, and the link is revoked (single use)', async () => {
-    const { invite_link, name } = await paidBuyer(801);
+    const { orderId, invite_link, name } = await paidBuyer(801);
     assert.equal(revocations(invite_link), 0);
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))!.joinedAt, null);
     assert.equal(await join(801, { invite_link, name }), 200);
     assert.equal(revocations(invite_link), 1);
+    const joinedAt = (await h.app.funnel.access.findByOrder(orderId))!.joinedAt;
+    assert.ok(joinedAt !== null, 'the join is recorded on the grant');
     assert.deepEqual(removals(801), [0, 0]);
     // Matched by name alone too (Telegram hides the full link from other admins): revoked again, harmless.
     assert.equal(await join(801, { invite_link: 'https://t.me/+hidden...', name }), 200);
     assert.deepEqual(removals(801), [0, 0]);
     const link = (await h.app.funnel.access.findByLink('tbot', invite_link))!;
     assert.equal(link.status, 'granted', 'joining does not end the paid access');
+    assert.equal(link.joinedAt, joinedAt, 'the first join is kept');
   });
 
   it("someone joining through another buyer's link is removed (ban + unban); the buyer keeps theirs", async () => {
@@ -88,6 +92,11 @@ describe('chat_member updates (real HTTP through the fake Bot API)', () => {
       .findLast((c) => Number(c.params['user_id']) === 899)!;
     assert.equal(unban.params['only_if_banned'], true);
     assert.equal(revocations(invite_link), 0, "the buyer's link still works for the buyer");
+    assert.equal(
+      (await h.app.funnel.access.findByLink('tbot', invite_link))!.joinedAt,
+      null,
+      'not a join by the buyer',
+    );
     assert.deepEqual(removals(802), [0, 0]);
   });
 

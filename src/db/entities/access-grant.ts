@@ -21,10 +21,14 @@ export const AccessGrant = defineEntity({
     grantedAt: p.datetime().nullable(),
     expiresAt: p.datetime().nullable(),
     revokedAt: p.datetime().nullable(),
+    /** When the buyer joined the chat through the grant's link (a `chat_member` update). */
+    joinedAt: p.datetime().nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
   },
   indexes: [
     { properties: ['botId', 'userId'] },
+    { properties: ['botId', 'inviteLink'] },
+    { properties: ['botId', 'linkName'] },
     {
       name: 'access_grants_granted_expires_at_idx',
       expression: `create index "access_grants_granted_expires_at_idx" on "access_grants" ("expires_at") where status = 'granted'`,

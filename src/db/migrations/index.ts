@@ -6,10 +6,12 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { InitialMigration } from './0001-initial.ts';
 import { FunnelMigration } from './0002-funnel.ts';
 import { PresellMigration } from './0003-presell.ts';
+import { AccessLookupsMigration } from './0004-access-lookups.ts';
 
 /** The ordered migration list. Names are stored in `mikro_orm_migrations`: never change one. */
 export const MIGRATIONS: MigrationObject[] = [
   { name: '0001-initial', class: InitialMigration },
   { name: '0002-funnel', class: FunnelMigration },
   { name: '0003-presell', class: PresellMigration },
+  { name: '0004-access-lookups', class: AccessLookupsMigration },
 ];
