@@ -4,7 +4,7 @@
  * per table per batch with unnest arrays. A refused row writes nothing; the others are written.
  */
 import type pg from 'pg';
-import type { CommitOutcome, CommitRow } from '../runtime/ports.ts';
+import type { CommitOutcome, CommitRecord, CommitRow } from '../runtime/ports.ts';
 
 /** Writes one batch inside an open transaction; returns one outcome per row, in order. */
 export async function writeCommitBatch(
@@ -189,43 +189,58 @@ async function writePayments(client: pg.PoolClient, rows: CommitRow[]): Promise<
   );
 }
 
-/** Writes the facts that came with committed rows (few per batch: one statement each). */
+/** Writes the facts that came with committed rows: one statement per kind of record per batch. */
 async function writeRecords(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
-  for (const row of rows) {
-    for (const record of row.records ?? []) {
-      switch (record.kind) {
-        case 'bindTracking':
-          await client.query(
-            `insert into bot_users (bot_id, user_id, tracking_token, tracking_payload, fbclid)
-             values ($1, $2, $3, $4, $5)
-             on conflict (bot_id, user_id) do update set last_seen = now(),
-               tracking_token = coalesce(excluded.tracking_token, bot_users.tracking_token),
-               tracking_payload = coalesce(excluded.tracking_payload, bot_users.tracking_payload),
-               fbclid = case when excluded.tracking_token is null then bot_users.fbclid else excluded.fbclid end`,
-            [
-              row.botId,
-              row.userId,
-              record.token,
-              record.payload === null ? null : JSON.stringify(record.payload),
-              record.fbclid,
-            ],
-          );
-          break;
-        case 'paymentStatus':
-          await client.query(
-            `update payments set status = $2, paid_at = case when $2 = 'paid' then $3::timestamptz else paid_at end
-             where order_id = $1 and (status = 'pending' or ($2 = 'paid' and status <> 'paid'))`,
-            [record.orderId, record.status, new Date(record.at).toISOString()],
-          );
-          break;
-        case 'conversion':
-          await client.query(
-            `insert into conversion_events (event_id, pixel_id, payload) values ($1, $2, $3)
-             on conflict (event_id) do nothing`,
-            [record.eventId, record.pixelId, JSON.stringify(record.payload)],
-          );
-          break;
-      }
-    }
+  const all = rows.flatMap((row) => (row.records ?? []).map((record) => ({ row, record })));
+  if (all.length === 0) return;
+  // One binding per conversation and batch (a conversation appears once per batch; the last wins).
+  const bindings = new Map<
+    string,
+    { row: CommitRow; record: Extract<CommitRecord, { kind: 'bindTracking' }> }
+  >();
+  const statuses: Array<Extract<CommitRecord, { kind: 'paymentStatus' }>> = [];
+  const conversions: Array<Extract<CommitRecord, { kind: 'conversion' }>> = [];
+  for (const { row, record } of all) {
+    if (record.kind === 'bindTracking') bindings.set(`${row.botId}:${row.userId}`, { row, record });
+    else if (record.kind === 'paymentStatus') statuses.push(record);
+    else conversions.push(record);
+  }
+  if (bindings.size > 0) {
+    const list = [...bindings.values()];
+    await client.query(
+      `insert into bot_users (bot_id, user_id, tracking_token, tracking_payload, fbclid)
+       select * from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::text[])
+       on conflict (bot_id, user_id) do update set last_seen = now(),
+         tracking_token = coalesce(excluded.tracking_token, bot_users.tracking_token),
+         tracking_payload = coalesce(excluded.tracking_payload, bot_users.tracking_payload),
+         fbclid = case when excluded.tracking_token is null then bot_users.fbclid else excluded.fbclid end`,
+      [
+        list.map((x) => x.row.botId),
+        list.map((x) => x.row.userId),
+        list.map((x) => x.record.token),
+        list.map((x) => (x.record.payload === null ? null : JSON.stringify(x.record.payload))),
+        list.map((x) => x.record.fbclid),
+      ],
+    );
+  }
+  // Status changes apply in order: a later record for the same order sees the earlier one's result.
+  for (const record of statuses) {
+    await client.query(
+      `update payments set status = $2, paid_at = case when $2 = 'paid' then $3::timestamptz else paid_at end
+       where order_id = $1 and (status = 'pending' or ($2 = 'paid' and status <> 'paid'))`,
+      [record.orderId, record.status, new Date(record.at).toISOString()],
+    );
+  }
+  if (conversions.length > 0) {
+    await client.query(
+      `insert into conversion_events (event_id, pixel_id, payload)
+       select * from unnest($1::text[], $2::text[], $3::jsonb[])
+       on conflict (event_id) do nothing`,
+      [
+        conversions.map((c) => c.eventId),
+        conversions.map((c) => c.pixelId),
+        conversions.map((c) => JSON.stringify(c.payload)),
+      ],
+    );
   }
 }
