@@ -156,7 +156,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     const bus: FlowChangeBus =
       config.redisUrl === undefined
         ? createMemoryFlowChangeBus()
-        : createRedisFlowChangeBus({ url: config.redisUrl, prefix: options.redisPrefix ?? config.redisPrefix });
+        : createRedisFlowChangeBus({
+            url: config.redisUrl,
+            prefix: options.redisPrefix ?? config.redisPrefix,
+          });
     await bus.subscribe((botId) => source.invalidate(botId));
     const outbox = createEffectOutbox(db.orm);
     const sql = createSql(db.orm);

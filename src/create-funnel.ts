@@ -124,7 +124,7 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
 export function createFunnel(options: FunnelOptions): Funnel {
   const { config, orm, logger, metrics, now } = options;
   const bots = createBotRepository(orm, createSecretBox(config.secretKey));
-  const links = createTrackingLinkRepository(orm);
+  const links = createTrackingLinkRepository(orm, { cacheMs: SETTINGS_TTL_MS });
   const payments = createPaymentRepository(orm);
   const access = createAccessRepository(orm);
   const conversions = createConversionOutbox(orm);
@@ -152,6 +152,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     settingsCache.delete(botId);
     gateways.delete(botId);
     apis.forget(botId);
+    links.forgetBot(botId);
   };
   const pixelOf = async (botId: string) => (await settingsOf(botId))?.pixel ?? null;
   const gatewayOf = async (botId: string): Promise<PixGateway> => {

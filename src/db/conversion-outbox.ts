@@ -4,6 +4,7 @@
  * then marked sent, rescheduled, or dead with the reason.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { batchWrites } from './batch-writes.ts';
 import { createSql } from './sql-client.ts';
 
 /** A claimed row. */
@@ -33,14 +34,17 @@ export interface ConversionOutbox {
 export function createConversionOutbox(orm: MikroORM): ConversionOutbox {
   const sql = createSql(orm);
   const iso = (ms: number) => new Date(ms).toISOString();
+  // Clicks arrive many at a time: their PageView rows are committed together.
+  const add = batchWrites<Parameters<ConversionOutbox['add']>[0]>(async (rows) => {
+    await sql(
+      `insert into conversion_events (event_id, pixel_id, payload)
+       select * from unnest($1::text[], $2::text[], $3::jsonb[])
+       on conflict (event_id) do nothing`,
+      [rows.map((r) => r.eventId), rows.map((r) => r.pixelId), rows.map((r) => JSON.stringify(r.payload))],
+    );
+  });
   return {
-    async add(row) {
-      await sql(
-        `insert into conversion_events (event_id, pixel_id, payload) values ($1, $2, $3)
-         on conflict (event_id) do nothing`,
-        [row.eventId, row.pixelId, JSON.stringify(row.payload)],
-      );
-    },
+    add,
     async claim(now, limit, leaseMs) {
       const rows = await sql<{
         id: string;

@@ -7,6 +7,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Effect } from '../flow/types.ts';
 import type { KeyedEffect } from '../runtime/conversation-host.ts';
 import type { EffectOutbox } from '../runtime/effect-runner.ts';
+import { batchWrites } from './batch-writes.ts';
 import { createSql } from './sql-client.ts';
 
 /** The outbox, plus recovery of pending effects. */
@@ -15,39 +16,11 @@ export interface PostgresEffectOutbox extends EffectOutbox {
   pending(now: number, limit: number): Promise<KeyedEffect[]>;
 }
 
-/**
- * Marks effects done in batches: the first mark runs at once, and marks arriving while it runs go
- * together in the next statement, so a busy worker pays one commit (one WAL flush) for many sends
- * instead of one each. Each caller resolves once its own mark is committed.
- */
-function batchMarks(flush: (keys: string[]) => Promise<void>): (key: string) => Promise<void> {
-  let queue: Array<{ key: string; resolve(): void; reject(error: unknown): void }> = [];
-  let running = false;
-  const run = async () => {
-    running = true;
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
-      try {
-        await flush(batch.map((b) => b.key));
-        for (const b of batch) b.resolve();
-      } catch (error) {
-        for (const b of batch) b.reject(error);
-      }
-    }
-    running = false;
-  };
-  return (key) =>
-    new Promise<void>((resolve, reject) => {
-      queue.push({ key, resolve, reject });
-      if (!running) void run();
-    });
-}
-
 /** Creates the outbox over the ORM's pool. */
 export function createEffectOutbox(orm: MikroORM): PostgresEffectOutbox {
   const sql = createSql(orm);
-  const markDone = batchMarks(async (keys) => {
+  // Marks that arrive together are committed together (one WAL flush for many sends).
+  const markDone = batchWrites<string>(async (keys) => {
     await sql(
       `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`,
       [keys],

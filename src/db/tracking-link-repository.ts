@@ -25,6 +25,8 @@ export interface TrackingLinkRepository {
   get(slug: string): Promise<TrackingLinkRecord | null>;
   list(botId?: string): Promise<TrackingLinkRecord[]>;
   remove(slug: string): Promise<boolean>;
+  /** Drops cached links of a bot (its username changed, or it was removed). */
+  forgetBot(botId: string): void;
 }
 
 interface Row {
@@ -44,9 +46,22 @@ const toRecord = (r: Row): TrackingLinkRecord => ({
 const SELECT =
   'select l.slug, l.bot_id, b.username, l.campaign, l.presell from tracking_links l join bots b on b.id = l.bot_id';
 
-/** Creates the repository over the ORM's pool. */
-export function createTrackingLinkRepository(orm: MikroORM): TrackingLinkRepository {
+/**
+ * Creates the repository over the ORM's pool. With `cacheMs`, `get` answers found links from memory
+ * for that long (every ad click reads its link); a removal here forgets it at once, one in another
+ * process within `cacheMs`.
+ */
+export function createTrackingLinkRepository(
+  orm: MikroORM,
+  options: { cacheMs?: number; now?: () => number } = {},
+): TrackingLinkRepository {
   const sql = createSql(orm);
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { at: number; link: TrackingLinkRecord }>();
+  const read = async (slug: string) => {
+    const rows = await sql<Row>(`${SELECT} where l.slug = $1`, [slug]);
+    return rows[0] === undefined ? null : toRecord(rows[0]);
+  };
   return {
     async add(link) {
       const inserted = await sql<{ slug: string }>(
@@ -56,11 +71,19 @@ export function createTrackingLinkRepository(orm: MikroORM): TrackingLinkReposit
       if (inserted.length === 0) {
         throw new BotflowError('BAD_REQUEST', `bot ${link.botId} does not exist`);
       }
-      return (await this.get(link.slug))!;
+      return (await read(link.slug))!;
     },
     async get(slug) {
-      const rows = await sql<Row>(`${SELECT} where l.slug = $1`, [slug]);
-      return rows[0] === undefined ? null : toRecord(rows[0]);
+      const cacheMs = options.cacheMs ?? 0;
+      const hit = cache.get(slug);
+      if (hit !== undefined && now() - hit.at < cacheMs) return hit.link;
+      const link = await read(slug);
+      if (link === null || cacheMs === 0) cache.delete(slug);
+      else {
+        if (cache.size >= 10_000) cache.clear();
+        cache.set(slug, { at: now(), link });
+      }
+      return link;
     },
     async list(botId) {
       const rows = await sql<Row>(`${SELECT} where $1::text is null or l.bot_id = $1 order by l.slug`, [
@@ -68,7 +91,11 @@ export function createTrackingLinkRepository(orm: MikroORM): TrackingLinkReposit
       ]);
       return rows.map(toRecord);
     },
+    forgetBot(botId) {
+      for (const [slug, hit] of cache) if (hit.link.botId === botId) cache.delete(slug);
+    },
     async remove(slug) {
+      cache.delete(slug);
       return (await sql('delete from tracking_links where slug = $1 returning slug', [slug])).length > 0;
     },
   };

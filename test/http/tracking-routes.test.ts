@@ -106,12 +106,14 @@ describe('GET /r/:slug leads only to Telegram', () => {
       'abc',
     ]) {
       await h.sql('update bots set username = $1 where id = $2', [username, 'odd']);
+      h.app.funnel.forgetBot('odd');
       const res = await h.click('fbclid=abc', {}, 'odd-link');
       assertOnlyTelegram(res, null);
       assert.equal(res.headers.get('set-cookie'), null);
     }
     assert.deepEqual(await h.redis.keys(h.keys.click('*')), before);
     await h.sql('update bots set username = $1 where id = $2', ['odd_ok_bot', 'odd']);
+    h.app.funnel.forgetBot('odd');
   });
 });
 
