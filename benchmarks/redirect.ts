@@ -122,7 +122,7 @@ try {
       botflow: { ...botflow, stored_after_all_requests_with_warm_up: stored },
       baseline_bare_koa_302: baseline,
       ratio_botflow_over_koa: round(botflow.requests_per_second / baseline.requests_per_second, 3),
-      note: 'one process: botflow (or Koa) and the client loop share it; botflow reads the link from Postgres, stores the click in Redis and, with a pixel, a PageView row in Postgres per request',
+      note: 'one process: botflow (or Koa) and the client loop share it; botflow reads the link (Postgres, cached 5 s), stores the click in Redis and, with a pixel, a PageView row in Postgres per request (rows arriving together share one commit)',
     })}\n`,
   );
 } finally {
