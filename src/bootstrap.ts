@@ -4,7 +4,6 @@
  * commit, the effect runner and the durable timer poller. One worker owns every shard here; the
  * cluster layer runs one of these per worker with its own shards.
  */
-import { randomBytes } from 'node:crypto';
 import { SHARD_COUNT } from './cluster/shard.ts';
 import { type Config, loadConfig } from './config.ts';
 import { createConversationStore, type PostgresConversationStore } from './db/conversation-store.ts';
@@ -12,7 +11,6 @@ import { createEffectOutbox } from './db/effect-outbox.ts';
 import { createFlowRepository, type FlowRepository } from './db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
-import type { GatewaySettings, PixelSettings } from './db/bot-repository.ts';
 import { createFunnel, type Funnel } from './create-funnel.ts';
 import { BotflowError } from './errors.ts';
 import { getCurrentStep } from './flow/advance-conversation.ts';
@@ -33,12 +31,13 @@ import {
   type KeyedEffect,
 } from './runtime/conversation-host.ts';
 import { shardOf } from './cluster/shard.ts';
-import { Api } from 'grammy';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
 import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
 import { type Polling, type PollingOptions, startPolling } from './bot/poll-updates.ts';
-import { ALLOWED_UPDATES } from './telegram/allowed-updates.ts';
+import { type BotRegistration, createBotRegistrar } from './bot/register-bot.ts';
+
+export type { BotRegistration } from './bot/register-bot.ts';
 import {
   createMemoryFlowChangeBus,
   createRedisFlowChangeBus,
@@ -79,17 +78,6 @@ export interface BootstrapOptions {
    * webhook. An object tunes the loop (tests).
    */
   polling?: boolean | Pick<PollingOptions, 'timeoutSeconds' | 'retryBaseMs' | 'maxRetryMs'>;
-}
-
-/** A bot to register: `username` is read with getMe when omitted; the webhook is set when a base URL is known. */
-export interface BotRegistration {
-  id: string;
-  token: string;
-  username?: string;
-  gateway?: GatewaySettings | null;
-  pixel?: PixelSettings | null;
-  /** Set the Telegram webhook to this deployment (default true when a URL is known; never when polling). */
-  setWebhook?: boolean;
 }
 
 /** A running botflow. */
@@ -373,47 +361,14 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         : undefined;
     jobs?.unref();
 
-    const addBot = async (bot: BotRegistration): Promise<{ username: string }> => {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(bot.id))
-        throw new BotflowError('BAD_REQUEST', 'a bot id is 1-64 characters of A-Za-z0-9_-');
-      const api = new Api(bot.token, { apiRoot: config.telegramApiRoot });
-      let botInfo: Record<string, unknown> | null = null;
-      let username = bot.username;
-      if (username === undefined) {
-        try {
-          const me = await api.getMe();
-          botInfo = { ...me };
-          username = me.username;
-        } catch {
-          throw new BotflowError('UPSTREAM_REJECTED', 'Telegram refused the bot token (getMe failed)');
-        }
-      }
-      const webhookSecret = randomBytes(24).toString('base64url');
-      await bots.upsert({
-        id: bot.id,
-        username,
-        token: bot.token,
-        webhookSecret,
-        botInfo,
-        gateway: bot.gateway ?? null,
-        pixel: bot.pixel ?? null,
-      });
-      funnel.forgetBot(bot.id);
-      const base = config.publicUrl ?? listening?.url;
-      if (polling !== undefined) await polling.refresh();
-      else if (bot.setWebhook !== false && base !== undefined) {
-        try {
-          await api.setWebhook(`${base}/telegram/${bot.id}`, {
-            secret_token: webhookSecret,
-            allowed_updates: [...ALLOWED_UPDATES],
-          });
-        } catch {
-          throw new BotflowError('UPSTREAM_FAILED', 'Telegram did not accept the webhook');
-        }
-      }
-      logger.info({ bot_id: bot.id, username }, 'bot registered');
-      return { username };
-    };
+    const addBot = createBotRegistrar({
+      apiRoot: config.telegramApiRoot,
+      bots,
+      logger,
+      forgetBot: (id) => funnel.forgetBot(id),
+      baseUrl: () => config.publicUrl ?? listening?.url,
+      polling: () => polling,
+    });
 
     if (options.polling !== undefined && options.polling !== false) {
       polling = await startPolling({
