@@ -282,6 +282,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           addLink: (link) => funnel.links.add(link),
           listLinks: (botId) => funnel.links.list(botId),
           removeLink: (slug) => funnel.links.remove(slug),
+          updateLink: (slug, change) => funnel.links.update(slug, change),
           listBots: () => bots.list(),
           async removeBot(id) {
             funnel.forgetBot(id);

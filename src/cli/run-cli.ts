@@ -9,7 +9,7 @@ import { createAdminClient } from './admin-client.ts';
 import { runBotsAdd, runBotsList, runBotsRemove } from './commands/bots.ts';
 import { runCompile } from './commands/compile.ts';
 import { runDemoCommand } from './commands/demo.ts';
-import { runLinksAdd, runLinksList, runLinksRemove } from './commands/links.ts';
+import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './commands/links.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
 import { runStart } from './commands/start.ts';
@@ -48,6 +48,8 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
   bots remove ID                                       unregister a bot
   links add --slug SLUG --bot BOT [--campaign NAME] [--presell] [--json]
                                                        a tracking link: ads point at <public URL>/r/SLUG
+  links update SLUG [--campaign NAME] [--presell | --no-presell] [--json]
+                                                       change a link's campaign or presell page
   links list [--bot BOT] [--json]                      tracking links
   links remove SLUG                                    delete a tracking link
 
@@ -90,6 +92,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'links add': ['url', 'slug', 'bot', 'campaign', 'presell', 'json'],
   'links list': ['url', 'bot', 'json'],
   'links remove': ['url'],
+  'links update': ['url', 'campaign', 'presell', 'json'],
 };
 
 function requireFile(positionals: string[], command: string): string {
@@ -109,11 +112,14 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
   const name = `${group} ${sub ?? ''}`;
   const allowed = ADMIN_OPTIONS[name];
   if (allowed === undefined)
-    throw new BotflowError('BAD_REQUEST', `${group} needs a subcommand: add, list or remove`);
+    throw new BotflowError(
+      'BAD_REQUEST',
+      `${group} needs a subcommand: add, list${group === 'links' ? ', update' : ''} or remove`,
+    );
   for (const [option, value] of Object.entries(options))
     if (value !== undefined && !allowed.includes(option))
       throw new BotflowError('BAD_REQUEST', `${name} does not take --${option}`);
-  const takesTarget = sub === 'remove';
+  const takesTarget = sub === 'remove' || sub === 'update';
   // Not echoed: a stray argument may be a pasted secret.
   if ((takesTarget ? extra : target) !== undefined)
     throw new BotflowError(
@@ -147,6 +153,12 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
       });
     case 'links list':
       return runLinksList(io, client, { json, bot: text(options.bot) });
+    case 'links update':
+      return runLinksUpdate(io, client, target, {
+        json,
+        ...(typeof options.campaign === 'string' ? { campaign: options.campaign } : {}),
+        ...(typeof options.presell === 'boolean' ? { presell: options.presell } : {}),
+      });
     default:
       return runLinksRemove(io, client, target);
   }
@@ -210,7 +222,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>
     >;
     try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseArgs({
+        args: argv,
+        options: OPTIONS,
+        allowPositionals: true,
+        allowNegative: true,
+        strict: true,
+      });
     } catch (error) {
       throw new BotflowError('BAD_REQUEST', (error as Error).message);
     }

@@ -25,6 +25,11 @@ export interface TrackingLinkRepository {
   get(slug: string): Promise<TrackingLinkRecord | null>;
   list(botId?: string): Promise<TrackingLinkRecord[]>;
   remove(slug: string): Promise<boolean>;
+  /** Changes a link's campaign or presell flag; null when there is no such link. */
+  update(
+    slug: string,
+    change: { campaign?: string | null; presell?: boolean },
+  ): Promise<TrackingLinkRecord | null>;
   /** Drops cached links of a bot (its username changed, or it was removed). */
   forgetBot(botId: string): void;
 }
@@ -90,6 +95,17 @@ export function createTrackingLinkRepository(
         botId ?? null,
       ]);
       return rows.map(toRecord);
+    },
+    async update(slug, change) {
+      const updated = await sql<{ slug: string }>(
+        `update tracking_links set
+           campaign = case when $2 then $3 else campaign end,
+           presell = coalesce($4, presell)
+         where slug = $1 returning slug`,
+        [slug, change.campaign !== undefined, change.campaign ?? null, change.presell ?? null],
+      );
+      cache.delete(slug);
+      return updated.length === 0 ? null : read(slug);
     },
     forgetBot(botId) {
       for (const [slug, hit] of cache) if (hit.link.botId === botId) cache.delete(slug);

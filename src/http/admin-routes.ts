@@ -24,6 +24,11 @@ export interface AdminService {
   }): Promise<TrackingLinkRecord>;
   listLinks(botId?: string): Promise<TrackingLinkRecord[]>;
   removeLink(slug: string): Promise<boolean>;
+  /** Changes a link's campaign or presell flag; null when there is no such link. */
+  updateLink(
+    slug: string,
+    change: { campaign?: string | null; presell?: boolean },
+  ): Promise<TrackingLinkRecord | null>;
   listBots(): Promise<BotRecord[]>;
   removeBot(id: string): Promise<boolean>;
   saveDraft(flow: { id: string; botId: string; name: string; draft: unknown }): Promise<FlowRecord>;
@@ -78,6 +83,9 @@ const linkBody = z.strictObject({
   campaign: z.string().max(200).optional(),
   presell: z.boolean().optional(),
 });
+const linkChangeBody = z
+  .strictObject({ campaign: z.string().max(200).nullable().optional(), presell: z.boolean().optional() })
+  .refine((b) => b.campaign !== undefined || b.presell !== undefined, 'give campaign or presell');
 const draftBody = z.strictObject({
   bot_id: z.string().regex(ID_PATTERN),
   name: z.string().optional(),
@@ -117,6 +125,15 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
         presell: value.presell ?? false,
       }),
     };
+  });
+  router.patch('/tracking-links/:slug', async (ctx) => {
+    const { value } = await readJsonBody(ctx.req, { limitBytes: LIMIT, schema: linkChangeBody });
+    const link = await service.updateLink(ctx.params['slug']!, {
+      ...(value.campaign === undefined ? {} : { campaign: value.campaign }),
+      ...(value.presell === undefined ? {} : { presell: value.presell }),
+    });
+    if (link === null) throw new BotflowError('NOT_FOUND', 'no such link');
+    ctx.body = { link };
   });
   router.delete('/tracking-links/:slug', async (ctx) => {
     if (!(await service.removeLink(ctx.params['slug']!))) throw new BotflowError('NOT_FOUND', 'no such link');

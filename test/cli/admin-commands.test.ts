@@ -251,6 +251,26 @@ describe('botflow links', () => {
     assert.equal(unknownBot.code, 2);
     assert.match(unknownBot.stderr, /BAD_REQUEST: bot nobot does not exist/);
 
+    const renamed = await cli(['links', 'update', 'ad-1', '--campaign', 'cyber-monday', '--json']);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.deepEqual(JSON.parse(renamed.stdout), {
+      slug: 'ad-1',
+      botId: 'clibot',
+      botUsername: 'cli_test_bot',
+      campaign: 'cyber-monday',
+      presell: false,
+    });
+    const toggled = await cli(['links', 'update', 'ad-2', '--no-presell']);
+    assert.equal(toggled.code, 0, toggled.stderr);
+    assert.match(toggled.stdout, /updated tracking link ad-2: campaign -, presell off/);
+    assert.equal((await app.funnel.links.get('ad-2'))?.presell, false, 'the change is visible at once');
+    const nothing = await cli(['links', 'update', 'ad-1']);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /links update needs --campaign NAME, --presell or --no-presell/);
+    const missing = await cli(['links', 'update', 'nope', '--presell']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /NOT_FOUND: no such link/);
+
     assert.equal((await cli(['links', 'remove', 'ad-1'])).code, 0);
     const gone = await cli(['links', 'remove', 'ad-1']);
     assert.equal(gone.code, 2);

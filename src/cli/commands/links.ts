@@ -70,6 +70,29 @@ export async function runLinksList(
   return 0;
 }
 
+/** `links update SLUG [--campaign C] [--presell | --no-presell]`. */
+export async function runLinksUpdate(
+  io: CliIo,
+  client: AdminClient,
+  slug: string | undefined,
+  options: { campaign?: string; presell?: boolean; json: boolean },
+): Promise<number> {
+  if (slug === undefined)
+    throw new BotflowError('BAD_REQUEST', 'links update needs a slug: botflow links update SLUG [options]');
+  if (options.campaign === undefined && options.presell === undefined)
+    throw new BotflowError('BAD_REQUEST', 'links update needs --campaign NAME, --presell or --no-presell');
+  const { link } = (await client.request('PATCH', `/admin/tracking-links/${encodeURIComponent(slug)}`, {
+    ...(options.campaign === undefined ? {} : { campaign: options.campaign }),
+    ...(options.presell === undefined ? {} : { presell: options.presell }),
+  })) as { link: LinkRecord };
+  if (options.json) io.stdout.write(`${JSON.stringify(link)}\n`);
+  else
+    io.stdout.write(
+      `updated tracking link ${link.slug}: campaign ${link.campaign ?? '-'}, presell ${link.presell ? 'on' : 'off'}\n`,
+    );
+  return 0;
+}
+
 /** `links remove SLUG`. */
 export async function runLinksRemove(
   io: CliIo,
