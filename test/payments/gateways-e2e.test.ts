@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { reaisToCents } from '../../src/payments/reais.ts';
 import { type MercadoPagoReplay, startMercadoPagoReplay } from '../../src/sim/mercado-pago-replay.ts';
 import { type PushinPayReplay, startPushinPayReplay } from '../../src/sim/pushinpay-replay.ts';
-import { startVipApp, type VipApp } from '../support/vip-app.ts';
+import { startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
 
 const TOKEN = 'APP_USR-e2e-access-token';
 const SECRET = 'mp-e2e-webhook-secret';
@@ -17,14 +17,12 @@ const HOOK_TOKEN = 'e2e-hook-token';
 
 describe('Mercado Pago end to end: VIP funnel through bootstrap', () => {
   let replay: MercadoPagoReplay;
-  let vip: VipApp;
+  let vip: VipFunnel;
   before(async () => {
     replay = await startMercadoPagoReplay({ accessToken: TOKEN, webhookSecret: SECRET, retryBaseMs: 20 });
-    vip = await startVipApp('mpbot', {
-      kind: 'mercadopago',
-      access_token: TOKEN,
-      webhook_secret: SECRET,
-      api_base: replay.url,
+    vip = await startVipFunnel(7200000301, {
+      botId: 'mpbot',
+      gateway: { kind: 'mercadopago', access_token: TOKEN, webhook_secret: SECRET, api_base: replay.url },
     });
   });
   after(async () => {
@@ -73,7 +71,7 @@ describe('Mercado Pago end to end: VIP funnel through bootstrap', () => {
 
 describe('PushinPay end to end: VIP funnel through bootstrap', () => {
   let replay: PushinPayReplay;
-  let vip: VipApp;
+  let vip: VipFunnel;
   before(async () => {
     replay = await startPushinPayReplay({
       token: PP_TOKEN,
@@ -81,11 +79,9 @@ describe('PushinPay end to end: VIP funnel through bootstrap', () => {
       enforceRateLimit: true,
       retryBaseMs: 20,
     });
-    vip = await startVipApp('ppbot', {
-      kind: 'pushinpay',
-      token: PP_TOKEN,
-      webhook_token: HOOK_TOKEN,
-      api_base: replay.url,
+    vip = await startVipFunnel(7200000302, {
+      botId: 'ppbot',
+      gateway: { kind: 'pushinpay', token: PP_TOKEN, webhook_token: HOOK_TOKEN, api_base: replay.url },
     });
   });
   after(async () => {

@@ -1,13 +1,16 @@
 /**
  * Test harness: botflow bootstrapped on a fresh Postgres database and a random Redis prefix, with the
- * fake Bot API, the fake Graph API and the sandbox gateway, running the VIP funnel
- * (machines/vip-funnel.flow.json). Buyers are driven over real HTTP; botflow's clock can be moved.
+ * fake Bot API, the fake Graph API and the sandbox gateway (or another gateway, e.g. a replay server),
+ * running the VIP funnel (machines/vip-funnel.flow.json). Buyers are driven over real HTTP; botflow's
+ * clock can be moved.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
 import { linkNameFor } from '../../src/bot/telegram-effects.ts';
+import type { GatewaySettings } from '../../src/db/bot-repository.ts';
+import type { PaymentRecord } from '../../src/db/payment-repository.ts';
 import { createSql } from '../../src/db/sql-client.ts';
 import { type FakeBotApi, type RecordedCall, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 import { startFakeGraphApi } from '../../src/sim/fake-graph-api.ts';
@@ -31,6 +34,7 @@ export interface VipFunnel {
   app: BotflowApp;
   fake: FakeBotApi;
   sandbox: SandboxGateway;
+  botId: string;
   token: string;
   /** Milliseconds botflow's clock runs ahead of the sandbox's. */
   offset: number;
@@ -40,6 +44,10 @@ export interface VipFunnel {
   press(userId: number, data: string): Promise<Response>;
   /** Drives a buyer to the VIP Mensal charge; returns its order id. */
   checkout(userId: number): Promise<string>;
+  /** `checkout`, then the payment once the gateway has its charge. */
+  buy(userId: number): Promise<PaymentRecord>;
+  /** The invite links the bot sent to `userId` in a confirmation message. */
+  invitesSentTo(userId: number): string[];
   /** Waits for every webhook and the effects they caused. */
   settle(): Promise<void>;
   chargeOf(userId: number): SandboxCharge;
@@ -55,8 +63,15 @@ export interface VipFunnel {
   close(): Promise<void>;
 }
 
-/** Starts a harness with a bot `tbot` of token id `botNumber`. */
-export async function startVipFunnel(botNumber: number): Promise<VipFunnel> {
+/**
+ * Starts a harness with a bot of token id `botNumber`, named `botId` (default `tbot`), paying through
+ * `gateway` (default: the harness's sandbox).
+ */
+export async function startVipFunnel(
+  botNumber: number,
+  options: { botId?: string; gateway?: GatewaySettings } = {},
+): Promise<VipFunnel> {
+  const botId = options.botId ?? 'tbot';
   const token = `${botNumber}:AAharness-token-for-the-fake-bot-api`;
   const fresh = await createFreshDatabase();
   const fake = await startFakeBotApi({ retryBaseMs: 20 });
@@ -78,13 +93,18 @@ export async function startVipFunnel(botNumber: number): Promise<VipFunnel> {
     redisPrefix: `bf-test-${randomBytes(4).toString('hex')}`,
   });
   await app.addBot({
-    id: 'tbot',
+    id: botId,
     token,
-    gateway: { kind: 'sandbox', api_base: sandbox.url, api_key: 'k', webhook_secret: 'sandbox-secret' },
+    gateway: options.gateway ?? {
+      kind: 'sandbox',
+      api_base: sandbox.url,
+      api_key: 'k',
+      webhook_secret: 'sandbox-secret',
+    },
     pixel: { pixel_id: 'px-harness', access_token: 'meta-token' },
   });
-  await app.publishFlow('tbot', vip);
-  const secret = (await app.funnel.settingsOf('tbot'))!.webhookSecret;
+  await app.publishFlow(botId, vip);
+  const secret = (await app.funnel.settingsOf(botId))!.webhookSecret;
   const sql = createSql(app.db.orm);
   let updateId = 5000;
   const from = (userId: number) => ({ id: userId, is_bot: false, first_name: 'T' });
@@ -97,9 +117,10 @@ export async function startVipFunnel(botNumber: number): Promise<VipFunnel> {
     app,
     fake,
     sandbox,
+    botId,
     token,
     post: (update: Record<string, unknown>) =>
-      fetch(`${app.url}/telegram/tbot`, {
+      fetch(`${app.url}/telegram/${botId}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
         body: JSON.stringify({ update_id: updateId++, ...update }),
@@ -123,12 +144,21 @@ export async function startVipFunnel(botNumber: number): Promise<VipFunnel> {
       assert.equal((await harness.press(userId, buy)).status, 200);
       await app.effects.idle();
       const rows = await sql<{ order_id: string }>(
-        `select order_id from payments where bot_id = 'tbot' and user_id = $1`,
-        [userId],
+        `select order_id from payments where bot_id = $1 and user_id = $2`,
+        [botId, userId],
       );
       assert.equal(rows.length, 1);
       return rows[0]!.order_id;
     },
+    async buy(userId: number) {
+      const payment = await app.funnel.payments.get(await harness.checkout(userId));
+      if (payment === null || payment.gatewayChargeId === null) throw new Error('no charge was created');
+      return payment;
+    },
+    invitesSentTo: (userId: number) =>
+      sentTo(userId, 'sendMessage').flatMap(
+        (c) => /https:\/\/t\.me\/\+\S+/.exec(String(c.params['text'])) ?? [],
+      ),
     async settle() {
       await sandbox.settled();
       await app.effects.idle();
