@@ -4,38 +4,23 @@
  * databases dropped afterwards. Prints buyers/s, accepted webhooks/s and webhook → committed p50/p99
  * for both, and the 2/1 throughput ratio. A run whose report is not `ok` fails the benchmark.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { runDemo, type DemoReport } from '../src/demo/run-demo.ts';
 import { environment, round } from './lib/stats.ts';
+import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 
-const BASE = process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const BUYERS = Number(process.env['BENCH_BUYERS'] ?? 200);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: BASE });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Runs the demo's buyers against `workers` workers in a fresh database. */
 async function measure(workers: number): Promise<Record<string, unknown>> {
-  const name = `botflow_bench_${randomBytes(4).toString('hex')}`;
-  await admin(`create database ${name}`);
-  const url = new URL(BASE);
-  url.pathname = `/${name}`;
+  const database = await createThrowawayDatabase();
   try {
     const report: DemoReport = await runDemo({
       buyers: BUYERS,
       workers,
       concurrency: CONCURRENCY,
-      env: { DATABASE_URL: url.toString(), REDIS_URL: REDIS, LOG_LEVEL: 'silent' },
+      env: { DATABASE_URL: database.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent' },
     });
     if (!report.ok) throw new Error(`the funnel report is not ok: ${JSON.stringify(report)}`);
     const seconds = report.duration_ms / 1000;
@@ -52,7 +37,7 @@ async function measure(workers: number): Promise<Record<string, unknown>> {
       webhook_to_committed_p99_ms: report.p99_ms,
     };
   } finally {
-    await admin(`drop database if exists ${name} with (force)`);
+    await database.drop();
   }
 }
 
