@@ -283,6 +283,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           listLinks: (botId) => funnel.links.list(botId),
           removeLink: (slug) => funnel.links.remove(slug),
           updateLink: (slug, change) => funnel.links.update(slug, change),
+          refundPayment: (orderId, amount) => funnel.paymentService.refund(orderId, amount),
           listBots: () => bots.list(),
           async removeBot(id) {
             funnel.forgetBot(id);

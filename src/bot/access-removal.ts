@@ -29,6 +29,7 @@ export function createAccessRemoval(options: {
   logger: Logger;
 }): AccessRemoval {
   const { apis, access, logger } = options;
+  const inFlight = new Map<string, Promise<void>>();
 
   async function removeMember(botId: string, chatId: string, userId: string): Promise<void> {
     const chat = Number(chatId);
@@ -54,9 +55,11 @@ export function createAccessRemoval(options: {
     apis.call(grant.botId, 'sendMessage', { chat_id: Number(grant.userId), text }).catch(() => {});
 
   async function revokeGrant(grant: AccessGrantRecord): Promise<void> {
+    // Removal first (idempotent, retried by the webhook or the job if it fails), then the row: when a
+    // refund webhook and the operator's refund race, both remove but only one tells the buyer.
     await take(grant);
-    await access.markRevoked(grant.orderId);
-    await tell(grant, 'Seu pagamento foi estornado e o seu acesso ao grupo foi removido.');
+    if (await access.markRevoked(grant.orderId))
+      await tell(grant, 'Seu pagamento foi estornado e o seu acesso ao grupo foi removido.');
   }
 
   return {
@@ -80,9 +83,22 @@ export function createAccessRemoval(options: {
       return done;
     },
     async revoke(orderId) {
-      const grant = await access.findByOrder(orderId);
-      if (grant !== null && (grant.status === 'granted' || grant.status === 'pending'))
-        await revokeGrant(grant);
+      // One revocation of an order at a time in this process: a second (the gateway's webhook after
+      // the operator's refund) waits, then finds the grant already revoked.
+      const previous = inFlight.get(orderId) ?? Promise.resolve();
+      const current = previous
+        .catch(() => {})
+        .then(async () => {
+          const grant = await access.findByOrder(orderId);
+          if (grant !== null && (grant.status === 'granted' || grant.status === 'pending'))
+            await revokeGrant(grant);
+        });
+      inFlight.set(orderId, current);
+      try {
+        await current;
+      } finally {
+        if (inFlight.get(orderId) === current) inFlight.delete(orderId);
+      }
     },
     async revokeRefunded() {
       let done = 0;

@@ -42,8 +42,9 @@ export interface AccessRepository {
   /** Granted access past its expiry. */
   due(now: number, limit: number): Promise<AccessGrantRecord[]>;
   markExpired(orderId: string): Promise<void>;
-  /** Ends a grant that is no longer paid for (refund); an issued link must not work again. */
-  markRevoked(orderId: string): Promise<void>;
+  /** Ends a grant that is no longer paid for (refund); an issued link must not work again. True when
+   * this call ended it (concurrent revocations: exactly one sees true). */
+  markRevoked(orderId: string): Promise<boolean>;
   /** Records that the buyer joined through the grant's link (the first time only). */
   markJoined(orderId: string): Promise<void>;
   countGranted(botId?: string): Promise<number>;
@@ -151,11 +152,12 @@ export function createAccessRepository(orm: MikroORM): AccessRepository {
       ]);
     },
     async markRevoked(orderId) {
-      await sql(
+      const rows = await sql(
         `update access_grants set status = 'revoked', revoked_at = now()
-         where order_id = $1 and status in ('pending', 'granted')`,
+         where order_id = $1 and status in ('pending', 'granted') returning order_id`,
         [orderId],
       );
+      return rows.length > 0;
     },
     async countGranted(botId) {
       const rows = await sql<{ n: string }>(

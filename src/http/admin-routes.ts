@@ -24,6 +24,8 @@ export interface AdminService {
   }): Promise<TrackingLinkRecord>;
   listLinks(botId?: string): Promise<TrackingLinkRecord[]>;
   removeLink(slug: string): Promise<boolean>;
+  /** Refunds a paid order at its gateway (all, or `amountCents`); a full refund takes the access back. */
+  refundPayment(orderId: string, amountCents?: number): Promise<{ status: string }>;
   /** Changes a link's campaign or presell flag; null when there is no such link. */
   updateLink(
     slug: string,
@@ -86,6 +88,7 @@ const linkBody = z.strictObject({
 const linkChangeBody = z
   .strictObject({ campaign: z.string().max(200).nullable().optional(), presell: z.boolean().optional() })
   .refine((b) => b.campaign !== undefined || b.presell !== undefined, 'give campaign or presell');
+const refundBody = z.strictObject({ amount_cents: z.number().int().min(1).optional() });
 const draftBody = z.strictObject({
   bot_id: z.string().regex(ID_PATTERN),
   name: z.string().optional(),
@@ -125,6 +128,10 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
         presell: value.presell ?? false,
       }),
     };
+  });
+  router.post('/payments/:orderId/refund', async (ctx) => {
+    const { value } = await readJsonBody(ctx.req, { limitBytes: LIMIT, schema: refundBody });
+    ctx.body = await service.refundPayment(ctx.params['orderId']!, value.amount_cents);
   });
   router.patch('/tracking-links/:slug', async (ctx) => {
     const { value } = await readJsonBody(ctx.req, { limitBytes: LIMIT, schema: linkChangeBody });

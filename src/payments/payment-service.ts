@@ -52,6 +52,12 @@ export interface PaymentService {
   handleWebhook(botId: string, request: WebhookRequest): Promise<{ status: ConfirmOutcome }>;
   /** Asks the gateway about stale and expired pending charges; returns how many changed. */
   reconcile(limit?: number): Promise<number>;
+  /**
+   * Refunds a paid order at its gateway (all of it, or `amountCents`), then confirms with `getCharge`
+   * like a webhook would: a full refund takes the access back. NOT_FOUND, CONFLICT (not paid),
+   * BAD_REQUEST (bad amount, or a gateway without a refund API).
+   */
+  refund(orderId: string, amountCents?: number): Promise<{ status: ConfirmOutcome }>;
 }
 
 /** Creates the service. */
@@ -240,6 +246,42 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         throw new BotflowError('NOT_FOUND', 'no order for this charge');
       if (payment.flagged !== null) return { status: 'flagged' };
       return { status: await confirm(payment, charge) };
+    },
+    async refund(orderId, amountCents) {
+      const payment = await payments.get(orderId);
+      if (payment === null || payment.gatewayChargeId === null)
+        throw new BotflowError('NOT_FOUND', 'no charged order with that id');
+      if (payment.status !== 'paid')
+        throw new BotflowError(
+          'CONFLICT',
+          `the order is ${payment.status}: only a paid order can be refunded`,
+        );
+      if (
+        amountCents !== undefined &&
+        (!Number.isInteger(amountCents) || amountCents < 1 || amountCents > payment.amountCents)
+      )
+        throw new BotflowError(
+          'BAD_REQUEST',
+          `amount_cents must be an integer from 1 to ${payment.amountCents}`,
+        );
+      const gateway = await options.gatewayOf(payment.botId);
+      if (gateway.refund === undefined)
+        throw new BotflowError(
+          'BAD_REQUEST',
+          `the ${gateway.id} gateway has no refund API: refund in its panel`,
+        );
+      await gateway.refund(payment.gatewayChargeId, amountCents);
+      const outcome = await confirm(payment, await gateway.getCharge(payment.gatewayChargeId));
+      logger.info(
+        {
+          bot_id: payment.botId,
+          order_id: orderId,
+          amount_cents: amountCents ?? payment.amountCents,
+          outcome,
+        },
+        'refund requested',
+      );
+      return { status: outcome };
     },
     async reconcile(limit = 100) {
       const now = options.now();

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { linkNameFor } from '../../src/bot/telegram-effects.ts';
 import { createSql } from '../../src/db/sql-client.ts';
 import type { KeyedEffect } from '../../src/runtime/conversation-host.ts';
-import { startVipFunnel, VIP_CHAT, type VipFunnel } from '../support/vip-funnel.ts';
+import { ADMIN_TOKEN, startVipFunnel, VIP_CHAT, type VipFunnel } from '../support/vip-funnel.ts';
 
 let h: VipFunnel;
 before(async () => {
@@ -118,5 +118,70 @@ describe('refunds (sandbox gateway, webhook, Telegram)', () => {
     assert.equal(h.confirmations(704).length, before);
     assert.equal(h.inviteLinks(orderId), 1);
     assert.equal((await h.app.funnel.access.findByLinkName('tbot', linkNameFor(orderId)))!.status, 'revoked');
+  });
+});
+
+describe('refunds started by the operator (POST /admin/payments/:orderId/refund)', () => {
+  const refund = (orderId: string, body: unknown = {}) =>
+    fetch(`${h.app.url}/admin/payments/${encodeURIComponent(orderId)}/refund`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+  it('a full refund at the gateway marks the payment refunded and takes the access back', async () => {
+    const orderId = await paidBuyer(711);
+    const res = await refund(orderId);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'refunded' });
+    await h.settle();
+    assert.equal(h.chargeOf(711).status, 'refunded', 'the gateway refunded the charge');
+    assert.equal((await h.app.funnel.payments.get(orderId))?.status, 'refunded');
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))?.status, 'revoked');
+    assert.equal(removals('banChatMember', 711), 1);
+    assert.equal(removals('unbanChatMember', 711), 1);
+    assert.equal(refundNotices(711), 1, 'the buyer is told once (the webhook that follows changes nothing)');
+    const again = await refund(orderId);
+    assert.equal(again.status, 409);
+    assert.equal(await codeOf(again), 'CONFLICT');
+  });
+
+  it('a partial refund keeps the order paid and the access in place', async () => {
+    const orderId = await paidBuyer(712);
+    const res = await refund(orderId, { amount_cents: 100 });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'paid' });
+    await h.settle();
+    assert.equal(h.chargeOf(712).refunded_cents, 100);
+    assert.equal((await h.app.funnel.payments.get(orderId))?.status, 'paid');
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))?.status, 'granted');
+    assert.equal(removals('banChatMember', 712), 0);
+  });
+
+  it('refuses an unknown order, an unpaid one, a bad amount and a missing token, with coded errors', async () => {
+    const unknown = await refund('no-such-order');
+    assert.equal(unknown.status, 404);
+    assert.equal(await codeOf(unknown), 'NOT_FOUND');
+    const pending = await h.checkout(713);
+    const unpaid = await refund(pending);
+    assert.equal(unpaid.status, 409);
+    const paid = await paidBuyer(714);
+    for (const body of [
+      { amount_cents: 0 },
+      { amount_cents: 1.5 },
+      { amount_cents: 10_000_000 },
+      { other: 1 },
+    ]) {
+      const bad = await refund(paid, body);
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.equal(await codeOf(bad), 'BAD_REQUEST');
+    }
+    const anonymous = await fetch(`${h.app.url}/admin/payments/${encodeURIComponent(paid)}/refund`, {
+      method: 'POST',
+      body: '{}',
+    });
+    assert.equal(anonymous.status, 401);
+    assert.equal((await h.app.funnel.payments.get(paid))?.status, 'paid', 'nothing was refunded');
   });
 });

@@ -26,6 +26,9 @@ import { createFreshDatabase } from '../db/fresh-database.ts';
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 
+/** The admin API's bearer token in the harness. */
+export const ADMIN_TOKEN = 'admin-token-for-vip-funnel-tests';
+
 /** The chat the VIP funnel grants access to. */
 export const VIP_CHAT = -1001234567890;
 
@@ -84,7 +87,7 @@ export async function startVipFunnel(
   });
   const harness = { offset: 0 } as VipFunnel;
   const app = await bootstrap({
-    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent' },
+    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent', BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
     config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url },
     now: () => Date.now() + harness.offset,
     http: { port: 0 },
