@@ -12,6 +12,7 @@ import { runDemoCommand } from './commands/demo.ts';
 import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './commands/links.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
+import { runPaymentsRefund } from './commands/payments.ts';
 import { runStart } from './commands/start.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
@@ -36,7 +37,7 @@ Commands:
   pay <charge-id> [--gateway URL] [--status paid|expired|failed]
                                                        settle a charge on the sandbox gateway
 
-Bots and tracking links (talk to a running botflow's admin API at --url, default BOTFLOW_URL or
+Bots, tracking links and refunds (talk to a running botflow's admin API at --url, default BOTFLOW_URL or
 http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
   bots add --id ID (--token-file FILE | --token-env VAR) [--username NAME]
            [--gateway-file gateway.json] [--pixel-file pixel.json] [--json]
@@ -52,6 +53,9 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
                                                        change a link's campaign or presell page
   links list [--bot BOT] [--json]                      tracking links
   links remove SLUG                                    delete a tracking link
+  payments refund ORDER_ID [--amount-cents N] [--json]
+                                                       refund a paid order at its gateway (all, or N
+                                                       centavos); a full refund removes the buyer's access
 
   help                                                 this text
 `;
@@ -82,6 +86,7 @@ const OPTIONS = {
   bot: { type: 'string' },
   campaign: { type: 'string' },
   presell: { type: 'boolean' },
+  'amount-cents': { type: 'string' },
 } as const;
 
 /** Options each admin subcommand takes (anything else is a usage error). */
@@ -93,6 +98,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'links list': ['url', 'bot', 'json'],
   'links remove': ['url'],
   'links update': ['url', 'campaign', 'presell', 'json'],
+  'payments refund': ['url', 'amount-cents', 'json'],
 };
 
 function requireFile(positionals: string[], command: string): string {
@@ -106,7 +112,13 @@ function requireFile(positionals: string[], command: string): string {
 const text = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
 
-/** `bots ...` and `links ...`: checks the subcommand and its options, then calls the admin API. */
+const SUBCOMMANDS: Record<string, string> = {
+  bots: 'add, list or remove',
+  links: 'add, list, update or remove',
+  payments: 'refund',
+};
+
+/** `bots ...`, `links ...` and `payments ...`: checks the subcommand and its options, then calls the admin API. */
 async function dispatchAdmin(io: CliIo, positionals: string[], options: Options): Promise<number> {
   const [group, sub, target, extra] = positionals;
   const name = `${group} ${sub ?? ''}`;
@@ -114,12 +126,12 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
   if (allowed === undefined)
     throw new BotflowError(
       'BAD_REQUEST',
-      `${group} needs a subcommand: add, list${group === 'links' ? ', update' : ''} or remove`,
+      `${group} needs a subcommand: ${SUBCOMMANDS[group ?? ''] ?? 'see botflow help'}`,
     );
   for (const [option, value] of Object.entries(options))
     if (value !== undefined && !allowed.includes(option))
       throw new BotflowError('BAD_REQUEST', `${name} does not take --${option}`);
-  const takesTarget = sub === 'remove' || sub === 'update';
+  const takesTarget = sub === 'remove' || sub === 'update' || sub === 'refund';
   // Not echoed: a stray argument may be a pasted secret.
   if ((takesTarget ? extra : target) !== undefined)
     throw new BotflowError(
@@ -159,6 +171,8 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
         ...(typeof options.campaign === 'string' ? { campaign: options.campaign } : {}),
         ...(typeof options.presell === 'boolean' ? { presell: options.presell } : {}),
       });
+    case 'payments refund':
+      return runPaymentsRefund(io, client, target, { json, amountCents: text(options['amount-cents']) });
     default:
       return runLinksRemove(io, client, target);
   }
@@ -189,6 +203,7 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
       return runStart(io, io.env ?? {}, { polling: options.polling === true });
     case 'bots':
     case 'links':
+    case 'payments':
       return dispatchAdmin(io, positionals, options);
     case 'demo':
       if (positionals.length > 1)

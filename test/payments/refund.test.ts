@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { linkNameFor } from '../../src/bot/telegram-effects.ts';
+import { runCli } from '../../src/cli/run-cli.ts';
 import { createSql } from '../../src/db/sql-client.ts';
 import type { KeyedEffect } from '../../src/runtime/conversation-host.ts';
 import { ADMIN_TOKEN, startVipFunnel, VIP_CHAT, type VipFunnel } from '../support/vip-funnel.ts';
@@ -183,5 +184,40 @@ describe('refunds started by the operator (POST /admin/payments/:orderId/refund)
     });
     assert.equal(anonymous.status, 401);
     assert.equal((await h.app.funnel.payments.get(paid))?.status, 'paid', 'nothing was refunded');
+  });
+
+  it('botflow payments refund does the same from the command line, in part or in full', async () => {
+    const orderId = await paidBuyer(715);
+    const cli = async (...argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(argv, {
+        stdout: { write: (t: string) => (stdout += t) },
+        stderr: { write: (t: string) => (stderr += t) },
+        isTTY: false,
+        env: { BOTFLOW_URL: h.app.url, BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
+        readFile: () => Promise.reject(new Error('no files here')),
+        writeFile: () => Promise.reject(new Error('no files here')),
+      });
+      return { code, stdout, stderr };
+    };
+    const bad = await cli('payments', 'refund', orderId, '--amount-cents', '1.5');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--amount-cents must be a whole number/);
+    const part = await cli('payments', 'refund', orderId, '--amount-cents', '100', '--json');
+    assert.equal(part.code, 0, part.stderr);
+    assert.deepEqual(JSON.parse(part.stdout), { order_id: orderId, status: 'paid' });
+    const full = await cli('payments', 'refund', orderId);
+    assert.equal(full.code, 0, full.stderr);
+    assert.match(full.stdout, /the payment is refunded and the access removed/);
+    await h.settle();
+    assert.equal((await h.app.funnel.access.findByOrder(orderId))?.status, 'revoked');
+    assert.equal(removals('banChatMember', 715), 1);
+    const again = await cli('payments', 'refund', orderId);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /CONFLICT/);
+    const missing = await cli('payments', 'refund');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /needs an order id/);
   });
 });
