@@ -13,9 +13,8 @@ import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
 import { createFunnel, type Funnel } from './create-funnel.ts';
 import { BotflowError } from './errors.ts';
-import { getCurrentStep } from './flow/advance-conversation.ts';
-import { validateFlow } from './flow/validate.ts';
 import { createAdminRouter } from './http/admin-routes.ts';
+import { createAdminService } from './http/admin-service.ts';
 import { createHttpApp } from './http/create-http-app.ts';
 import { type Listening, listen } from './http/serve.ts';
 import { createLogger } from './observability/logger.ts';
@@ -272,53 +271,18 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       return published.version;
     };
 
+    const addBot = createBotRegistrar({
+      apiRoot: config.telegramApiRoot,
+      bots,
+      logger,
+      forgetBot: (id) => funnel.forgetBot(id),
+      baseUrl: () => config.publicUrl ?? listening?.url,
+      polling: () => polling,
+    });
+
     if (options.http !== false) {
       const admin = createAdminRouter(
-        {
-          async addBot(bot) {
-            await addBot(bot);
-            return (await bots.get(bot.id))!;
-          },
-          addLink: (link) => funnel.links.add(link),
-          listLinks: (botId) => funnel.links.list(botId),
-          removeLink: (slug) => funnel.links.remove(slug),
-          updateLink: (slug, change) => funnel.links.update(slug, change),
-          refundPayment: (orderId, amount) => funnel.paymentService.refund(orderId, amount),
-          listBots: () => bots.list(),
-          async removeBot(id) {
-            funnel.forgetBot(id);
-            const removed = await bots.remove(id);
-            await polling?.refresh();
-            return removed;
-          },
-          saveDraft: (flow) => flows.saveDraft(flow),
-          getFlow: (id) => flows.getFlow(id),
-          validate: (definition) => validateFlow(definition),
-          async publish(flowId) {
-            const flow = await flows.getFlow(flowId);
-            if (flow === null) throw new BotflowError('NOT_FOUND', 'no such flow');
-            await publishFlow(flow.botId, flow.draft);
-            return (await flows.listVersions(flowId)).at(-1)!;
-          },
-          listVersions: (flowId) => flows.listVersions(flowId),
-          async inspectConversation(botId, userId) {
-            if (!/^\d{1,19}$/.test(userId)) throw new BotflowError('BAD_REQUEST', 'a user id is numeric');
-            const c = await store.load(botId, userId);
-            if (c === null) return null;
-            return {
-              bot_id: botId,
-              user_id: userId,
-              flow_id: c.flowId,
-              flow_version: c.flowVersion,
-              current_step: getCurrentStep(c.snapshot.value, c.snapshot.context),
-              row_version: c.rowVersion,
-              timers: Object.entries(c.timers).map(([id, due]) => ({
-                timer_id: id,
-                due_at: new Date(due).toISOString(),
-              })),
-            };
-          },
-        },
+        createAdminService({ addBot, funnel, flows, store, publishFlow, polling: () => polling }),
         config.adminToken,
       );
       const http = createHttpApp({
@@ -362,15 +326,6 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           }, jobsEvery)
         : undefined;
     jobs?.unref();
-
-    const addBot = createBotRegistrar({
-      apiRoot: config.telegramApiRoot,
-      bots,
-      logger,
-      forgetBot: (id) => funnel.forgetBot(id),
-      baseUrl: () => config.publicUrl ?? listening?.url,
-      polling: () => polling,
-    });
 
     if (options.polling !== undefined && options.polling !== false) {
       polling = await startPolling({

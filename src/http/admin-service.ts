@@ -1,0 +1,72 @@
+/**
+ * Builds the admin API's `AdminService` from the running app's parts, so `bootstrap` only wires them:
+ * bots (added through the registrar, forgotten by the funnel on removal), tracking links, refunds,
+ * flows (draft, validate, publish) and a look at one conversation.
+ */
+import type { Polling } from '../bot/poll-updates.ts';
+import type { BotRegistration } from '../bot/register-bot.ts';
+import type { Funnel } from '../create-funnel.ts';
+import type { PostgresConversationStore } from '../db/conversation-store.ts';
+import type { FlowRepository } from '../db/flow-repository.ts';
+import { BotflowError } from '../errors.ts';
+import { getCurrentStep } from '../flow/advance-conversation.ts';
+import { validateFlow } from '../flow/validate.ts';
+import type { AdminService } from './admin-routes.ts';
+
+/** Creates the service the admin router calls. */
+export function createAdminService(deps: {
+  addBot(bot: BotRegistration): Promise<unknown>;
+  funnel: Funnel;
+  flows: FlowRepository;
+  store: PostgresConversationStore;
+  publishFlow(botId: string, definition: unknown): Promise<number>;
+  polling(): Polling | undefined;
+}): AdminService {
+  const { funnel, flows, store } = deps;
+  const bots = funnel.bots;
+  return {
+    async addBot(bot) {
+      await deps.addBot(bot);
+      return (await bots.get(bot.id))!;
+    },
+    addLink: (link) => funnel.links.add(link),
+    listLinks: (botId) => funnel.links.list(botId),
+    removeLink: (slug) => funnel.links.remove(slug),
+    updateLink: (slug, change) => funnel.links.update(slug, change),
+    refundPayment: (orderId, amount) => funnel.paymentService.refund(orderId, amount),
+    listBots: () => bots.list(),
+    async removeBot(id) {
+      funnel.forgetBot(id);
+      const removed = await bots.remove(id);
+      await deps.polling()?.refresh();
+      return removed;
+    },
+    saveDraft: (flow) => flows.saveDraft(flow),
+    getFlow: (id) => flows.getFlow(id),
+    validate: (definition) => validateFlow(definition),
+    async publish(flowId) {
+      const flow = await flows.getFlow(flowId);
+      if (flow === null) throw new BotflowError('NOT_FOUND', 'no such flow');
+      await deps.publishFlow(flow.botId, flow.draft);
+      return (await flows.listVersions(flowId)).at(-1)!;
+    },
+    listVersions: (flowId) => flows.listVersions(flowId),
+    async inspectConversation(botId, userId) {
+      if (!/^\d{1,19}$/.test(userId)) throw new BotflowError('BAD_REQUEST', 'a user id is numeric');
+      const c = await store.load(botId, userId);
+      if (c === null) return null;
+      return {
+        bot_id: botId,
+        user_id: userId,
+        flow_id: c.flowId,
+        flow_version: c.flowVersion,
+        current_step: getCurrentStep(c.snapshot.value, c.snapshot.context),
+        row_version: c.rowVersion,
+        timers: Object.entries(c.timers).map(([id, due]) => ({
+          timer_id: id,
+          due_at: new Date(due).toISOString(),
+        })),
+      };
+    },
+  };
+}
