@@ -309,19 +309,20 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     }
 
     const jobsEvery = options.jobsIntervalMs ?? 5000;
-    let jobsRunning = false;
+    // The run in progress, if any: close waits for it, so no job query outlives the database.
+    let jobsRun: Promise<void> | undefined;
     const jobs =
       jobsEvery > 0
         ? setInterval(() => {
-            if (jobsRunning) return;
-            jobsRunning = true;
-            funnel
+            if (jobsRun !== undefined) return;
+            jobsRun = funnel
               .runJobs()
-              .catch((error: unknown) =>
-                logger.warn({ code: (error as { code?: string }).code }, 'jobs failed'),
+              .then(
+                () => {},
+                (error: unknown) => logger.warn({ code: (error as { code?: string }).code }, 'jobs failed'),
               )
               .finally(() => {
-                jobsRunning = false;
+                jobsRun = undefined;
               });
           }, jobsEvery)
         : undefined;
@@ -384,7 +385,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         await listening?.close();
         clearInterval(sweeper);
         if (jobs !== undefined) clearInterval(jobs);
-        timers.stop();
+        await jobsRun;
+        await timers.stop();
         await host.drain();
         // Effects still failing (Telegram down) stay in the outbox for the next start: drain, but bounded.
         const grace = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs ?? 5000).unref());

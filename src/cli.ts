@@ -32,3 +32,6 @@ process.exitCode = await runCli(process.argv.slice(2), {
 });
 interactive?.close();
 lines?.close();
+// A handle something leaked (a socket, a timer) must not keep a finished command alive; a clean exit
+// happens long before this unref'd timer would fire.
+setTimeout(() => process.exit(), 10_000).unref();

@@ -20,7 +20,8 @@ export interface TimerPollerOptions {
 /** A running poller. `pollOnce` is exposed so tests drive time explicitly. */
 export interface TimerPoller {
   pollOnce(): Promise<number>;
-  stop(): void;
+  /** Stops polling; resolves once a poll in progress has read its due timers and posted them. */
+  stop(): Promise<void>;
 }
 
 /** Starts polling (unless `intervalMs` is 0: then only `pollOnce` fires timers). */
@@ -28,6 +29,7 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
   const inFlight = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
+  let polling: Promise<unknown> = Promise.resolve();
 
   async function pollOnce(): Promise<number> {
     const due = await options.store.dueTimers(options.shards(), options.now(), options.batch ?? 500);
@@ -54,20 +56,18 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
 
   const loop = async () => {
     if (stopped) return;
-    try {
-      await pollOnce();
-    } catch (error) {
-      options.onError?.(error);
-    }
+    polling = pollOnce().catch((error: unknown) => options.onError?.(error));
+    await polling;
     if (!stopped) timer = setTimeout(loop, options.intervalMs);
   };
   if ((options.intervalMs ?? 0) > 0) timer = setTimeout(loop, options.intervalMs);
 
   return {
     pollOnce,
-    stop() {
+    async stop() {
       stopped = true;
       if (timer !== null) clearTimeout(timer);
+      await polling;
     },
   };
 }

@@ -167,7 +167,8 @@ describe('botflow CLI', () => {
   });
 });
 
-describe('botflow start', () => {
+// A child that never starts or never exits fails its test instead of stalling the suite.
+describe('botflow start', { timeout: 120_000 }, () => {
   it('starts on the embedded database, answers /healthz, and drains on SIGTERM', async () => {
     const { spawn } = await import('node:child_process');
     const dataDir = await mkdtemp(join(tmpdir(), 'botflow-start-'));

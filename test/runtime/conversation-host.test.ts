@@ -176,7 +176,7 @@ describe('conversation host on real Postgres', () => {
     await restarted.host.drain();
     assert.equal((await restarted.store.load('b1', '2001'))!.snapshot.value, 'downsell_offer');
     assert.equal(await poller.pollOnce(), 0, 'fired once');
-    poller.stop();
+    await poller.stop();
     await restarted.handle.close();
   });
 

@@ -55,6 +55,23 @@ export async function runStart(
     );
   await stopped();
   io.stderr.write('botflow draining...\n');
-  await app.close();
-  return 0;
+  // Everything accepted is committed before the drain; a close that never finishes must not keep a
+  // supervisor waiting forever: what is left (outbox rows, timers) is picked up by the next start.
+  let deadline: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([
+    app.close().then(() => true),
+    new Promise<false>((resolve) => {
+      deadline = setTimeout(() => resolve(false), SHUTDOWN_DEADLINE_MS);
+      deadline.unref();
+    }),
+  ]);
+  clearTimeout(deadline);
+  if (finished) return 0;
+  io.stderr.write(
+    `botflow: stopping took over ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting, the outbox and timers resume on the next start\n`,
+  );
+  return 1;
 }
+
+/** How long a drain may take before `start` gives up and exits 1. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
