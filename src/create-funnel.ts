@@ -233,7 +233,14 @@ export function createFunnel(options: FunnelOptions): Funnel {
   });
 
   const qr = createQrPool();
-  const telegramEffects = createTelegramEffects({ apis, payments, access, qr, now });
+  const telegramEffects = createTelegramEffects({
+    apis,
+    payments,
+    access,
+    qr,
+    now,
+    joinRequestsOf: async (botId) => (await settingsOf(botId))?.joinRequests ?? true,
+  });
 
   const routers = [
     createTelegramRouter({

@@ -17,6 +17,8 @@ export interface BotRegistration {
   username?: string;
   gateway?: GatewaySettings | null;
   pixel?: PixelSettings | null;
+  /** Paid orders get join-request links (default) or, false, `member_limit: 1` links. */
+  joinRequests?: boolean;
   /** Set the Telegram webhook to this deployment (default true when a URL is known; never when polling). */
   setWebhook?: boolean;
 }
@@ -61,6 +63,7 @@ export function createBotRegistrar(
       botInfo,
       gateway: bot.gateway ?? null,
       pixel: bot.pixel ?? null,
+      ...(bot.joinRequests === undefined ? {} : { joinRequests: bot.joinRequests }),
     });
     options.forgetBot(bot.id);
     const base = options.baseUrl();

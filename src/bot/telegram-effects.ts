@@ -1,7 +1,8 @@
 /**
  * Executes the conversation effects that talk to the buyer through Telegram: messages, notices, the
- * PIX charge (its QR rendered in the worker pool), and paid access (a join-request invite link per order, named so
- * the join request maps back to the order, recorded before it is sent). Each handler is idempotent
+ * PIX charge (its QR rendered in the worker pool), and paid access (an invite link per order, named so
+ * the join request or join maps back to the order, recorded before it is sent: a join-request link,
+ * or a `member_limit: 1` link for a bot whose groups take no join requests). Each handler is idempotent
  * per effect key or order, as the effect runner retries them.
  */
 import { createHash } from 'node:crypto';
@@ -19,6 +20,8 @@ export interface TelegramEffectsOptions {
   /** Renders the charge's QR image (the piscina pool). */
   qr: QrRenderer;
   now(): number;
+  /** Whether the bot's invite links ask to join (default true); false: `member_limit: 1` links. */
+  joinRequestsOf?(botId: string): Promise<boolean>;
   /** How long an invite link stays usable (default one day). */
   inviteTtlMs?: number;
 }
@@ -92,11 +95,14 @@ export function createTelegramEffects(
     // Refunded or run out meanwhile (a late retry of this effect): nothing to hand over.
     if (grant.status === 'revoked' || grant.status === 'expired') return null;
     let link = grant.inviteLink;
+    const joinRequests = (await options.joinRequestsOf?.(item.botId)) ?? true;
     if (link === null) {
+      // Telegram refuses member_limit together with creates_join_request: one or the other. Either way
+      // the chat_member handler removes anyone but the buyer joining through it, and revokes it on join.
       const created = (await apis.call(item.botId, 'createChatInviteLink', {
         chat_id: effect.chat_id,
         name: grant.linkName,
-        creates_join_request: true,
+        ...(joinRequests ? { creates_join_request: true } : { member_limit: 1 }),
         expire_date: Math.floor((options.now() + (options.inviteTtlMs ?? 86_400_000)) / 1000),
       })) as { invite_link: string };
       link = created.invite_link;
@@ -106,7 +112,9 @@ export function createTelegramEffects(
     await apis.call(item.botId, 'sendMessage', {
       chat_id: chatId,
       parse_mode: 'HTML',
-      text: `Pagamento confirmado! Peça para entrar no grupo por este link: ${escapeHtml(link)}${until}`,
+      text: joinRequests
+        ? `Pagamento confirmado! Peça para entrar no grupo por este link: ${escapeHtml(link)}${until}`
+        : `Pagamento confirmado! Entre no grupo por este link (só vale para você): ${escapeHtml(link)}${until}`,
     });
     return null;
   };

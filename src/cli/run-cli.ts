@@ -40,11 +40,12 @@ Commands:
 Bots, tracking links and refunds (talk to a running botflow's admin API at --url, default BOTFLOW_URL or
 http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
   bots add --id ID (--token-file FILE | --token-env VAR) [--username NAME]
-           [--gateway-file gateway.json] [--pixel-file pixel.json] [--json]
+           [--gateway-file gateway.json] [--pixel-file pixel.json] [--no-join-requests] [--json]
                                                        register a bot: its token is checked with getMe, then
                                                        its webhook set (or, under start --polling, polled).
                                                        A token is never accepted as an argument: argv leaks
-                                                       into ps and shell history
+                                                       into ps and shell history. --no-join-requests: paid
+                                                       orders get member_limit 1 links instead of join requests
   bots list [--json]                                   registered bots (tokens are never shown)
   bots remove ID                                       unregister a bot
   links add --slug SLUG --bot BOT [--campaign NAME] [--presell] [--json]
@@ -86,12 +87,23 @@ const OPTIONS = {
   bot: { type: 'string' },
   campaign: { type: 'string' },
   presell: { type: 'boolean' },
+  'join-requests': { type: 'boolean' },
   'amount-cents': { type: 'string' },
 } as const;
 
 /** Options each admin subcommand takes (anything else is a usage error). */
 const ADMIN_OPTIONS: Record<string, readonly string[]> = {
-  'bots add': ['url', 'id', 'token-file', 'token-env', 'username', 'gateway-file', 'pixel-file', 'json'],
+  'bots add': [
+    'url',
+    'id',
+    'token-file',
+    'token-env',
+    'username',
+    'gateway-file',
+    'pixel-file',
+    'join-requests',
+    'json',
+  ],
   'bots list': ['url', 'json'],
   'bots remove': ['url'],
   'links add': ['url', 'slug', 'bot', 'campaign', 'presell', 'json'],
@@ -150,6 +162,7 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
         username: text(options.username),
         gatewayFile: text(options['gateway-file']),
         pixelFile: text(options['pixel-file']),
+        ...(typeof options['join-requests'] === 'boolean' ? { joinRequests: options['join-requests'] } : {}),
       });
     case 'bots list':
       return runBotsList(io, client, { json });

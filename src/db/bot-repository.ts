@@ -11,6 +11,8 @@ import { createSql } from './sql-client.ts';
 export interface BotRecord {
   id: string;
   username: string;
+  /** Paid orders get join-request links (true) or `member_limit: 1` links (false). */
+  joinRequests: boolean;
   createdAt: string;
 }
 
@@ -36,6 +38,8 @@ export interface BotSettings {
   botInfo: Record<string, unknown> | null;
   gateway: GatewaySettings | null;
   pixel: PixelSettings | null;
+  /** Paid orders get join-request links (true) or `member_limit: 1` links (false). */
+  joinRequests: boolean;
 }
 
 /** A bot to register. */
@@ -47,6 +51,8 @@ export interface NewBot {
   botInfo?: Record<string, unknown> | null;
   gateway?: GatewaySettings | null;
   pixel?: PixelSettings | null;
+  /** Absent: true for a new bot, unchanged for a registered one. */
+  joinRequests?: boolean;
 }
 
 /** The bot repository. */
@@ -66,16 +72,18 @@ export interface BotRepository {
 interface Row {
   id: string;
   username: string;
+  join_requests: boolean;
   created_at: Date | string;
 }
 const toBot = (r: Row): BotRecord => ({
   id: r.id,
   username: r.username,
+  joinRequests: r.join_requests,
   createdAt: new Date(r.created_at).toISOString(),
 });
 
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
-const SETTINGS = 'id, username, token, webhook_secret, bot_info, gateway, pixel';
+const SETTINGS = 'id, username, token, webhook_secret, bot_info, gateway, pixel, join_requests';
 interface SettingsRow {
   id: string;
   username: string;
@@ -84,6 +92,7 @@ interface SettingsRow {
   bot_info: Record<string, unknown> | null;
   gateway: GatewaySettings | null;
   pixel: PixelSettings | null;
+  join_requests: boolean;
 }
 /** Gateway fields that are not secret; every other string field of a gateway is. */
 const GATEWAY_PLAIN = new Set(['kind', 'api_base']);
@@ -120,6 +129,7 @@ export function createBotRepository(orm: MikroORM, box: SecretBox = createSecret
     token: open(r.token, `bots.token:${r.id}`),
     webhookSecret: open(r.webhook_secret, `bots.webhook_secret:${r.id}`),
     botInfo: r.bot_info,
+    joinRequests: r.join_requests,
     ...mapSecrets(r.id, { gateway: r.gateway, pixel: r.pixel }, open),
   });
   return {
@@ -130,12 +140,13 @@ export function createBotRepository(orm: MikroORM, box: SecretBox = createSecret
         box.seal.bind(box),
       );
       const rows = await sql<Row>(
-        `insert into bots (id, username, token, webhook_secret, bot_info, gateway, pixel)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        `insert into bots (id, username, token, webhook_secret, bot_info, gateway, pixel, join_requests)
+         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8::boolean, true))
          on conflict (id) do update set username = excluded.username, token = excluded.token,
            webhook_secret = excluded.webhook_secret, bot_info = coalesce(excluded.bot_info, bots.bot_info),
-           gateway = coalesce(excluded.gateway, bots.gateway), pixel = coalesce(excluded.pixel, bots.pixel)
-         returning id, username, created_at`,
+           gateway = coalesce(excluded.gateway, bots.gateway), pixel = coalesce(excluded.pixel, bots.pixel),
+           join_requests = coalesce($8::boolean, bots.join_requests)
+         returning id, username, join_requests, created_at`,
         [
           bot.id,
           bot.username,
@@ -144,15 +155,20 @@ export function createBotRepository(orm: MikroORM, box: SecretBox = createSecret
           json(bot.botInfo),
           json(sealed.gateway),
           json(sealed.pixel),
+          bot.joinRequests ?? null,
         ],
       );
       return toBot(rows[0]!);
     },
     async list() {
-      return (await sql<Row>('select id, username, created_at from bots order by id')).map(toBot);
+      return (await sql<Row>('select id, username, join_requests, created_at from bots order by id')).map(
+        toBot,
+      );
     },
     async get(id) {
-      const rows = await sql<Row>('select id, username, created_at from bots where id = $1', [id]);
+      const rows = await sql<Row>('select id, username, join_requests, created_at from bots where id = $1', [
+        id,
+      ]);
       return rows[0] === undefined ? null : toBot(rows[0]);
     },
     async secrets(id) {

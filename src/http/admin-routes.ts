@@ -71,6 +71,8 @@ const botBody = z.strictObject({
     .optional(),
   token: z.string().regex(/^\d+:[A-Za-z0-9_-]{20,}$/, 'a Telegram bot token'),
   gateway: gatewayBody.optional(),
+  /** false: paid orders get `member_limit: 1` links instead of join-request links. */
+  join_requests: z.boolean().optional(),
   pixel: z
     .strictObject({
       pixel_id: z.string().regex(/^\d{1,32}$/),

@@ -25,8 +25,8 @@ export function createAdminService(deps: {
   const { funnel, flows, store } = deps;
   const bots = funnel.bots;
   return {
-    async addBot(bot) {
-      await deps.addBot(bot);
+    async addBot({ join_requests: joinRequests, ...bot }) {
+      await deps.addBot({ ...bot, ...(joinRequests === undefined ? {} : { joinRequests }) });
       return (await bots.get(bot.id))!;
     },
     addLink: (link) => funnel.links.add(link),

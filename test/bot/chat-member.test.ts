@@ -14,7 +14,9 @@ async function join(
   userId: number,
   link?: { invite_link: string; name?: string },
   old = 'left',
+  on: VipFunnel = h,
 ): Promise<number | string> {
+  const h = on;
   const updateId = h.fake.pushUpdate(h.token, {
     chat_member: {
       chat: { id: VIP_CHAT, type: 'supergroup', title: 'VIP' },
@@ -28,11 +30,11 @@ async function join(
             invite_link: {
               ...link,
               creator: { id: 7400000001, is_bot: true, first_name: 'bot' },
-              creates_join_request: true,
+              creates_join_request: h.botId === 'tbot',
               is_primary: false,
               is_revoked: false,
             },
-            via_join_request: true,
+            via_join_request: h.botId === 'tbot',
           }),
     },
   });
@@ -40,11 +42,11 @@ async function join(
   await h.app.effects.idle();
   return h.fake.deliveries.findLast((d) => d.update_id === updateId)!.status;
 }
-const removals = (userId: number) =>
+const removals = (userId: number, on: VipFunnel = h) =>
   ['banChatMember', 'unbanChatMember'].map(
     (method) =>
-      h.fake
-        .callsOf(h.token, method)
+      on.fake
+        .callsOf(on.token, method)
         .filter(
           (c) =>
             c.status === 200 &&
@@ -52,11 +54,12 @@ const removals = (userId: number) =>
             Number(c.params['user_id']) === userId,
         ).length,
   );
-const revocations = (link: string) =>
-  h.fake.callsOf(h.token, 'revokeChatInviteLink').filter((c) => c.params['invite_link'] === link).length;
+const revocations = (link: string, on: VipFunnel = h) =>
+  on.fake.callsOf(on.token, 'revokeChatInviteLink').filter((c) => c.params['invite_link'] === link).length;
 
 /** A buyer who paid; returns their grant's link and its name. */
-async function paidBuyer(userId: number) {
+async function paidBuyer(userId: number, on: VipFunnel = h) {
+  const h = on;
   const orderId = await h.checkout(userId);
   await h.sandbox.pay(h.chargeOf(userId).id);
   await h.settle();
@@ -125,5 +128,37 @@ describe('chat_member updates (real HTTP through the fake Bot API)', () => {
     assert.equal(await join(898, { invite_link, name }), 200, 'the redelivery succeeded');
     assert.equal(failed(), failedBefore + 1);
     assert.deepEqual(removals(898), [1, 1]);
+  });
+});
+
+describe('a bot whose groups take no join requests (join_requests: false)', () => {
+  let single: VipFunnel;
+  before(async () => {
+    single = await startVipFunnel(7400000002, { botId: 'single', joinRequests: false });
+  });
+  after(() => single.close());
+
+  it('gets a member_limit: 1 link per order; the buyer joins and it is revoked, anyone else is removed', async () => {
+    assert.equal((await single.app.funnel.bots.get('single'))?.joinRequests, false);
+    const { orderId, invite_link, name } = await paidBuyer(811, single);
+    const created = single.fake
+      .callsOf(single.token, 'createChatInviteLink')
+      .filter((c) => c.status === 200 && c.params['name'] === name);
+    assert.equal(created.length, 1);
+    assert.equal(Number(created[0]!.params['member_limit']), 1);
+    assert.equal(created[0]!.params['creates_join_request'], undefined);
+    const told = single.confirmations(811).map((c) => String(c.params['text']));
+    assert.ok(
+      told.some((t) => t.includes('só vale para você') && t.includes(invite_link)),
+      told.join(' | '),
+    );
+    // A leaked link: the stranger is removed at once (which frees the one slot), the buyer still gets in.
+    assert.equal(await join(898, { invite_link, name }, 'left', single), 200);
+    assert.deepEqual(removals(898, single), [1, 1]);
+    assert.equal(revocations(invite_link, single), 0);
+    assert.equal(await join(811, { invite_link, name }, 'left', single), 200);
+    assert.deepEqual(removals(811, single), [0, 0]);
+    assert.equal(revocations(invite_link, single), 1);
+    assert.notEqual((await single.app.funnel.access.findByOrder(orderId))!.joinedAt, null);
   });
 });

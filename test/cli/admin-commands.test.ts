@@ -77,8 +77,8 @@ describe('botflow bots', () => {
 
     const list = await cli(['bots', 'list']);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^ID\s+USERNAME\s+REGISTERED\n/);
-    assert.match(list.stdout, /clibot\s+@cli_test_bot\s+\d{4}-/);
+    assert.match(list.stdout, /^ID\s+USERNAME\s+INVITE LINKS\s+REGISTERED\n/);
+    assert.match(list.stdout, /clibot\s+@cli_test_bot\s+join request\s+\d{4}-/);
     const json = await cli(['bots', 'list', '--json']);
     assert.deepEqual(
       (JSON.parse(json.stdout) as Array<{ id: string; username: string }>).map((b) => [b.id, b.username]),
@@ -113,12 +113,15 @@ describe('botflow bots', () => {
         gateway,
         '--pixel-file',
         pixel,
+        '--no-join-requests',
         '--json',
       ],
       { OTHER_BOT_TOKEN: OTHER_TOKEN },
     );
     assert.equal(added.code, 0, added.stderr);
     assert.equal(JSON.parse(added.stdout).username, 'cli_other_bot');
+    assert.equal(JSON.parse(added.stdout).joinRequests, false, '--no-join-requests: member_limit 1 links');
+    assert.match((await cli(['bots', 'list'])).stdout, /other\s+@cli_other_bot\s+member limit 1/);
     assert.equal(fake.callsOf(OTHER_TOKEN, 'getMe').length, 0, 'a given username skips getMe');
     const settings = await app.funnel.bots.settings('other');
     assert.equal(settings?.gateway?.kind, 'sandbox');

@@ -79,6 +79,38 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
     assert.equal((await bad.json()).error.code, 'BAD_REQUEST');
   });
 
+  it('a bot takes join-request invite links unless registered with join_requests: false', async () => {
+    const bots = async () =>
+      ((await (await call('/admin/bots')).json()) as { bots: Array<{ id: string; joinRequests: boolean }> })
+        .bots;
+    assert.equal((await bots()).find((b) => b.id === 'bot1')?.joinRequests, true);
+    const single = await call(
+      '/admin/bots',
+      json({
+        id: 'bot3',
+        username: 'single_use_bot',
+        token: BOT_TOKEN,
+        join_requests: false,
+      }),
+    );
+    assert.equal(single.status, 201, await single.clone().text());
+    assert.equal(((await single.json()) as { bot: { joinRequests: boolean } }).bot.joinRequests, false);
+    // Registering again without the field keeps the setting.
+    const again = await call(
+      '/admin/bots',
+      json({ id: 'bot3', username: 'single_use_bot', token: BOT_TOKEN }),
+    );
+    assert.equal(again.status, 201);
+    assert.equal((await bots()).find((b) => b.id === 'bot3')?.joinRequests, false);
+    const wrong = await call(
+      '/admin/bots',
+      json({ id: 'bot4', username: 'wrong_type_bot', token: BOT_TOKEN, join_requests: 'no' }),
+    );
+    assert.equal(wrong.status, 400);
+    assert.equal(((await wrong.json()) as { error: { code: string } }).error.code, 'BAD_REQUEST');
+    assert.equal((await call('/admin/bots/bot3', { method: 'DELETE' })).status, 204);
+  });
+
   it('saves a draft, validates, publishes immutable versions, lists them', async () => {
     const draft = await call('/admin/flows/vip-funnel', {
       ...json({ bot_id: 'bot1', definition: vip }),

@@ -68,11 +68,11 @@ export interface VipFunnel {
 
 /**
  * Starts a harness with a bot of token id `botNumber`, named `botId` (default `tbot`), paying through
- * `gateway` (default: the harness's sandbox).
+ * `gateway` (default: the harness's sandbox); `joinRequests: false` gives it `member_limit: 1` invite links.
  */
 export async function startVipFunnel(
   botNumber: number,
-  options: { botId?: string; gateway?: GatewaySettings } = {},
+  options: { botId?: string; gateway?: GatewaySettings; joinRequests?: boolean } = {},
 ): Promise<VipFunnel> {
   const botId = options.botId ?? 'tbot';
   const token = `${botNumber}:AAharness-token-for-the-fake-bot-api`;
@@ -105,6 +105,7 @@ export async function startVipFunnel(
       webhook_secret: 'sandbox-secret',
     },
     pixel: { pixel_id: 'px-harness', access_token: 'meta-token' },
+    ...(options.joinRequests === undefined ? {} : { joinRequests: options.joinRequests }),
   });
   await app.publishFlow(botId, vip);
   const secret = (await app.funnel.settingsOf(botId))!.webhookSecret;

@@ -16,12 +16,15 @@ export interface AddBotOptions {
   username?: string;
   gatewayFile?: string;
   pixelFile?: string;
+  /** false: paid orders get `member_limit: 1` links (groups without join requests). */
+  joinRequests?: boolean;
   json: boolean;
 }
 
 interface BotRecord {
   id: string;
   username: string;
+  joinRequests: boolean;
   createdAt: string;
 }
 
@@ -79,6 +82,7 @@ export async function runBotsAdd(io: CliIo, client: AdminClient, options: AddBot
     ...(options.pixelFile === undefined
       ? {}
       : { pixel: await readSettings(io, options.pixelFile, 'pixel file') }),
+    ...(options.joinRequests === undefined ? {} : { join_requests: options.joinRequests }),
   };
   const { bot } = (await client.request('POST', '/admin/bots', body)) as { bot: BotRecord };
   if (options.json) io.stdout.write(`${JSON.stringify(bot)}\n`);
@@ -101,7 +105,15 @@ export async function runBotsList(
     io.stdout.write('no bots registered\n');
     return 0;
   }
-  const rows = [['ID', 'USERNAME', 'REGISTERED'], ...bots.map((b) => [b.id, `@${b.username}`, b.createdAt])];
+  const rows = [
+    ['ID', 'USERNAME', 'INVITE LINKS', 'REGISTERED'],
+    ...bots.map((b) => [
+      b.id,
+      `@${b.username}`,
+      b.joinRequests ? 'join request' : 'member limit 1',
+      b.createdAt,
+    ]),
+  ];
   io.stdout.write(formatTable(rows));
   return 0;
 }

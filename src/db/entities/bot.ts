@@ -16,6 +16,8 @@ export const Bot = defineEntity({
     gateway: p.json<Record<string, unknown>>().nullable(),
     /** Meta pixel id, access token and optional test event code. */
     pixel: p.json<Record<string, unknown>>().nullable(),
+    /** Invite links ask to join (approved for the buyer only); false: `member_limit: 1` links instead. */
+    joinRequests: p.boolean().default(true),
     createdAt: p.datetime().defaultRaw('now()'),
   },
 });

@@ -7,6 +7,7 @@ import { InitialMigration } from './0001-initial.ts';
 import { FunnelMigration } from './0002-funnel.ts';
 import { PresellMigration } from './0003-presell.ts';
 import { AccessLookupsMigration } from './0004-access-lookups.ts';
+import { JoinRequestsMigration } from './0005-join-requests.ts';
 
 /** The ordered migration list. Names are stored in `mikro_orm_migrations`: never change one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0002-funnel', class: FunnelMigration },
   { name: '0003-presell', class: PresellMigration },
   { name: '0004-access-lookups', class: AccessLookupsMigration },
+  { name: '0005-join-requests', class: JoinRequestsMigration },
 ];
