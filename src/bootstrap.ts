@@ -243,6 +243,17 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           'effect failed',
         );
       },
+      onMarkFailed(effect, error) {
+        logger.warn(
+          {
+            bot_id: effect.botId,
+            user_id: effect.userId,
+            effect: effect.effect.type,
+            code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE',
+          },
+          'effect done but not recorded; it runs again on the next start',
+        );
+      },
     });
     effects.enqueue(await outbox.pending(now(), 10_000));
     const timers = startTimerPoller({

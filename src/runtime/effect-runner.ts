@@ -2,7 +2,9 @@
  * Runs committed effects at least once, each under its idempotency key: per conversation in commit
  * order (a chat's messages keep their order), conversations in parallel. A transient failure is
  * retried with backoff; a permanent one is recorded as dead. An effect's result (a created charge)
- * comes back to its conversation as an event, itself idempotent by the effect's key.
+ * comes back to its conversation as an event, itself idempotent by the effect's key. A done effect is
+ * marked in the background: the chat's next send does not wait for that write, and a failed mark is
+ * retried, never the handler (a message is not sent twice because the database blinked).
  */
 import { BotflowError } from '../errors.ts';
 import type { FlowEvent } from '../flow/types.ts';
@@ -26,6 +28,8 @@ export interface EffectRunnerOptions {
   dispatch(input: Dispatch): Promise<unknown>;
   /** Called when an effect fails for good (metrics, logs); never with secrets. */
   onFailure?(effect: KeyedEffect, error: BotflowError, dead: boolean): void;
+  /** Called when a done effect could not be marked so (it stays pending and runs again on restart). */
+  onMarkFailed?(effect: KeyedEffect, error: unknown): void;
   retry?: { baseMs: number; maxMs: number; maxAttempts: number };
   now(): number;
   random?(): number;
@@ -36,7 +40,7 @@ export interface EffectRunner {
   enqueue(effects: KeyedEffect[]): void;
   /** Effects queued or running. */
   readonly pending: number;
-  /** Resolves when every queued effect has finished (done or dead). */
+  /** Resolves when every queued effect has finished (done or dead) and its outcome is recorded. */
   idle(): Promise<void>;
   stop(): void;
 }
@@ -46,6 +50,9 @@ function asCoded(error: unknown): BotflowError {
   if (error instanceof BotflowError) return error;
   return new BotflowError('UPSTREAM_FAILED', 'effect failed', { cause: error });
 }
+
+/** Attempts at recording a done effect before leaving it pending for the next start. */
+const MARK_ATTEMPTS = 5;
 
 /** Creates a runner. */
 export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
@@ -59,52 +66,79 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
 
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
+  /** Records a done effect off the chat's chain, retrying the write (not the effect) a few times. */
+  function markDone(item: KeyedEffect): void {
+    pending += 1;
+    void (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await options.outbox.markDone(item.key);
+          return;
+        } catch (error) {
+          if (attempt >= MARK_ATTEMPTS || stopped) {
+            options.onMarkFailed?.(item, error);
+            return;
+          }
+          await sleep(Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)));
+        }
+      }
+    })().finally(settle);
+  }
+
   async function runOne(item: KeyedEffect): Promise<void> {
     const handler = options.handlers[item.effect.type];
     for (let attempt = 1; ; attempt++) {
       if (stopped) return;
       try {
         const result = handler === undefined ? null : await handler(item);
-        await options.outbox.markDone(item.key);
-        if (result !== null) {
+        // A result (a created charge) goes back to the conversation before the effect counts as done;
+        // if that fails the handler runs again, which for a charge returns the one already created.
+        if (result !== null)
           await options.dispatch({
             botId: item.botId,
             userId: item.userId,
             event: result,
             inputKey: `effect:${item.key}`,
           });
-        }
-        return;
       } catch (thrown) {
-        const error = asCoded(thrown);
-        const dead = !error.retryable || attempt >= retry.maxAttempts;
-        const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
-        await options.outbox
-          .markFailed(item.key, {
-            attempts: attempt,
-            error: `${error.code}: ${error.message}`,
-            dead,
-            nextAttemptAt: dead ? null : options.now() + delay,
+        if (await failed(item, thrown, attempt)) return;
+        continue;
+      }
+      markDone(item);
+      return;
+    }
+  }
+
+  /** Records a failed attempt; true when the effect is dead (no more attempts), after waiting otherwise. */
+  async function failed(item: KeyedEffect, thrown: unknown, attempt: number): Promise<boolean> {
+    const error = asCoded(thrown);
+    const dead = !error.retryable || attempt >= retry.maxAttempts;
+    const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
+    await options.outbox
+      .markFailed(item.key, {
+        attempts: attempt,
+        error: `${error.code}: ${error.message}`,
+        dead,
+        nextAttemptAt: dead ? null : options.now() + delay,
+      })
+      .catch(() => {});
+    if (dead) {
+      options.onFailure?.(item, error, true);
+      if (item.effect.type === 'createCharge') {
+        await options
+          .dispatch({
+            botId: item.botId,
+            userId: item.userId,
+            event: { type: 'payment.create_failed', order: item.effect.order, reason: error.code },
+            inputKey: `effect-failed:${item.key}`,
           })
           .catch(() => {});
-        if (dead) {
-          options.onFailure?.(item, error, true);
-          if (item.effect.type === 'createCharge') {
-            await options
-              .dispatch({
-                botId: item.botId,
-                userId: item.userId,
-                event: { type: 'payment.create_failed', order: item.effect.order, reason: error.code },
-                inputKey: `effect-failed:${item.key}`,
-              })
-              .catch(() => {});
-          }
-          return;
-        }
-        options.onFailure?.(item, error, false);
-        await sleep(delay);
       }
+      return true;
     }
+    options.onFailure?.(item, error, false);
+    await sleep(delay);
+    return false;
   }
 
   function settle(): void {

@@ -41,4 +41,15 @@ describe('batchWrites', () => {
       8,
     );
   });
+
+  it('with a linger, holds the first write to gather the ones arriving within it', async () => {
+    const flushes: number[][] = [];
+    const write = batchWrites<number>(async (items) => void flushes.push(items), 500, 30);
+    const first = write(1);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(flushes, [], 'still lingering');
+    const second = write(2);
+    await Promise.all([first, second]);
+    assert.deepEqual(flushes, [[1, 2]]);
+  });
 });
