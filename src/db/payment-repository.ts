@@ -36,14 +36,18 @@ export interface PaymentRepository {
   findByCharge(gateway: string, gatewayChargeId: string): Promise<PaymentRecord | null>;
   /** The newest payment of a conversation with the flow's order name (names repeat across flow versions). */
   findByFlowOrder(botId: string, userId: string, flowOrder: string): Promise<PaymentRecord | null>;
-  /** Stores the tracking resolved for the charge; only the first resolution counts. */
-  setTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
   /** Replaces the tracking with a newer click found at payment (see `preferLaterClick`). */
   replaceTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
-  /** Records the gateway's charge (once). */
+  /** Records the gateway's charge (once), with the tracking resolved for it unless one is stored. */
   setCharge(
     orderId: string,
-    charge: { gateway: string; gatewayChargeId: string; brCode: string; expiresAt: number | null },
+    charge: {
+      gateway: string;
+      gatewayChargeId: string;
+      brCode: string;
+      expiresAt: number | null;
+      tracking?: Record<string, unknown> | null;
+    },
   ): Promise<void>;
   /** Marks a payment refunded at the gateway; false when it already was (or cannot be). */
   markRefunded(orderId: string): Promise<boolean>;
@@ -118,19 +122,13 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
          order by id desc limit 1`,
         [botId, userId, flowOrder],
       ),
-    async setTracking(orderId, tracking) {
-      await sql('update payments set tracking = $2 where order_id = $1 and tracking is null', [
-        orderId,
-        JSON.stringify(tracking),
-      ]);
-    },
     async replaceTracking(orderId, tracking) {
       await sql('update payments set tracking = $2 where order_id = $1', [orderId, JSON.stringify(tracking)]);
     },
     async setCharge(orderId, charge) {
       await sql(
         `update payments set gateway = $2, gateway_charge_id = $3, br_code = $4,
-           expires_at = coalesce($5::timestamptz, expires_at)
+           expires_at = coalesce($5::timestamptz, expires_at), tracking = coalesce(tracking, $6::jsonb)
          where order_id = $1 and gateway_charge_id is null`,
         [
           orderId,
@@ -138,6 +136,7 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
           charge.gatewayChargeId,
           charge.brCode,
           charge.expiresAt === null ? null : new Date(charge.expiresAt).toISOString(),
+          charge.tracking == null ? null : JSON.stringify(charge.tracking),
         ],
       );
     },

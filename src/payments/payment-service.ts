@@ -174,13 +174,10 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         br_code: payment.brCode,
       };
     const gateway = await options.gatewayOf(item.botId);
-    let tracking = payment.tracking;
-    if (tracking === null) {
-      const resolved = await options.resolveTracking(item.botId, item.userId, 'charge');
-      tracking = { ...resolved };
-      await payments.setTracking(item.key, tracking);
-      payment.tracking = tracking;
-    }
+    // Resolved now (it reads Redis, so not inside the commit that started the charge) and stored in
+    // the same write as the charge, so whatever sees the charge sees its tracking.
+    if (payment.tracking === null)
+      payment.tracking = { ...(await options.resolveTracking(item.botId, item.userId, 'charge')) };
     const charge = await gateway.createCharge({
       orderId: item.key,
       idempotencyKey: item.key,
@@ -194,6 +191,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
       gatewayChargeId: charge.gatewayChargeId,
       brCode: charge.brCode,
       expiresAt: charge.expiresAt ?? null,
+      tracking: payment.tracking,
     });
     const pixel = await options.pixelOf(item.botId);
     if (pixel !== null) {
