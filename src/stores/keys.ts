@@ -18,6 +18,8 @@ export function createKeys(prefix: string) {
     chatIndex: (botId: string, userId: string) => `${prefix}:idx:chat:${botId}:${userId}`,
     /** String: ms timestamp until which the bot must not call the Bot API. Writer: the flood gate (max wins). */
     floodUntil: (botId: string) => `${prefix}:flood:${botId}`,
+    /** Channel: `<bot id> <ms>` for every flood-gate deadline raised (workers cache the gate locally). */
+    floodChannel: () => `${prefix}:flood:raised`,
     /** Channel: bot ids whose published flow changed. */
     flowsChannel: () => `${prefix}:flows:published`,
   };
