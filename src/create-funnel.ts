@@ -155,6 +155,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     links.forgetBot(botId);
   };
   const pixelOf = async (botId: string) => (await settingsOf(botId))?.pixel ?? null;
+  /** A tracking link's public URL: the page of its `website` events. */
+  const linkUrl = (slug: string) => `${config.publicUrl ?? options.baseUrl()}/r/${encodeURIComponent(slug)}`;
   const gatewayOf = async (botId: string): Promise<PixGateway> => {
     const settings = (await settingsOf(botId))?.gateway;
     if (settings === null || settings === undefined)
@@ -210,6 +212,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     dispatch: options.dispatch,
     resolveTracking: resolveFor,
     pixelOf,
+    linkUrl,
     recordConversion: (row) => conversions.add(row),
     webhookUrl: (botId) =>
       `${config.publicUrl ?? options.baseUrl()}/payments/${encodeURIComponent(botId)}/webhook`,
@@ -226,6 +229,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     apis,
     access,
     pixelOf,
+    linkUrl,
     removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
@@ -268,7 +272,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
               eventId,
               eventTime: Math.floor(click.created_at / 1000),
               // Meta requires the page's URL on website events (the link itself, without the ad's query).
-              eventSourceUrl: `${config.publicUrl ?? options.baseUrl()}/r/${click.slug}`,
+              eventSourceUrl: linkUrl(click.slug),
               click,
             }),
           })

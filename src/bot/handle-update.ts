@@ -14,7 +14,7 @@ import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
-import { buildConversionEvent, eventIdFor } from '../tracking/conversion-event.ts';
+import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
 import type { BotApis } from './bot-apis.ts';
 import { decodeCallbackData } from '../telegram/callback-data.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
@@ -26,6 +26,8 @@ export interface UpdateHandlerOptions {
   apis: BotApis;
   access: AccessRepository;
   pixelOf(botId: string): Promise<PixelSettings | null>;
+  /** The public URL of a tracking link (a `website` event's page). */
+  linkUrl(slug: string): string;
   /** Removes a user from a chat (ban + unban); throws coded errors. */
   removeMember(botId: string, chatId: string, userId: string): Promise<void>;
   trackingTtlSeconds: number;
@@ -139,7 +141,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
           name: 'Lead',
           eventId,
           eventTime: Math.floor(options.now() / 1000),
-          actionSource: 'chat',
+          ...pickActionSource(pixel.action_source, click, options.linkUrl),
           telegramUserId: userId,
           click,
         }),

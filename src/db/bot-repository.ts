@@ -27,6 +27,8 @@ export interface PixelSettings {
   pixel_id: string;
   access_token: string;
   test_event_code?: string;
+  /** Lead, InitiateCheckout and Purchase as `chat` (default) or, where the click allows, `website`. */
+  action_source?: 'chat' | 'website';
 }
 
 /** What the edges need to act for a bot: secrets included, never listed or logged. */

@@ -78,6 +78,7 @@ const botBody = z.strictObject({
       pixel_id: z.string().regex(/^\d{1,32}$/),
       access_token: z.string().min(1),
       test_event_code: z.string().min(1).optional(),
+      action_source: z.enum(['chat', 'website']).optional(),
     })
     .optional(),
 });

@@ -16,7 +16,7 @@ import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
-import { buildConversionEvent, eventIdFor } from '../tracking/conversion-event.ts';
+import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
 import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
 
@@ -27,6 +27,8 @@ export interface PaymentServiceOptions {
   /** Resolves the buyer's click: once per charge (`charge`, counted), and again at payment (`purchase`). */
   resolveTracking(botId: string, userId: string, purpose: 'charge' | 'purchase'): Promise<ResolvedTracking>;
   pixelOf(botId: string): Promise<PixelSettings | null>;
+  /** The public URL of a tracking link (a `website` event's page). */
+  linkUrl(slug: string): string;
   /** Queues a conversion event outside a conversation commit (InitiateCheckout). */
   recordConversion(row: {
     eventId: string;
@@ -100,6 +102,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
           name: 'Purchase',
           eventId,
           eventTime: Math.floor(paidAt / 1000),
+          ...pickActionSource(pixel.action_source, click, options.linkUrl),
           telegramUserId: payment.userId,
           click,
           valueCents: payment.amountCents,
@@ -204,6 +207,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
             name: 'InitiateCheckout',
             eventId,
             eventTime: Math.floor(options.now() / 1000),
+            ...pickActionSource(pixel.action_source, clickOf(payment), options.linkUrl),
             telegramUserId: item.userId,
             click: clickOf(payment),
             valueCents: payment.amountCents,

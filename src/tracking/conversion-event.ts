@@ -2,7 +2,7 @@
  * Meta Conversions API events (pure): deterministic `event_id`s for deduplication, `user_data`
  * normalized and SHA-256 hashed per Meta's rules (never IP, user agent, fbc or fbp), `custom_data`
  * with the value in BRL. The Purchase of a chat funnel uses `action_source: "chat"` (Meta: conversion
- * "via a messaging app"); the click's own events use `website`.
+ * "via a messaging app") unless the pixel asks for `website`; the click's own events use `website`.
  */
 import { createHash } from 'node:crypto';
 import type { ClickPayload } from './click.ts';
@@ -23,6 +23,21 @@ export function hashForMeta(kind: Hashed, value: string): string {
 /** The deterministic event id of an event about `id` (a payment id, a click token). */
 export function eventIdFor(name: ConversionName, id: string): string {
   return `${name.toLowerCase()}:${id}`;
+}
+
+/**
+ * Where Meta is told a chat-funnel event (Lead, InitiateCheckout, Purchase) happened: `chat`, or
+ * `website` when the pixel asks for it and the click carries what Meta requires of a website event
+ * (the browser's user agent, and the page: the tracking link the ad opened). Without a click it stays
+ * `chat`, which Meta accepts with only the hashed Telegram id.
+ */
+export function pickActionSource(
+  preference: 'chat' | 'website' | undefined,
+  click: Partial<ClickPayload> | null,
+  linkUrl: (slug: string) => string,
+): { actionSource: 'chat' | 'website'; eventSourceUrl?: string } {
+  if (preference !== 'website' || !click?.user_agent || !click.slug) return { actionSource: 'chat' };
+  return { actionSource: 'website', eventSourceUrl: linkUrl(click.slug) };
 }
 
 /** Builds one event of the `data` array. */

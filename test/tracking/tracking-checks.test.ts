@@ -231,3 +231,43 @@ describe('tracking checks', () => {
     assert.equal(new Set(ids).size, ids.length, 'no event reached Meta twice');
   });
 });
+
+describe('a pixel set to action_source "website"', () => {
+  it('sends Lead, InitiateCheckout and Purchase of a tracked click as website events from the link page; an untracked buyer stays chat', async () => {
+    await h.sql(`update bots set pixel = pixel || '{"action_source": "website"}'::jsonb where id = $1`, [
+      BOT_ID,
+    ]);
+    h.app.funnel.forgetBot(BOT_ID);
+    try {
+      const tracked = nextUser++;
+      const token = await clickAd(fbclidOf(80));
+      assert.equal((await h.post(h.message(tracked, `/start ${token}`))).status, 200);
+      assert.equal((await h.post(h.buy(tracked))).status, 200);
+      const orderId = await h.pay(tracked);
+      const untracked = nextUser++;
+      assert.equal((await h.post(h.message(untracked, '/start'))).status, 200);
+      assert.equal((await h.post(h.buy(untracked))).status, 200);
+      const plainOrder = await h.pay(untracked);
+      // The fake Graph API refuses a website event without a user agent or a page URL, like Meta.
+      const events = await h.drainConversions();
+      const byId = (id: string) => events.find((e) => e['event_id'] === id);
+      const page = `${h.app.url}/r/${h.slug}`;
+      for (const id of [
+        `lead:${BOT_ID}:${tracked}:${token}`,
+        `initiatecheckout:${orderId}`,
+        `purchase:${orderId}`,
+      ]) {
+        const event = byId(id);
+        assert.equal(event?.['action_source'], 'website', id);
+        assert.equal(event?.['event_source_url'], page, id);
+        assert.equal(userData(event)['client_user_agent'], UA, id);
+      }
+      const plain = byId(`purchase:${plainOrder}`);
+      assert.equal(plain?.['action_source'], 'chat');
+      assert.equal(plain?.['event_source_url'], undefined);
+    } finally {
+      await h.sql(`update bots set pixel = pixel - 'action_source' where id = $1`, [BOT_ID]);
+      h.app.funnel.forgetBot(BOT_ID);
+    }
+  });
+});

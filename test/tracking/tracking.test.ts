@@ -3,7 +3,12 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { BotflowError } from '../../src/errors.ts';
 import { buildStartRedirect, captureClick } from '../../src/tracking/click.ts';
-import { buildConversionEvent, eventIdFor, hashForMeta } from '../../src/tracking/conversion-event.ts';
+import {
+  buildConversionEvent,
+  eventIdFor,
+  hashForMeta,
+  pickActionSource,
+} from '../../src/tracking/conversion-event.ts';
 import { preferLaterClick, resolveTracking } from '../../src/tracking/resolve-tracking.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -127,6 +132,19 @@ describe('preferLaterClick', () => {
 });
 
 describe('conversion events', () => {
+  it('a chat-funnel event is website only when the pixel asks and the click has a user agent and a link', () => {
+    const url = (slug: string) => `https://bf.example/r/${slug}`;
+    const click = { slug: 'fb-nov', user_agent: 'Mozilla/5.0' };
+    assert.deepEqual(pickActionSource('website', click, url), {
+      actionSource: 'website',
+      eventSourceUrl: 'https://bf.example/r/fb-nov',
+    });
+    assert.deepEqual(pickActionSource(undefined, click, url), { actionSource: 'chat' });
+    assert.deepEqual(pickActionSource('chat', click, url), { actionSource: 'chat' });
+    assert.deepEqual(pickActionSource('website', { slug: 'fb-nov' }, url), { actionSource: 'chat' });
+    assert.deepEqual(pickActionSource('website', null, url), { actionSource: 'chat' });
+  });
+
   it("hashes user data per Meta's normalization and leaves IP, UA, fbc, fbp unhashed", () => {
     const event = buildConversionEvent({
       name: 'Purchase',
