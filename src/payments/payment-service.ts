@@ -62,9 +62,19 @@ export interface PaymentService {
   refund(orderId: string, amountCents?: number): Promise<{ status: ConfirmOutcome }>;
 }
 
+/**
+ * How often reconciliation asks a gateway about one pending charge: gateways rate-limit lookups
+ * (PushinPay: once a minute per transaction, or the account can be blocked), and webhooks carry the news.
+ */
+const RECONCILE_EVERY_MS = 60_000;
+/** Pending charges whose last reconciliation is remembered (the oldest are forgotten first). */
+const REMEMBERED_CHECKS = 100_000;
+
 /** Creates the service. */
 export function createPaymentService(options: PaymentServiceOptions): PaymentService {
   const { payments, logger } = options;
+  /** When reconciliation last asked the gateway about each pending charge (this process's own). */
+  const lastChecked = new Map<string, number>();
 
   function clickOf(payment: PaymentRecord): Partial<ClickPayload> | null {
     const tracking = payment.tracking as { payload?: Partial<ClickPayload> | null } | null;
@@ -287,17 +297,31 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     },
     async reconcile(limit = 100) {
       const now = options.now();
-      const due = await payments.toReconcile(now, now - 60_000, limit);
+      const due = await payments.toReconcile(now, now - RECONCILE_EVERY_MS, limit);
       let changed = 0;
       for (const payment of due) {
         if (options.owns !== undefined && !options.owns(payment.botId, payment.userId)) continue;
+        // Once a minute per charge, and once more as soon as it is past its expiry.
+        const last = lastChecked.get(payment.orderId);
+        const expiredSince =
+          payment.expiresAt !== null &&
+          payment.expiresAt <= now &&
+          last !== undefined &&
+          last < payment.expiresAt;
+        if (last !== undefined && now - last < RECONCILE_EVERY_MS && !expiredSince) continue;
+        lastChecked.delete(payment.orderId);
+        if (lastChecked.size >= REMEMBERED_CHECKS) lastChecked.delete(lastChecked.keys().next().value!);
+        lastChecked.set(payment.orderId, now);
         try {
           const gateway = await options.gatewayOf(payment.botId);
           let charge = await gateway.getCharge(payment.gatewayChargeId!);
           // Gateways without an "expired" status (Bacen style): past its expiry, pending means expired.
           if (charge.status === 'pending' && payment.expiresAt !== null && payment.expiresAt <= now)
             charge = { ...charge, status: 'expired' };
-          if ((await confirm(payment, charge)) !== 'pending') changed += 1;
+          if ((await confirm(payment, charge)) !== 'pending') {
+            changed += 1;
+            lastChecked.delete(payment.orderId);
+          }
         } catch (error) {
           logger.warn(
             { order_id: payment.orderId, code: (error as { code?: string }).code },

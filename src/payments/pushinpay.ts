@@ -2,7 +2,9 @@
  * The PixGateway adapter for PushinPay: `POST /api/pix/cashIn` in centavos, `GET /api/transactions/{id}`
  * as the trusted read, and webhooks authenticated by the shared token PushinPay sends in a header
  * (compared in constant time). PushinPay has no idempotency key and no documented refund API: retried
- * creates are answered from a per-process memory, and `refund` is absent.
+ * creates are answered from a per-process memory, and `refund` is absent. PushinPay allows one lookup
+ * per transaction per minute (more can get the account blocked): within that minute `getCharge`
+ * answers the last state PushinPay gave, by lookup or by an authenticated webhook.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
@@ -13,6 +15,10 @@ import { createGatewayHttp } from './gateway-http.ts';
 const MIN_CENTS = 50;
 /** How many recent creates are remembered for retries (PushinPay cannot dedupe them itself). */
 const REMEMBERED_CREATES = 1000;
+/** PushinPay's documented limit: one lookup per transaction per minute. */
+const LOOKUP_INTERVAL_MS = 60_000;
+/** How many transactions' last states are kept for the lookup limit. */
+const REMEMBERED_STATES = 10_000;
 
 const STATUSES: ReadonlyMap<string, PixStatus> = new Map<string, PixStatus>([
   ['created', 'pending'],
@@ -74,6 +80,13 @@ export function createPushinPayGateway(options: {
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   });
   const created = new Map<string, PixCharge>();
+  /** The last state PushinPay gave of each transaction, and when it was last looked up. */
+  const latest = new Map<string, { charge: PixCharge; lookedUpAt: number }>();
+  const remember = (charge: PixCharge, lookedUpAt: number) => {
+    latest.delete(charge.gatewayChargeId);
+    if (latest.size >= REMEMBERED_STATES) latest.delete(latest.keys().next().value!);
+    latest.set(charge.gatewayChargeId, { charge, lookedUpAt });
+  };
 
   function toPixCharge(raw: unknown, known?: PixCharge): PixCharge {
     const malformed = (what: string) =>
@@ -136,8 +149,12 @@ export function createPushinPayGateway(options: {
     async getCharge(gatewayChargeId) {
       if (!/^[A-Za-z0-9-]{1,64}$/.test(gatewayChargeId))
         throw new BotflowError('BAD_REQUEST', 'a transaction id is required');
-      const known = [...created.values()].find((c) => c.gatewayChargeId === gatewayChargeId);
-      return toPixCharge(await call('GET', `/api/transactions/${gatewayChargeId}`), known);
+      const last = latest.get(gatewayChargeId);
+      if (last !== undefined && now() - last.lookedUpAt < LOOKUP_INTERVAL_MS) return { ...last.charge };
+      const known = last?.charge ?? [...created.values()].find((c) => c.gatewayChargeId === gatewayChargeId);
+      const charge = toPixCharge(await call('GET', `/api/transactions/${gatewayChargeId}`), known);
+      remember(charge, now());
+      return { ...charge };
     },
     async verifyAndParseWebhook(request): Promise<WebhookNotice> {
       const given = Object.entries(request.headers).find(([k]) => k.toLowerCase() === tokenHeader)?.[1];
@@ -152,6 +169,15 @@ export function createPushinPayGateway(options: {
         throw new BotflowError('BAD_REQUEST', 'webhook has no transaction id');
       const said = typeof body['status'] === 'string' ? body['status'].toLowerCase() : '';
       const status = STATUSES.get(said);
+      // The token vouches for the body: within the lookup limit it is the newest state there is.
+      const last = latest.get(id);
+      if (last !== undefined) {
+        try {
+          remember(toPixCharge(body, last.charge), last.lookedUpAt);
+        } catch {
+          // A body without a full transaction only hints; the next lookup tells.
+        }
+      }
       return {
         gatewayChargeId: id,
         dedupKey: `pushinpay:${id}:${said === '' ? 'unknown' : said}`,

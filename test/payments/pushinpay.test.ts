@@ -217,20 +217,54 @@ describe('PushinPay adapter against the replay server (real HTTP)', () => {
     await assert.rejects(down.getCharge('abc'), (e) => assertCoded(e, 'UPSTREAM_FAILED'));
   });
 
-  it('a second lookup within a minute is rate limited (429 → UPSTREAM_FAILED, retryable)', async () => {
+  it('looks a transaction up at most once a minute; within it, answers the last state (lookup or webhook)', async () => {
+    let now = Date.parse('2026-11-22T12:00:00Z');
     const limited = await startPushinPayReplay({
       token: TOKEN,
       webhookToken: HOOK_TOKEN,
       enforceRateLimit: true,
+      now: () => now,
     });
     try {
-      const g = createPushinPayGateway({ token: TOKEN, webhookToken: HOOK_TOKEN, apiBase: limited.url });
-      const charge = await g.createCharge(input());
+      const g = createPushinPayGateway({
+        token: TOKEN,
+        webhookToken: HOOK_TOKEN,
+        apiBase: limited.url,
+        now: () => now,
+      });
+      const charge = await g.createCharge(input({ notificationUrl: hooks.url }));
+      const lookups = () =>
+        limited.lastRequests.filter((r) => r.path === `/api/transactions/${charge.gatewayChargeId}`).length;
       assert.equal((await g.getCharge(charge.gatewayChargeId)).status, 'pending');
-      await assert.rejects(g.getCharge(charge.gatewayChargeId), (e) => assertCoded(e, 'UPSTREAM_FAILED'));
+      now += 20_000;
+      assert.equal((await g.getCharge(charge.gatewayChargeId)).status, 'pending');
+      assert.equal(lookups(), 1, 'the second read within the minute never reached PushinPay (429 there)');
+      // Paid meanwhile: the token-bearing webhook is the newest state, and reads within the minute say so.
+      await limited.pay(charge.gatewayChargeId);
+      await limited.settled();
+      const delivery = limited.deliveries.find((d) => d.body.includes(charge.gatewayChargeId))!;
+      await g.verifyAndParseWebhook(asRequest(delivery));
+      const read = await g.getCharge(charge.gatewayChargeId);
+      assert.equal(read.status, 'paid');
+      assert.equal(read.amount, 1990);
+      assert.equal(read.orderId, charge.orderId);
+      assert.equal(lookups(), 1);
+      now += 60_000;
+      assert.equal((await g.getCharge(charge.gatewayChargeId)).status, 'paid');
+      assert.equal(lookups(), 2, 'a minute later PushinPay is asked again');
     } finally {
       await limited.close();
     }
+  });
+
+  it('a forged webhook does not change the state a read within the minute answers', async () => {
+    const charge = await gateway.createCharge(input());
+    assert.equal((await gateway.getCharge(charge.gatewayChargeId)).status, 'pending');
+    const forged = JSON.stringify({ id: charge.gatewayChargeId, status: 'paid', value: '1990' });
+    await assert.rejects(gateway.verifyAndParseWebhook(hook(forged, { 'x-pushinpay-token': 'guess' })), (e) =>
+      assertCoded(e, 'UNAUTHORIZED'),
+    );
+    assert.equal((await gateway.getCharge(charge.gatewayChargeId)).status, 'pending');
   });
 
   it('an empty list with 200 is NOT_FOUND; garbage is UPSTREAM_FAILED', async () => {

@@ -221,3 +221,33 @@ describe('payment webhook timing (bootstrap, Postgres, Redis, fake Bot API, sand
     }
   });
 });
+
+describe('reconciliation (the webhook is late or lost)', () => {
+  it('asks the gateway about a pending charge at most once a minute, and finds a payment on the next ask', async () => {
+    const orderId = await h.checkout(620);
+    const id = h.chargeOf(620).id;
+    const at = async (ms: number) => {
+      h.offset = ms;
+      try {
+        await h.app.runJobs();
+      } finally {
+        h.offset = 0;
+      }
+      await h.app.effects.idle();
+      return (await h.app.funnel.payments.get(orderId))!.status;
+    };
+    assert.equal(await at(2 * 60_000), 'pending', 'stale, asked: still pending');
+    // The buyer pays; the gateway's webhook is held back, so only a lookup can tell.
+    h.sandbox.setDelivery({ delayMs: 1500 });
+    try {
+      await h.sandbox.pay(id);
+      assert.equal(await at(2 * 60_000 + 30_000), 'pending', 'asked 30 s ago: not asked again yet');
+      assert.equal(await at(3 * 60_000 + 1_000), 'paid', 'a minute later the lookup finds the payment');
+    } finally {
+      h.sandbox.setDelivery({});
+    }
+    await h.settle();
+    assert.equal(await h.grants(orderId), 1, 'the late webhook changes nothing more');
+    assert.equal(await h.purchases(orderId), 1);
+  });
+});
