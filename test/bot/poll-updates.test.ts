@@ -11,18 +11,10 @@ import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts'
 import { ALLOWED_UPDATES } from '../../src/telegram/allowed-updates.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `condition` holds (checked every 10 ms, for at most 10 s). */
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i += 1) {
-    if (await condition()) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let nextBot = 7200000001;
 function addBot(fake: FakeBotApi): { token: string; api: Api } {
@@ -88,9 +80,8 @@ describe('startPolling against the fake Bot API', () => {
       },
     });
     try {
-      await waitFor(
-        () => fake.callsOf(token, 'getUpdates').some((c) => Number(c.params['offset']) > ids[2]!),
-        'every update confirmed',
+      await waitFor('every update confirmed', () =>
+        fake.callsOf(token, 'getUpdates').some((c) => Number(c.params['offset']) > ids[2]!),
       );
       assert.deepEqual(handled, [ids[0], ids[1], ids[1], ids[2]]);
       const [first] = fake.calls.filter((c) => c.token === token);
@@ -122,16 +113,16 @@ describe('startPolling against the fake Bot API', () => {
     });
     try {
       const first = fake.pushUpdate(token, message(2, 'x'));
-      await waitFor(() => handled.includes(first), 'the update after two 502s');
+      await waitFor('the update after two 502s', () => handled.includes(first));
       assert.equal(fake.callsOf(token, 'getUpdates').filter((c) => c.status === 502).length, 2);
       assert.match(lines.join(''), /"code":"UPSTREAM_FAILED","error_code":502/);
 
       await api.setWebhook('https://example.com/hook'); // another deployment takes the bot over
-      await waitFor(() => lines.join('').includes('"code":"CONFLICT"'), 'the 409 logged');
+      await waitFor('the 409 logged', () => lines.join('').includes('"code":"CONFLICT"'));
       assert.match(lines.join(''), /only one botflow may poll a bot/);
       await api.deleteWebhook();
       const second = fake.pushUpdate(token, message(2, 'y'));
-      await waitFor(() => handled.includes(second), 'the update after the conflict');
+      await waitFor('the update after the conflict', () => handled.includes(second));
       assert.deepEqual(handled, [first, second]);
     } finally {
       await polling.stop();
@@ -154,11 +145,11 @@ describe('startPolling against the fake Bot API', () => {
       handle: async (_botId, update) => void handled.push((update as { update_id: number }).update_id),
     });
     try {
-      await waitFor(() => lines.filter((l) => l.includes('did not answer')).length >= 2, 'retries');
+      await waitFor('retries', () => lines.filter((l) => l.includes('did not answer')).length >= 2);
       assert.match(lines.join(''), /"code":"UPSTREAM_FAILED"/);
       proxy.restore();
       const id = fake.pushUpdate(token, message(3, 'z'));
-      await waitFor(() => handled.includes(id), 'the update after the outage');
+      await waitFor('the update after the outage', () => handled.includes(id));
     } finally {
       await polling.stop();
       await proxy.close();
@@ -174,7 +165,7 @@ describe('startPolling against the fake Bot API', () => {
       timeoutSeconds: 50, // the fake holds it for 50 s: only an abort ends it sooner
       handle: async () => {},
     });
-    await waitFor(() => fake.callsOf(token, 'getUpdates').some((c) => c.status === 0), 'a waiting long poll');
+    await waitFor('a waiting long poll', () => fake.callsOf(token, 'getUpdates').some((c) => c.status === 0));
     await polling.stop();
     const polls = fake.callsOf(token, 'getUpdates').length;
     await sleep(50);
@@ -197,7 +188,7 @@ describe('startPolling against the fake Bot API', () => {
       },
     });
     const first = fake.pushUpdate(token, message(4, 'first'));
-    await waitFor(() => handled.length === 1, 'the first update being handled');
+    await waitFor('the first update being handled', () => handled.length === 1);
     const second = fake.pushUpdate(token, message(4, 'second'));
     let stopped = false;
     const stopping = polling.stop().then(() => (stopped = true));
@@ -259,12 +250,12 @@ describe('bootstrap with polling', () => {
   it('polls a bot added while running instead of setting its webhook', async () => {
     assert.equal(fake.callsOf(token, 'setWebhook').length, 0);
     assert.equal(fake.callsOf(token, 'deleteWebhook').length, 1);
-    await waitFor(() => fake.callsOf(token, 'getUpdates').length > 0, 'a long poll');
+    await waitFor('a long poll', () => fake.callsOf(token, 'getUpdates').length > 0);
   });
 
   it("a user's /start produces the flow's first message", async () => {
     fake.pushUpdate(token, message(601, '/start'));
-    await waitFor(() => welcomes(601).length === 1, 'the first message at the fake');
+    await waitFor('the first message at the fake', () => welcomes(601).length === 1);
     assert.equal(await rowVersion(601), 1);
   });
 
@@ -272,9 +263,8 @@ describe('bootstrap with polling', () => {
     const update = message(602, '/start');
     const id = fake.pushUpdate(token, update);
     fake.pushUpdate(token, { update_id: id, ...update }); // Telegram delivering it again
-    await waitFor(
-      () => fake.callsOf(token, 'getUpdates').some((c) => Number(c.params['offset']) > id),
-      'both copies handled',
+    await waitFor('both copies handled', () =>
+      fake.callsOf(token, 'getUpdates').some((c) => Number(c.params['offset']) > id),
     );
     await app.effects.idle();
     const events = logs.lines
@@ -294,7 +284,7 @@ describe('bootstrap with polling', () => {
     fake.pushUpdate(token, message(603, '/start'));
     app = await start();
     assert.ok(app.polling !== undefined);
-    await waitFor(() => welcomes(603).length === 1, 'the update sent while down');
+    await waitFor('the update sent while down', () => welcomes(603).length === 1);
     assert.equal(await rowVersion(603), 1);
   });
 });

@@ -3,16 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createMemoryFloodGate, createRedisFloodGate, type FloodGate } from '../../src/stores/flood-gate.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const REDIS_URL = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
-
-async function waitFor(check: () => Promise<boolean>, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** One contract, run against every implementation: `a` and `b` are two workers' views of one gate. */
 function contract(name: string, make: () => { a: FloodGate; b: FloodGate }) {
@@ -24,11 +17,11 @@ function contract(name: string, make: () => { a: FloodGate; b: FloodGate }) {
         assert.equal(await a.until('bot-1'), 0);
         assert.equal(await b.until('bot-1'), 0, 'both workers have read the bot once');
         await a.hold('bot-1', t);
-        await waitFor(async () => (await b.until('bot-1')) === t);
+        await waitFor('the raised deadline', async () => (await b.until('bot-1')) === t);
         await b.hold('bot-1', t - 10_000);
         assert.equal(await a.until('bot-1'), t, 'an earlier deadline never shortens a later one');
         await b.hold('bot-1', t + 5_000);
-        await waitFor(async () => (await a.until('bot-1')) === t + 5_000);
+        await waitFor('the raised deadline', async () => (await a.until('bot-1')) === t + 5_000);
         assert.equal(await a.until('bot-2'), 0, 'other bots are not held');
       } finally {
         await a.close();
@@ -104,7 +97,7 @@ describe('flood gate: Redis specifics', () => {
       // A hold through the gate is announced, and b's copy follows.
       const t = Date.now() + 120_000;
       await a.hold('bot-5', t);
-      await waitFor(async () => (await b.until('bot-5')) === t);
+      await waitFor('the raised deadline', async () => (await b.until('bot-5')) === t);
     } finally {
       await redis.del(`${prefix}:flood:bot-5`);
       redis.disconnect();

@@ -7,6 +7,7 @@ import {
   createRedisFlowChangeBus,
   type FlowChangeBus,
 } from '../../src/stores/flow-change-bus.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const REDIS_URL = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -22,12 +23,12 @@ function contract(name: string, make: () => { a: FlowChangeBus; b: FlowChangeBus
         await b.subscribe((id) => seenB.push(id));
         await a.publish('bot-1');
         await b.publish('bot-2');
-        await waitFor(() => seenA.length === 2 && seenB.length === 2);
+        await waitFor('the notices', () => seenA.length === 2 && seenB.length === 2);
         assert.deepEqual(seenA.sort(), ['bot-1', 'bot-2']);
         assert.deepEqual(seenB.sort(), ['bot-1', 'bot-2']);
         await offA();
         await b.publish('bot-3');
-        await waitFor(() => seenB.length === 3);
+        await waitFor('the notices', () => seenB.length === 3);
         assert.equal(seenA.length, 2);
       } finally {
         await a.close();
@@ -35,14 +36,6 @@ function contract(name: string, make: () => { a: FlowChangeBus; b: FlowChangeBus
       }
     });
   });
-}
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 contract('in-process', () => {
@@ -81,7 +74,7 @@ describe('flow change bus: Redis lost and back', () => {
       const seen: string[] = [];
       await direct.subscribe((id) => seen.push(id));
       await viaProxy.publish('before');
-      await waitFor(() => seen.includes('before'));
+      await waitFor('the notices', () => seen.includes('before'));
       proxy.cut();
       await assert.rejects(
         viaProxy.publish('during'),
@@ -97,7 +90,7 @@ describe('flow change bus: Redis lost and back', () => {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      await waitFor(() => seen.includes('after'));
+      await waitFor('the notices', () => seen.includes('after'));
       // A notice that timed out may still be delivered after the reconnect: harmless, invalidation is idempotent.
     } finally {
       await viaProxy.close();

@@ -13,6 +13,7 @@ import { type SandboxGateway, startSandboxGateway } from '../../src/sim/sandbox-
 import { createKeys, type Keys } from '../../src/stores/keys.ts';
 import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { waitFor as waitUntil } from './wait-for.ts';
 
 export const BOT_ID = 'trk';
 export const BOT_USERNAME = 'trk_test_bot';
@@ -101,19 +102,8 @@ export async function startFunnelHarness(): Promise<FunnelHarness> {
   const sql = createSql(app.db.orm);
   let updateId = 1;
 
-  const waitFor = async <T>(
-    what: string,
-    probe: () => Promise<T | null | undefined | false>,
-    ms = 10_000,
-  ): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== null && value !== undefined && value !== false) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const waitFor = <T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 10_000) =>
+    waitUntil(what, probe, ms, 20);
 
   const chargeOf = (userId: number) =>
     waitFor(`the charge of ${userId}`, async () => {
