@@ -82,7 +82,6 @@ export function createConversationStore(
         throw storeError(error);
       }
       try {
-        await client.query('begin');
         const outcomes = await writeCommitBatch(client, rows, xstateVersion);
         await client.query('commit');
         return outcomes;

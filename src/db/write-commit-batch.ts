@@ -1,12 +1,15 @@
 /**
- * The statements of one group commit, run inside an open transaction: fencing (shard epochs held
+ * The statements of one group commit, opening its transaction: fencing (shard epochs held
  * FOR SHARE), input idempotency, version-guarded snapshots, outbox effects and timers, one statement
  * per table per batch with unnest arrays. A refused row writes nothing; the others are written.
  */
 import type pg from 'pg';
 import type { CommitOutcome, CommitRecord, CommitRow } from '../runtime/ports.ts';
 
-/** Writes one batch inside an open transaction; returns one outcome per row, in order. */
+/**
+ * Opens the transaction and writes one batch in it (the caller commits or rolls back); returns one
+ * outcome per row, in order.
+ */
 export async function writeCommitBatch(
   client: pg.PoolClient,
   rows: CommitRow[],
@@ -27,11 +30,14 @@ export async function writeCommitBatch(
   // Fencing: hold the epochs (FOR SHARE) until commit, so a concurrent claim waits for this batch.
   // A shard never claimed has epoch 0.
   const shards = [...new Set(rows.map((r) => r.shard))];
-  const epochRows = await client.query<{ shard: number; epoch: string }>(
-    'select shard, epoch from shard_epochs where shard = any($1::int[]) for share',
-    [shards],
-  );
-  const epochs = new Map(epochRows.rows.map((r) => [r.shard, Number(r.epoch)]));
+  // `begin` and the read in one round trip: a multi-statement simple query takes no parameters, so the
+  // shard numbers (integers, checked) are written into it.
+  if (!shards.every((s) => Number.isSafeInteger(s))) throw new Error('shard numbers must be integers');
+  const results = (await client.query(
+    `begin; select shard, epoch from shard_epochs where shard in (${shards.join(',')}) for share`,
+  )) as unknown as Array<pg.QueryResult<{ shard: number; epoch: string }>>;
+  const epochRows = results[1]!.rows;
+  const epochs = new Map(epochRows.map((r) => [r.shard, Number(r.epoch)]));
   for (const { row, i } of pending()) {
     if ((epochs.get(row.shard) ?? 0) !== row.epoch) outcomes[i] = 'stale_epoch';
   }
