@@ -68,25 +68,21 @@ export function createRedisFloodGate(options: {
   // Announcements count only once the subscription is confirmed; a dropped connection may have missed
   // some, so every bot is read from Redis again until it is back.
   let live = false;
-  let subscribing: Promise<void> | null = null;
-  const subscribe = () =>
+  sub.on('close', () => {
+    live = false;
+    known.clear();
+  });
+  // On every (re)connection: subscribe, and count announcements once Redis confirms it.
+  sub.on('ready', () => {
     sub.subscribe(channel).then(
       () => {
         live = sub.status === 'ready';
       },
       () => {},
     );
-  sub.on('close', () => {
-    live = false;
-    known.clear();
-  });
-  sub.on('ready', () => {
-    if (subscribing !== null) void subscribe();
   });
   const listening = () => {
-    subscribing ??= sub.connect().then(subscribe, () => {
-      subscribing = null;
-    });
+    if (sub.status === 'wait') sub.connect().catch(() => {});
     return live;
   };
   const ready = async () => {

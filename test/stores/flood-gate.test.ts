@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createMemoryFloodGate, createRedisFloodGate, type FloodGate } from '../../src/stores/flood-gate.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const REDIS_URL = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
@@ -103,6 +104,34 @@ describe('flood gate: Redis specifics', () => {
       redis.disconnect();
       await a.close();
       await b.close();
+    }
+  });
+
+  it('after its Redis connection drops, a worker reads Redis again and misses no raise made meanwhile', async () => {
+    const prefix = `bf-test-${randomBytes(4).toString('hex')}`;
+    const target = new URL(REDIS_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const a = createRedisFloodGate({ url: REDIS_URL, prefix });
+    const b = createRedisFloodGate({ url: `redis://127.0.0.1:${proxy.port}`, prefix });
+    const redis = new Redis(REDIS_URL);
+    try {
+      await b.until('bot-6');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await b.until('bot-6'), 0, 'seeded and subscribed');
+      proxy.cut();
+      const t = Date.now() + 90_000;
+      await a.hold('bot-6', t);
+      proxy.restore();
+      // b missed the announcement, and is back (subscribed again) before it is asked: the copy it had
+      // went with the connection, so it asks Redis.
+      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor('the raise made while b was cut off', async () => (await b.until('bot-6')) === t, 5000);
+    } finally {
+      await redis.del(`${prefix}:flood:bot-6`);
+      redis.disconnect();
+      await a.close();
+      await b.close();
+      await proxy.close();
     }
   });
 });
