@@ -12,7 +12,7 @@ import { runDemoCommand } from './commands/demo.ts';
 import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './commands/links.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
-import { runPaymentsRefund } from './commands/payments.ts';
+import { runPaymentsList, runPaymentsRefund } from './commands/payments.ts';
 import { runStart } from './commands/start.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
@@ -54,6 +54,8 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
                                                        change a link's campaign or presell page
   links list [--bot BOT] [--json]                      tracking links
   links remove SLUG                                    delete a tracking link
+  payments list --bot BOT [--user ID] [--status pending|paid|expired|failed|refunded] [--json]
+                                                       a bot's payments, newest first, with their access
   payments refund ORDER_ID [--amount-cents N] [--json]
                                                        refund a paid order at its gateway (all, or N
                                                        centavos); a full refund removes the buyer's access
@@ -89,6 +91,7 @@ const OPTIONS = {
   presell: { type: 'boolean' },
   'join-requests': { type: 'boolean' },
   'amount-cents': { type: 'string' },
+  user: { type: 'string' },
 } as const;
 
 /** Options each admin subcommand takes (anything else is a usage error). */
@@ -111,6 +114,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'links remove': ['url'],
   'links update': ['url', 'campaign', 'presell', 'json'],
   'payments refund': ['url', 'amount-cents', 'json'],
+  'payments list': ['url', 'bot', 'user', 'status', 'json'],
 };
 
 function requireFile(positionals: string[], command: string): string {
@@ -127,7 +131,7 @@ const text = (value: string | boolean | undefined): string | undefined =>
 const SUBCOMMANDS: Record<string, string> = {
   bots: 'add, list or remove',
   links: 'add, list, update or remove',
-  payments: 'refund',
+  payments: 'list or refund',
 };
 
 /** `bots ...`, `links ...` and `payments ...`: checks the subcommand and its options, then calls the admin API. */
@@ -183,6 +187,13 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
         json,
         ...(typeof options.campaign === 'string' ? { campaign: options.campaign } : {}),
         ...(typeof options.presell === 'boolean' ? { presell: options.presell } : {}),
+      });
+    case 'payments list':
+      return runPaymentsList(io, client, {
+        json,
+        bot: text(options.bot),
+        user: text(options.user),
+        status: text(options.status),
       });
     case 'payments refund':
       return runPaymentsRefund(io, client, target, { json, amountCents: text(options['amount-cents']) });

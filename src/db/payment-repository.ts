@@ -30,9 +30,21 @@ export interface PaymentRecord {
   createdAt: number;
 }
 
+/** A payment as the operator sees it: the row and the state of its access grant, if any. */
+export interface PaymentListing extends PaymentRecord {
+  accessStatus: string | null;
+}
+
 /** The payment repository. */
 export interface PaymentRepository {
   get(orderId: string): Promise<PaymentRecord | null>;
+  /** A bot's newest payments first, optionally one buyer's or one status's, with their access. */
+  list(filter: {
+    botId: string;
+    userId?: string;
+    status?: PaymentRecord['status'];
+    limit: number;
+  }): Promise<PaymentListing[]>;
   findByCharge(gateway: string, gatewayChargeId: string): Promise<PaymentRecord | null>;
   /** The newest payment of a conversation with the flow's order name (names repeat across flow versions). */
   findByFlowOrder(botId: string, userId: string, flowOrder: string): Promise<PaymentRecord | null>;
@@ -78,8 +90,12 @@ interface Row {
   created_at: Date;
 }
 
-const COLUMNS = `id::text, order_id, bot_id, user_id::text, flow_step_id, flow_order, amount_cents, currency,
-  description, gateway, gateway_charge_id, br_code, status, tracking, expires_at, paid_at, flagged, created_at`;
+/** The selected columns, qualified by a table alias when given (`p.`). */
+const columnsOf = (t = '') =>
+  `${t}id::text, ${t}order_id, ${t}bot_id, ${t}user_id::text, ${t}flow_step_id, ${t}flow_order,
+  ${t}amount_cents, ${t}currency, ${t}description, ${t}gateway, ${t}gateway_charge_id, ${t}br_code,
+  ${t}status, ${t}tracking, ${t}expires_at, ${t}paid_at, ${t}flagged, ${t}created_at`;
+const COLUMNS = columnsOf();
 
 const toRecord = (r: Row): PaymentRecord => ({
   id: r.id,
@@ -111,6 +127,16 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
   };
   return {
     get: (orderId) => one(`select ${COLUMNS} from payments where order_id = $1`, [orderId]),
+    async list({ botId, userId, status, limit }) {
+      const rows = await sql<Row & { access_status: string | null }>(
+        `select ${columnsOf('p.')}, g.status as access_status
+         from payments p left join access_grants g on g.order_id = p.order_id
+         where p.bot_id = $1 and ($2::bigint is null or p.user_id = $2) and ($3::text is null or p.status = $3)
+         order by p.id desc limit $4`,
+        [botId, userId ?? null, status ?? null, limit],
+      );
+      return rows.map((r) => ({ ...toRecord(r), accessStatus: r.access_status }));
+    },
     findByCharge: (gateway, chargeId) =>
       one(`select ${COLUMNS} from payments where gateway = $1 and gateway_charge_id = $2`, [
         gateway,

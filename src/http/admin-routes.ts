@@ -24,6 +24,13 @@ export interface AdminService {
   }): Promise<TrackingLinkRecord>;
   listLinks(botId?: string): Promise<TrackingLinkRecord[]>;
   removeLink(slug: string): Promise<boolean>;
+  /** A bot's payments, newest first, as the operator sees them (no secrets, no BR Codes). */
+  listPayments(filter: {
+    botId: string;
+    userId?: string;
+    status?: 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
+    limit: number;
+  }): Promise<unknown[]>;
   /** Refunds a paid order at its gateway (all, or `amountCents`); a full refund takes the access back. */
   refundPayment(orderId: string, amountCents?: number): Promise<{ status: string }>;
   /** Changes a link's campaign or presell flag; null when there is no such link. */
@@ -92,6 +99,15 @@ const linkChangeBody = z
   .strictObject({ campaign: z.string().max(200).nullable().optional(), presell: z.boolean().optional() })
   .refine((b) => b.campaign !== undefined || b.presell !== undefined, 'give campaign or presell');
 const refundBody = z.strictObject({ amount_cents: z.number().int().min(1).optional() });
+const paymentsQuery = z.strictObject({
+  bot_id: z.string().regex(ID_PATTERN),
+  user_id: z
+    .string()
+    .regex(/^\d{1,19}$/)
+    .optional(),
+  status: z.enum(['pending', 'paid', 'expired', 'failed', 'refunded']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
 const draftBody = z.strictObject({
   bot_id: z.string().regex(ID_PATTERN),
   name: z.string().optional(),
@@ -129,6 +145,22 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
         botId: value.bot_id,
         campaign: value.campaign ?? null,
         presell: value.presell ?? false,
+      }),
+    };
+  });
+  router.get('/payments', async (ctx) => {
+    const parsed = paymentsQuery.safeParse(ctx.query);
+    if (!parsed.success)
+      throw new BotflowError('BAD_REQUEST', 'bad payments query: bot_id is required', {
+        details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
+    const { bot_id: botId, user_id: userId, status, limit } = parsed.data;
+    ctx.body = {
+      payments: await service.listPayments({
+        botId,
+        limit,
+        ...(userId === undefined ? {} : { userId }),
+        ...(status === undefined ? {} : { status }),
       }),
     };
   });

@@ -34,6 +34,24 @@ export function createAdminService(deps: {
     removeLink: (slug) => funnel.links.remove(slug),
     updateLink: (slug, change) => funnel.links.update(slug, change),
     refundPayment: (orderId, amount) => funnel.paymentService.refund(orderId, amount),
+    async listPayments(filter) {
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+      return (await funnel.payments.list(filter)).map((p) => ({
+        order_id: p.orderId,
+        user_id: p.userId,
+        status: p.status,
+        amount_cents: p.amountCents,
+        description: p.description,
+        gateway: p.gateway,
+        gateway_charge_id: p.gatewayChargeId,
+        flagged: p.flagged,
+        tracking_source: (p.tracking as { source?: string } | null)?.source ?? null,
+        access: p.accessStatus,
+        created_at: iso(p.createdAt),
+        paid_at: iso(p.paidAt),
+        expires_at: iso(p.expiresAt),
+      }));
+    },
     listBots: () => bots.list(),
     async removeBot(id) {
       funnel.forgetBot(id);

@@ -130,6 +130,19 @@ describe('refunds started by the operator (POST /admin/payments/:orderId/refund)
       body: JSON.stringify(body),
     });
   const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+  const cli = async (...argv: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(argv, {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: (t: string) => (stderr += t) },
+      isTTY: false,
+      env: { BOTFLOW_URL: h.app.url, BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
+      readFile: () => Promise.reject(new Error('no files here')),
+      writeFile: () => Promise.reject(new Error('no files here')),
+    });
+    return { code, stdout, stderr };
+  };
 
   it('a full refund at the gateway marks the payment refunded and takes the access back', async () => {
     const orderId = await paidBuyer(711);
@@ -188,19 +201,6 @@ describe('refunds started by the operator (POST /admin/payments/:orderId/refund)
 
   it('botflow payments refund does the same from the command line, in part or in full', async () => {
     const orderId = await paidBuyer(715);
-    const cli = async (...argv: string[]) => {
-      let stdout = '';
-      let stderr = '';
-      const code = await runCli(argv, {
-        stdout: { write: (t: string) => (stdout += t) },
-        stderr: { write: (t: string) => (stderr += t) },
-        isTTY: false,
-        env: { BOTFLOW_URL: h.app.url, BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
-        readFile: () => Promise.reject(new Error('no files here')),
-        writeFile: () => Promise.reject(new Error('no files here')),
-      });
-      return { code, stdout, stderr };
-    };
     const bad = await cli('payments', 'refund', orderId, '--amount-cents', '1.5');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--amount-cents must be a whole number/);
@@ -219,5 +219,51 @@ describe('refunds started by the operator (POST /admin/payments/:orderId/refund)
     const missing = await cli('payments', 'refund');
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /needs an order id/);
+  });
+
+  it("lists a bot's payments with their access, newest first (API and CLI), and refuses a bad query", async () => {
+    const paid = await paidBuyer(716);
+    const pending = await h.checkout(717);
+    const list = async (query: string) =>
+      fetch(`${h.app.url}/admin/payments?${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const mine = (await (await list('bot_id=tbot&user_id=716')).json()) as {
+      payments: Array<Record<string, unknown>>;
+    };
+    assert.equal(mine.payments.length, 1);
+    assert.equal(mine.payments[0]!['order_id'], paid);
+    assert.equal(mine.payments[0]!['status'], 'paid');
+    assert.equal(mine.payments[0]!['access'], 'granted');
+    assert.equal(mine.payments[0]!['amount_cents'], (await h.app.funnel.payments.get(paid))!.amountCents);
+    const open = (await (await list('bot_id=tbot&status=pending')).json()) as {
+      payments: Array<Record<string, unknown>>;
+    };
+    assert.ok(open.payments.some((p) => p['order_id'] === pending));
+    assert.ok(open.payments.every((p) => p['status'] === 'pending'));
+    const all = (await (await list('bot_id=tbot&limit=500')).json()) as {
+      payments: Array<{ order_id: string }>;
+    };
+    assert.ok(
+      all.payments.findIndex((p) => p.order_id === pending) <
+        all.payments.findIndex((p) => p.order_id === paid),
+      'newest first',
+    );
+    for (const bad of [
+      '',
+      'bot_id=tbot&user_id=abc',
+      'bot_id=tbot&status=lost',
+      'bot_id=tbot&limit=0',
+      'bot_id=tbot&x=1',
+    ]) {
+      const res = await list(bad);
+      assert.equal(res.status, 400, bad);
+      assert.equal(await codeOf(res), 'BAD_REQUEST');
+    }
+    const table = await cli('payments', 'list', '--bot', 'tbot', '--user', '716');
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^ORDER\s+USER\s+STATUS\s+AMOUNT\s+ACCESS/);
+    assert.match(table.stdout, new RegExp(`716\\s+paid\\s+R\\$ \\d+,\\d{2}\\s+granted`));
+    const json = await cli('payments', 'list', '--bot', 'tbot', '--status', 'pending', '--json');
+    assert.ok((JSON.parse(json.stdout) as Array<{ order_id: string }>).some((p) => p.order_id === pending));
+    assert.equal((await cli('payments', 'list')).code, 2, 'no --bot');
   });
 });

@@ -1,10 +1,62 @@
 /**
- * `botflow payments refund`: refunds a paid order at its gateway through a running botflow's admin
- * API, which reads the charge back and takes the access away on a full refund.
+ * `botflow payments list|refund`: a bot's payments (to answer "I paid but got nothing"), and refunds of
+ * a paid order at its gateway, through a running botflow's admin API (which reads the charge back and
+ * takes the access away on a full refund).
  */
 import { BotflowError } from '../../errors.ts';
 import type { AdminClient } from '../admin-client.ts';
+import { formatTable } from '../format-table.ts';
 import type { CliIo } from '../io.ts';
+
+interface PaymentRow {
+  order_id: string;
+  user_id: string;
+  status: string;
+  amount_cents: number;
+  access: string | null;
+  tracking_source: string | null;
+  created_at: string;
+}
+
+/** `payments list --bot BOT [--user ID] [--status S] [--json]`. */
+export async function runPaymentsList(
+  io: CliIo,
+  client: AdminClient,
+  options: { bot?: string; user?: string; status?: string; json: boolean },
+): Promise<number> {
+  if (options.bot === undefined)
+    throw new BotflowError('BAD_REQUEST', 'payments list needs --bot BOT [--user ID] [--status STATUS]');
+  const query = new URLSearchParams({ bot_id: options.bot });
+  if (options.user !== undefined) query.set('user_id', options.user);
+  if (options.status !== undefined) query.set('status', options.status);
+  const { payments } = (await client.request('GET', `/admin/payments?${query}`)) as {
+    payments: PaymentRow[];
+  };
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(payments)}\n`);
+    return 0;
+  }
+  if (payments.length === 0) {
+    io.stdout.write('no payments\n');
+    return 0;
+  }
+  const reais = (cents: number) => `R$ ${(cents / 100).toFixed(2).replace('.', ',')}`;
+  io.stdout.write(
+    formatTable([
+      ['ORDER', 'USER', 'STATUS', 'AMOUNT', 'ACCESS', 'TRACKING', 'CREATED'],
+      ...payments.map((p) => [
+        p.order_id,
+        p.user_id,
+        p.status,
+        reais(p.amount_cents),
+        p.access ?? '-',
+        p.tracking_source ?? '-',
+        p.created_at,
+      ]),
+    ]),
+  );
+  return 0;
+}
 
 /** `payments refund ORDER_ID [--amount-cents N] [--json]`. */
 export async function runPaymentsRefund(
