@@ -32,6 +32,8 @@ export interface Config {
   trustProxy: boolean;
   /** How long an ad click stays resolvable (days). */
   trackingTtlDays: number;
+  /** How long finished effects, timers and conversion events are kept (days). */
+  retentionDays: number;
   /** Encrypts stored secrets at rest (AES-256-GCM) when set; never logged. */
   secretKey: string | undefined;
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
@@ -102,6 +104,10 @@ const FIELDS = {
     schema: z.coerce.number().int().min(1).max(365),
     expected: 'days from 1 to 365',
   },
+  BOTFLOW_RETENTION_DAYS: {
+    schema: z.coerce.number().int().min(8).max(3650),
+    expected: 'days from 8 to 3650',
+  },
 } satisfies Record<string, Field<unknown>>;
 
 type FieldName = keyof typeof FIELDS;
@@ -141,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metaGraphUrl: read(env, 'META_GRAPH_URL') ?? 'https://graph.facebook.com',
     trustProxy: ['true', '1'].includes(read(env, 'BOTFLOW_TRUST_PROXY') ?? 'false'),
     trackingTtlDays: read(env, 'BOTFLOW_TRACKING_TTL_DAYS') ?? 30,
+    retentionDays: read(env, 'BOTFLOW_RETENTION_DAYS') ?? 14,
     secretKey: read(env, 'BOTFLOW_SECRET_KEY'),
     redisPrefix: read(env, 'BOTFLOW_REDIS_PREFIX') ?? 'bf',
     embedded,

@@ -43,6 +43,7 @@ import type { ClickPayload } from './tracking/click.ts';
 import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
 import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
 import { sendDueConversions } from './tracking/send-conversions.ts';
+import { pruneOldRows } from './db/prune-old-rows.ts';
 
 export interface FunnelOptions {
   config: Config;
@@ -87,6 +88,8 @@ export interface Funnel {
 }
 
 const SETTINGS_TTL_MS = 5000;
+/** How often the jobs prune finished rows past the retention period. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 /** Builds a gateway adapter from a bot's settings. */
 function buildGateway(settings: GatewaySettings, now: () => number): PixGateway {
@@ -129,6 +132,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const access = createAccessRepository(orm);
   const conversions = createConversionOutbox(orm);
   const sql = createSql(orm);
+  let lastPruned = 0;
   const tracking: TrackingStore =
     config.redisUrl === undefined
       ? createMemoryTrackingStore(now)
@@ -312,6 +316,18 @@ export function createFunnel(options: FunnelOptions): Funnel {
         `delete from processed_inputs where key in (select key from processed_inputs
            where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
       ).catch(() => {});
+      // Finished outbox and timer rows, at most every ten minutes.
+      if (now() - lastPruned >= PRUNE_EVERY_MS) {
+        lastPruned = now();
+        const pruned = await pruneOldRows(sql, { retentionDays: config.retentionDays }).catch(
+          (error: unknown) => {
+            logger.warn({ code: (error as { code?: string }).code }, 'pruning old rows failed');
+            return null;
+          },
+        );
+        if (pruned !== null && Object.values(pruned).some((n) => n > 0))
+          logger.info({ ...pruned, retention_days: config.retentionDays }, 'pruned finished rows');
+      }
       return { reconciled, accessExpired, accessRevoked, conversionsHandled };
     },
     async close() {

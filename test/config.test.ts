@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       metaGraphUrl: 'https://graph.facebook.com',
       trustProxy: false,
       trackingTtlDays: 30,
+      retentionDays: 14,
       secretKey: undefined,
       redisPrefix: 'bf',
       embedded: true,
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       META_GRAPH_URL: 'https://graph.example.com',
       BOTFLOW_TRUST_PROXY: 'true',
       BOTFLOW_TRACKING_TTL_DAYS: '7',
+      BOTFLOW_RETENTION_DAYS: '30',
       BOTFLOW_SECRET_KEY: 'ab'.repeat(32),
       BOTFLOW_REDIS_PREFIX: 'shop-2',
     });
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
       metaGraphUrl: 'https://graph.example.com',
       trustProxy: true,
       trackingTtlDays: 7,
+      retentionDays: 30,
       secretKey: 'ab'.repeat(32),
       redisPrefix: 'shop-2',
       embedded: false,
@@ -102,6 +105,7 @@ describe('loadConfig', () => {
     ['BOTFLOW_SECRET_KEY', 'c2hvcnQta2V5LXNlY3JldA==', /BOTFLOW_SECRET_KEY must be 32 bytes/],
     ['BOTFLOW_SECRET_KEY', 'zz'.repeat(32), /BOTFLOW_SECRET_KEY must be 32 bytes/],
     ['BOTFLOW_REDIS_PREFIX', 'has:colon', /BOTFLOW_REDIS_PREFIX must be up to 32/],
+    ['BOTFLOW_RETENTION_DAYS', 'seven', /BOTFLOW_RETENTION_DAYS must be days from 8/],
   ];
   for (const [name, value, message] of bad) {
     it(`rejects ${name}=${JSON.stringify(value)} naming the variable, without echoing the value`, () => {
