@@ -317,7 +317,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
            where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
       ).catch(() => {});
       // Finished outbox and timer rows, at most every ten minutes.
-      if (now() - lastPruned >= PRUNE_EVERY_MS) {
+      // (A clock that went back, as after an NTP step, prunes again rather than waiting.)
+      if (now() - lastPruned >= PRUNE_EVERY_MS || now() < lastPruned) {
         lastPruned = now();
         const pruned = await pruneOldRows(sql, { retentionDays: config.retentionDays }).catch(
           (error: unknown) => {
