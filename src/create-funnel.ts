@@ -178,8 +178,10 @@ export function createFunnel(options: FunnelOptions): Funnel {
     tokenOf: async (botId) => (await settingsOf(botId))?.token ?? null,
     floodGate,
     now,
-    onFloodWait: (botId, seconds) =>
-      logger.warn({ bot_id: botId, retry_after: seconds }, 'telegram flood wait'),
+    onFloodWait(botId, seconds) {
+      metrics.floodWaits.inc({ bot_id: botId });
+      logger.warn({ bot_id: botId, retry_after: seconds }, 'telegram flood wait');
+    },
   });
 
   const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
@@ -326,9 +328,18 @@ export function createFunnel(options: FunnelOptions): Funnel {
             return null;
           },
         );
-        if (pruned !== null && Object.values(pruned).some((n) => n > 0))
+        if (pruned !== null && Object.values(pruned).some((n) => n > 0)) {
+          metrics.jobOutcomes.inc(
+            { kind: 'rows_pruned' },
+            pruned.effects + pruned.timers + pruned.conversion_events,
+          );
           logger.info({ ...pruned, retention_days: config.retentionDays }, 'pruned finished rows');
+        }
       }
+      metrics.jobOutcomes.inc({ kind: 'payments_reconciled' }, reconciled);
+      metrics.jobOutcomes.inc({ kind: 'access_expired' }, accessExpired);
+      metrics.jobOutcomes.inc({ kind: 'access_revoked' }, accessRevoked);
+      metrics.jobOutcomes.inc({ kind: 'conversions_handled' }, conversionsHandled);
       return { reconciled, accessExpired, accessRevoked, conversionsHandled };
     },
     async close() {

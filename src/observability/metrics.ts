@@ -19,6 +19,8 @@ export interface Metrics {
   trackingResolution: Counter<'source'>;
   httpRequests: Counter<'route' | 'status'>;
   httpDuration: Histogram<'route'>;
+  floodWaits: Counter<'bot_id'>;
+  jobOutcomes: Counter<'kind'>;
 }
 
 /** Creates a fresh registry with botflow's metrics. */
@@ -80,6 +82,18 @@ export function createMetrics(): Metrics {
       help: 'HTTP request duration',
       labelNames: ['route'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    floodWaits: new Counter({
+      name: 'botflow_telegram_flood_waits_total',
+      help: 'Telegram 429 answers (flood waits), by bot',
+      labelNames: ['bot_id'],
+      registers,
+    }),
+    jobOutcomes: new Counter({
+      name: 'botflow_job_outcomes_total',
+      help: 'What the periodic jobs did: payments changed by reconciliation, access expired or revoked, conversion events handled, finished rows pruned',
+      labelNames: ['kind'],
       registers,
     }),
   };

@@ -213,6 +213,8 @@ describe('Telegram webhook', () => {
       await first;
       const sent = fake.callsOf(TOKEN, 'sendMessage').find((c) => c.params['text'] === 'second')!;
       assert.ok(sent.at >= refusedAt + 900, `the other worker sent ${sent.at - refusedAt} ms after the 429`);
+      const exposition = await app.metrics.registry.metrics();
+      assert.match(exposition, /botflow_telegram_flood_waits_total\{bot_id="tbot"\} 1\b/);
     } finally {
       await other.close();
     }

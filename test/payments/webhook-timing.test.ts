@@ -263,6 +263,10 @@ describe('periodic jobs', () => {
     // The jobs prune at most every ten minutes, and earlier tests ran them a few minutes ahead.
     await h.runJobsAt(20 * 60_000);
     assert.equal(await count(`status <> 'pending'`), 0);
+    const exposition = await h.app.metrics.registry.metrics();
+    const pruned = /botflow_job_outcomes_total\{kind="rows_pruned"\} (\d+)/.exec(exposition);
+    assert.ok(pruned !== null && Number(pruned[1]) > 0, 'counted in /metrics');
+    assert.match(exposition, /botflow_job_outcomes_total\{kind="payments_reconciled"\} [1-9]/);
     assert.equal(await count(`status = 'pending'`), pending, 'pending effects are never pruned');
   });
 });
