@@ -119,6 +119,9 @@ export interface BotflowApp {
   close(): Promise<void>;
 }
 
+/** Events only the buyer can cause (a blocked bot receives nothing from its buyer). */
+const USER_EVENTS: ReadonlySet<string> = new Set(['start', 'text', 'click', 'payment.check']);
+
 /** Starts botflow. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BotflowApp> {
   const config: Config = { ...loadConfig(options.env ?? process.env), ...options.config };
@@ -200,6 +203,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         else logger.warn({ ...fields, code: (error as BotflowError).code ?? 'INTERNAL' }, 'event failed');
         if (result?.restarted)
           logger.warn(fields, 'conversation state did not resolve against its flow version; restarted');
+      },
+      onInput(input) {
+        // The buyer wrote (or pressed a button): if they had blocked the bot, they no longer do.
+        if (USER_EVENTS.has(input.event.type)) funnel.apis.unblock(input.botId, input.userId);
       },
       onCommitted(committed) {
         options.onCommitted?.(committed);

@@ -3,7 +3,9 @@
  * `@grammyjs/auto-retry` (429 `retry_after`, 5xx, network) outside a flood-gate transformer: a 429
  * seen by any worker holds that bot's sends everywhere until it passes. Failures come out as coded
  * errors: transient ones `UPSTREAM_FAILED`, refusals (400, 403 blocked) `UPSTREAM_REJECTED`. The
- * token never appears in them.
+ * token never appears in them. A buyer who blocked the bot is remembered (per process, where that
+ * conversation's effects run): later sends to them are refused here, without spending the bot's rate
+ * limit, until they write again (`unblock`).
  */
 import { autoRetry } from '@grammyjs/auto-retry';
 import { Api, GrammyError, HttpError, InputFile } from 'grammy';
@@ -21,6 +23,8 @@ export interface BotApis {
   ): Promise<unknown>;
   /** Drops a cached client (token changed, bot removed). */
   forget(botId: string): void;
+  /** The user wrote to the bot again: sends to them go to Telegram again. */
+  unblock(botId: string, userId: string): void;
 }
 
 export interface BotApisOptions {
@@ -36,11 +40,16 @@ export interface BotApisOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Telegram's refusals that mean "this user cannot be written to" until they write again. */
+const UNREACHABLE = /blocked by the user|user is deactivated/i;
+/** How many blocked chats are remembered (the oldest are forgotten first). */
+const REMEMBERED_BLOCKS = 100_000;
 
 /** Creates the per-bot clients. */
 export function createBotApis(options: BotApisOptions): BotApis {
   const now = options.now ?? Date.now;
   const apis = new Map<string, Promise<Api>>();
+  const blocked = new Set<string>();
 
   function build(botId: string): Promise<Api> {
     return options.tokenOf(botId).then((token) => {
@@ -48,9 +57,26 @@ export function createBotApis(options: BotApisOptions): BotApis {
       const api = new Api(token, { apiRoot: options.apiRoot });
       // Inner: wait out the shared gate, and publish a 429 to it. Outer: grammY's retries.
       api.config.use(async (prev, method, payload, signal) => {
+        const chatId = (payload as { chat_id?: unknown }).chat_id;
+        const chat = method.startsWith('send') && Number(chatId) > 0 ? `${botId}:${Number(chatId)}` : null;
+        if (chat !== null && blocked.has(chat))
+          return {
+            ok: false,
+            error_code: 403,
+            description: 'Forbidden: bot was blocked by the user (remembered; not sent)',
+          };
         const until = await options.floodGate.until(botId);
         if (until > now()) await sleep(until - now());
         const result = await prev(method, payload, signal);
+        if (
+          !result.ok &&
+          chat !== null &&
+          result.error_code === 403 &&
+          UNREACHABLE.test(result.description)
+        ) {
+          if (blocked.size >= REMEMBERED_BLOCKS) blocked.delete(blocked.values().next().value!);
+          blocked.add(chat);
+        }
         if (!result.ok && result.error_code === 429) {
           const seconds = result.parameters?.retry_after ?? 1;
           options.onFloodWait?.(botId, seconds);
@@ -96,6 +122,9 @@ export function createBotApis(options: BotApisOptions): BotApis {
     },
     forget(botId) {
       apis.delete(botId);
+    },
+    unblock(botId, userId) {
+      blocked.delete(`${botId}:${userId}`);
     },
   };
 }

@@ -71,6 +71,8 @@ export interface ConversationHostOptions {
   onBatch?(size: number, seconds: number): void;
   /** Observes every finished input (logs, metrics): what it was, where it left the conversation, how long. */
   onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
+  /** Sees each input as it is accepted, before its transition (and so before any effect it causes). */
+  onInput?(input: Dispatch): void;
   mailboxCapacity?: number;
   maxBatch?: number;
   /** Most actors kept in memory; the least recently used beyond it are passivated. */
@@ -276,6 +278,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
 
   return {
     async dispatch(input) {
+      options.onInput?.(input);
       const actor = actorFor(`${input.botId}:${input.userId}`);
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;

@@ -31,6 +31,8 @@ export interface BotState {
   posting: number;
   lastMessageId: Map<number, number>;
   messages: Map<string, Record<string, unknown>>;
+  /** Users who blocked the bot: sends to their chat answer 403, like Telegram. */
+  blockedBy: Set<number>;
   links: Map<string, Record<string, unknown>>;
   fileCount: number;
 }
@@ -48,6 +50,7 @@ export function createBotState(bot: { token: string; id: number; username: strin
     posting: 0,
     lastMessageId: new Map(),
     messages: new Map(),
+    blockedBy: new Set(),
     links: new Map(),
     fileCount: 0,
   };

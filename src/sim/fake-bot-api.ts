@@ -39,6 +39,8 @@ export interface FakeBotApi {
     token?: string;
     times?: number;
   }): void;
+  /** The user blocks (or, false, unblocks) the bot: its sends to that chat answer 403 like Telegram's. */
+  setBlocked(token: string, userId: number, blocked: boolean): void;
   /** Delays every API call (not webhook pushes) by this many milliseconds. */
   setLatency(ms: number): void;
   /**
@@ -138,7 +140,10 @@ export async function startFakeBotApi(
           (f.method === undefined || f.method.toLowerCase() === known.name.toLowerCase()),
       );
       const fault = faults[index];
-      if (fault !== undefined) {
+      if (known.name.startsWith('send') && state.blockedBy.has(Number(params['chat_id']))) {
+        status = 403;
+        body = { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' };
+      } else if (fault !== undefined) {
         fault.times -= 1;
         if (fault.times <= 0) faults.splice(index, 1);
         const retryAfter = fault.retryAfter ?? 1;
@@ -232,6 +237,12 @@ export async function startFakeBotApi(
       calls.filter((c) => c.token === token && (method === undefined || c.method === method)),
     injectError: (e) => void faults.push({ ...e, times: e.times ?? 1 }),
     setLatency: (ms) => void (latencyMs = ms),
+    setBlocked(token, userId, blocked) {
+      const state = bots.get(token);
+      if (state === undefined) throw new BotflowError('NOT_FOUND', 'No such bot in the fake Bot API');
+      if (blocked) state.blockedBy.add(userId);
+      else state.blockedBy.delete(userId);
+    },
     pushUpdate(token, update) {
       const state = bots.get(token);
       if (state === undefined) throw new BotflowError('NOT_FOUND', 'No such bot in the fake Bot API');
