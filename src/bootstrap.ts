@@ -16,6 +16,7 @@ import { BotflowError } from './errors.ts';
 import { createAdminRouter } from './http/admin-routes.ts';
 import { createAdminService } from './http/admin-service.ts';
 import { createHttpApp } from './http/create-http-app.ts';
+import { startJobLoop } from './jobs/start-job-loop.ts';
 import { type Listening, listen } from './http/serve.ts';
 import { createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
@@ -326,25 +327,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       });
     }
 
-    const jobsEvery = options.jobsIntervalMs ?? 5000;
-    // The run in progress, if any: close waits for it, so no job query outlives the database.
-    let jobsRun: Promise<void> | undefined;
-    const jobs =
-      jobsEvery > 0
-        ? setInterval(() => {
-            if (jobsRun !== undefined) return;
-            jobsRun = funnel
-              .runJobs()
-              .then(
-                () => {},
-                (error: unknown) => logger.warn({ code: (error as { code?: string }).code }, 'jobs failed'),
-              )
-              .finally(() => {
-                jobsRun = undefined;
-              });
-          }, jobsEvery)
-        : undefined;
-    jobs?.unref();
+    const jobs = startJobLoop(() => funnel.runJobs(), options.jobsIntervalMs ?? 5000, logger);
 
     if (options.polling !== undefined && options.polling !== false) {
       polling = await startPolling({
@@ -402,8 +385,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         await polling?.stop();
         await listening?.close();
         clearInterval(sweeper);
-        if (jobs !== undefined) clearInterval(jobs);
-        await jobsRun;
+        await jobs.stop();
         await timers.stop();
         await host.drain();
         // Effects still failing (Telegram down) stay in the outbox for the next start: drain, but bounded.

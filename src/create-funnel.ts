@@ -42,8 +42,7 @@ import { createTelegramEffects } from './bot/telegram-effects.ts';
 import type { ClickPayload } from './tracking/click.ts';
 import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
 import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
-import { sendDueConversions } from './tracking/send-conversions.ts';
-import { pruneOldRows } from './db/prune-old-rows.ts';
+import { createJobs, type JobsOutcome } from './jobs/run-jobs.ts';
 
 export interface FunnelOptions {
   config: Config;
@@ -78,18 +77,11 @@ export interface Funnel {
   settingsOf(botId: string): Promise<BotSettings | null>;
   forgetBot(botId: string): void;
   /** One round of each periodic job; returns what each did. */
-  runJobs(): Promise<{
-    reconciled: number;
-    accessExpired: number;
-    accessRevoked: number;
-    conversionsHandled: number;
-  }>;
+  runJobs(): Promise<JobsOutcome>;
   close(): Promise<void>;
 }
 
 const SETTINGS_TTL_MS = 5000;
-/** How often the jobs prune finished rows past the retention period. */
-const PRUNE_EVERY_MS = 10 * 60_000;
 
 /** Builds a gateway adapter from a bot's settings. */
 function buildGateway(settings: GatewaySettings, now: () => number): PixGateway {
@@ -132,7 +124,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const access = createAccessRepository(orm);
   const conversions = createConversionOutbox(orm);
   const sql = createSql(orm);
-  let lastPruned = 0;
   const tracking: TrackingStore =
     config.redisUrl === undefined
       ? createMemoryTrackingStore(now)
@@ -287,6 +278,20 @@ export function createFunnel(options: FunnelOptions): Funnel {
     }),
   ];
 
+  const runJobs = createJobs({
+    reconcile: () => paymentService.reconcile(),
+    expireAccess: () => accessRemoval.expireDue(),
+    revokeRefundedAccess: () => accessRemoval.revokeRefunded(),
+    conversions,
+    pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
+    graphUrl: config.metaGraphUrl,
+    retentionDays: config.retentionDays,
+    sql,
+    metrics,
+    logger,
+    now,
+  });
+
   return {
     bots,
     links,
@@ -302,46 +307,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     routers,
     settingsOf,
     forgetBot,
-    async runJobs() {
-      const reconciled = await paymentService.reconcile();
-      const accessExpired = await accessRemoval.expireDue();
-      const accessRevoked = await accessRemoval.revokeRefunded();
-      const conversionsHandled = await sendDueConversions({
-        outbox: conversions,
-        pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
-        graphUrl: config.metaGraphUrl,
-        now,
-      });
-      // Telegram keeps an update at most a day and may restart update ids after a week of silence:
-      // its dedupe keys need two days, no more. Payment keys stay: they guard money.
-      await sql(
-        `delete from processed_inputs where key in (select key from processed_inputs
-           where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
-      ).catch(() => {});
-      // Finished outbox and timer rows, at most every ten minutes.
-      // (A clock that went back, as after an NTP step, prunes again rather than waiting.)
-      if (now() - lastPruned >= PRUNE_EVERY_MS || now() < lastPruned) {
-        lastPruned = now();
-        const pruned = await pruneOldRows(sql, { retentionDays: config.retentionDays }).catch(
-          (error: unknown) => {
-            logger.warn({ code: (error as { code?: string }).code }, 'pruning old rows failed');
-            return null;
-          },
-        );
-        if (pruned !== null && Object.values(pruned).some((n) => n > 0)) {
-          metrics.jobOutcomes.inc(
-            { kind: 'rows_pruned' },
-            pruned.effects + pruned.timers + pruned.conversion_events,
-          );
-          logger.info({ ...pruned, retention_days: config.retentionDays }, 'pruned finished rows');
-        }
-      }
-      metrics.jobOutcomes.inc({ kind: 'payments_reconciled' }, reconciled);
-      metrics.jobOutcomes.inc({ kind: 'access_expired' }, accessExpired);
-      metrics.jobOutcomes.inc({ kind: 'access_revoked' }, accessRevoked);
-      metrics.jobOutcomes.inc({ kind: 'conversions_handled' }, conversionsHandled);
-      return { reconciled, accessExpired, accessRevoked, conversionsHandled };
-    },
+    runJobs,
     async close() {
       await qr.close();
       await tracking.close();
