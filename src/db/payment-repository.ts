@@ -65,8 +65,13 @@ export interface PaymentRepository {
   markRefunded(orderId: string): Promise<boolean>;
   /** Marks a payment that must grant nothing (amount or currency mismatch). */
   flag(orderId: string, reason: string): Promise<void>;
-  /** Pending charges to ask the gateway about: past expiry, or older than `staleBefore`. */
+  /**
+   * Pending charges to ask the gateway about: past expiry, or placed before `staleBefore`; and not
+   * asked since `staleBefore` unless they expired after the last ask. Least recently asked first.
+   */
   toReconcile(now: number, staleBefore: number, limit: number): Promise<PaymentRecord[]>;
+  /** Records that reconciliation asked about these charges at `at`. */
+  markChecked(orderIds: string[], at: number): Promise<void>;
 }
 
 interface Row {
@@ -182,10 +187,18 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
         `select ${COLUMNS} from payments
          where status = 'pending' and gateway_charge_id is not null and flagged is null
            and (expires_at <= $1 or created_at <= $2)
-         order by expires_at limit $3`,
+           and (checked_at is null or checked_at <= $2 or (expires_at <= $1 and checked_at < expires_at))
+         order by coalesce(checked_at, created_at) limit $3`,
         [new Date(now).toISOString(), new Date(staleBefore).toISOString(), limit],
       );
       return rows.map(toRecord);
+    },
+    async markChecked(orderIds, at) {
+      if (orderIds.length === 0) return;
+      await sql('update payments set checked_at = $2 where order_id = any($1::text[])', [
+        orderIds,
+        new Date(at).toISOString(),
+      ]);
     },
   };
 }

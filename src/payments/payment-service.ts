@@ -67,14 +67,10 @@ export interface PaymentService {
  * (PushinPay: once a minute per transaction, or the account can be blocked), and webhooks carry the news.
  */
 const RECONCILE_EVERY_MS = 60_000;
-/** Pending charges whose last reconciliation is remembered (the oldest are forgotten first). */
-const REMEMBERED_CHECKS = 100_000;
 
 /** Creates the service. */
 export function createPaymentService(options: PaymentServiceOptions): PaymentService {
   const { payments, logger } = options;
-  /** When reconciliation last asked the gateway about each pending charge (this process's own). */
-  const lastChecked = new Map<string, number>();
 
   function clickOf(payment: PaymentRecord): Partial<ClickPayload> | null {
     const tracking = payment.tracking as { payload?: Partial<ClickPayload> | null } | null;
@@ -297,31 +293,23 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     },
     async reconcile(limit = 100) {
       const now = options.now();
-      const due = await payments.toReconcile(now, now - RECONCILE_EVERY_MS, limit);
+      // Each pending charge at most once a minute, and once more as soon as it passes its expiry.
+      const due = (await payments.toReconcile(now, now - RECONCILE_EVERY_MS, limit)).filter(
+        (payment) => options.owns === undefined || options.owns(payment.botId, payment.userId),
+      );
+      await payments.markChecked(
+        due.map((payment) => payment.orderId),
+        now,
+      );
       let changed = 0;
       for (const payment of due) {
-        if (options.owns !== undefined && !options.owns(payment.botId, payment.userId)) continue;
-        // Once a minute per charge, and once more as soon as it is past its expiry.
-        const last = lastChecked.get(payment.orderId);
-        const expiredSince =
-          payment.expiresAt !== null &&
-          payment.expiresAt <= now &&
-          last !== undefined &&
-          last < payment.expiresAt;
-        if (last !== undefined && now - last < RECONCILE_EVERY_MS && !expiredSince) continue;
-        lastChecked.delete(payment.orderId);
-        if (lastChecked.size >= REMEMBERED_CHECKS) lastChecked.delete(lastChecked.keys().next().value!);
-        lastChecked.set(payment.orderId, now);
         try {
           const gateway = await options.gatewayOf(payment.botId);
           let charge = await gateway.getCharge(payment.gatewayChargeId!);
           // Gateways without an "expired" status (Bacen style): past its expiry, pending means expired.
           if (charge.status === 'pending' && payment.expiresAt !== null && payment.expiresAt <= now)
             charge = { ...charge, status: 'expired' };
-          if ((await confirm(payment, charge)) !== 'pending') {
-            changed += 1;
-            lastChecked.delete(payment.orderId);
-          }
+          if ((await confirm(payment, charge)) !== 'pending') changed += 1;
         } catch (error) {
           logger.warn(
             { order_id: payment.orderId, code: (error as { code?: string }).code },

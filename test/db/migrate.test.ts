@@ -60,7 +60,14 @@ describe('migrations', () => {
     const applied = await sql<{ name: string }>(db, 'select name from mikro_orm_migrations');
     assert.deepEqual(
       applied.map((r) => r.name),
-      ['0001-initial', '0002-funnel', '0003-presell', '0004-access-lookups', '0005-join-requests'],
+      [
+        '0001-initial',
+        '0002-funnel',
+        '0003-presell',
+        '0004-access-lookups',
+        '0005-join-requests',
+        '0006-payment-checks',
+      ],
     );
     assert.equal(db.embedded, false);
     assert.equal(db.url, fresh.url);

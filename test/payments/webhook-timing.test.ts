@@ -252,6 +252,32 @@ describe('reconciliation (the webhook is late or lost)', () => {
   });
 });
 
+describe('reconciliation takes turns', () => {
+  it('asks about the least recently asked charges first, so none waits behind the others', async () => {
+    const first = await h.checkout(621);
+    const second = await h.checkout(622);
+    const asked: string[] = [];
+    const round = async (ms: number) => {
+      h.offset = ms;
+      try {
+        await h.app.funnel.paymentService.reconcile(1);
+      } finally {
+        h.offset = 0;
+      }
+      const rows = await sql<{ order_id: string }>(
+        `select order_id from payments where order_id = any($1::text[]) and checked_at is not null
+         order by checked_at desc, order_id limit 1`,
+        [[first, second]],
+      );
+      asked.push(rows[0]!.order_id);
+    };
+    // One charge per round: the second round must take the other one, not the same one again.
+    await round(5 * 60_000);
+    await round(5 * 60_000 + 1_000);
+    assert.deepEqual([...asked].sort(), [first, second].sort());
+  });
+});
+
 describe('periodic jobs', () => {
   it('delete finished outbox rows older than the retention period (14 days by default)', async () => {
     // Everything this file's buyers caused, made 15 days old (ids keep growing with time, as in life).

@@ -28,6 +28,8 @@ export const Payment = defineEntity({
     tracking: p.json<Record<string, unknown>>().nullable(),
     expiresAt: p.datetime().nullable(),
     paidAt: p.datetime().nullable(),
+    /** When reconciliation last asked the gateway about this pending charge. */
+    checkedAt: p.datetime().nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
   },
   uniques: [{ properties: ['gateway', 'gatewayChargeId'] }],
