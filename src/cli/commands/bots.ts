@@ -5,7 +5,7 @@
  */
 import { BotflowError } from '../../errors.ts';
 import type { AdminClient } from '../admin-client.ts';
-import { formatTable } from '../format-table.ts';
+import { writeListing } from '../write-listing.ts';
 import type { CliIo } from '../io.ts';
 
 /** What `bots add` reads. */
@@ -97,25 +97,12 @@ export async function runBotsList(
   options: { json: boolean },
 ): Promise<number> {
   const { bots } = (await client.request('GET', '/admin/bots')) as { bots: BotRecord[] };
-  if (options.json) {
-    io.stdout.write(`${JSON.stringify(bots)}\n`);
-    return 0;
-  }
-  if (bots.length === 0) {
-    io.stdout.write('no bots registered\n');
-    return 0;
-  }
-  const rows = [
-    ['ID', 'USERNAME', 'INVITE LINKS', 'REGISTERED'],
-    ...bots.map((b) => [
-      b.id,
-      `@${b.username}`,
-      b.joinRequests ? 'join request' : 'member limit 1',
-      b.createdAt,
-    ]),
-  ];
-  io.stdout.write(formatTable(rows));
-  return 0;
+  return writeListing(io, bots, {
+    json: options.json,
+    empty: 'no bots registered',
+    header: ['ID', 'USERNAME', 'INVITE LINKS', 'REGISTERED'],
+    row: (b) => [b.id, `@${b.username}`, b.joinRequests ? 'join request' : 'member limit 1', b.createdAt],
+  });
 }
 
 /** `bots remove ID`. */

@@ -4,7 +4,7 @@
  */
 import { BotflowError } from '../../errors.ts';
 import type { AdminClient } from '../admin-client.ts';
-import { formatTable } from '../format-table.ts';
+import { writeListing } from '../write-listing.ts';
 import type { CliIo } from '../io.ts';
 
 interface LinkRecord {
@@ -47,27 +47,12 @@ export async function runLinksList(
 ): Promise<number> {
   const query = options.bot === undefined ? '' : `?bot_id=${encodeURIComponent(options.bot)}`;
   const { links } = (await client.request('GET', `/admin/tracking-links${query}`)) as { links: LinkRecord[] };
-  if (options.json) {
-    io.stdout.write(`${JSON.stringify(links)}\n`);
-    return 0;
-  }
-  if (links.length === 0) {
-    io.stdout.write('no tracking links\n');
-    return 0;
-  }
-  io.stdout.write(
-    formatTable([
-      ['SLUG', 'BOT', 'USERNAME', 'CAMPAIGN', 'PRESELL'],
-      ...links.map((l) => [
-        l.slug,
-        l.botId,
-        `@${l.botUsername}`,
-        l.campaign ?? '-',
-        l.presell ? 'yes' : 'no',
-      ]),
-    ]),
-  );
-  return 0;
+  return writeListing(io, links, {
+    json: options.json,
+    empty: 'no tracking links',
+    header: ['SLUG', 'BOT', 'USERNAME', 'CAMPAIGN', 'PRESELL'],
+    row: (l) => [l.slug, l.botId, `@${l.botUsername}`, l.campaign ?? '-', l.presell ? 'yes' : 'no'],
+  });
 }
 
 /** `links update SLUG [--campaign C] [--presell | --no-presell]`. */

@@ -5,7 +5,7 @@
  */
 import { BotflowError } from '../../errors.ts';
 import type { AdminClient } from '../admin-client.ts';
-import { formatTable } from '../format-table.ts';
+import { writeListing } from '../write-listing.ts';
 import type { CliIo } from '../io.ts';
 
 interface PaymentRow {
@@ -32,30 +32,21 @@ export async function runPaymentsList(
   const { payments } = (await client.request('GET', `/admin/payments?${query}`)) as {
     payments: PaymentRow[];
   };
-  if (options.json) {
-    io.stdout.write(`${JSON.stringify(payments)}\n`);
-    return 0;
-  }
-  if (payments.length === 0) {
-    io.stdout.write('no payments\n');
-    return 0;
-  }
   const reais = (cents: number) => `R$ ${(cents / 100).toFixed(2).replace('.', ',')}`;
-  io.stdout.write(
-    formatTable([
-      ['ORDER', 'USER', 'STATUS', 'AMOUNT', 'ACCESS', 'TRACKING', 'CREATED'],
-      ...payments.map((p) => [
-        p.order_id,
-        p.user_id,
-        p.status,
-        reais(p.amount_cents),
-        p.access ?? '-',
-        p.tracking_source ?? '-',
-        p.created_at,
-      ]),
-    ]),
-  );
-  return 0;
+  return writeListing(io, payments, {
+    json: options.json,
+    empty: 'no payments',
+    header: ['ORDER', 'USER', 'STATUS', 'AMOUNT', 'ACCESS', 'TRACKING', 'CREATED'],
+    row: (p) => [
+      p.order_id,
+      p.user_id,
+      p.status,
+      reais(p.amount_cents),
+      p.access ?? '-',
+      p.tracking_source ?? '-',
+      p.created_at,
+    ],
+  });
 }
 
 /** `payments refund ORDER_ID [--amount-cents N] [--json]`. */
