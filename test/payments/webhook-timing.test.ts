@@ -277,22 +277,3 @@ describe('reconciliation takes turns', () => {
     assert.deepEqual([...asked].sort(), [first, second].sort());
   });
 });
-
-describe('periodic jobs', () => {
-  it('delete finished outbox rows older than the retention period (14 days by default)', async () => {
-    // Everything this file's buyers caused, made 15 days old (ids keep growing with time, as in life).
-    await sql(`update effects set created_at = now() - interval '15 days'`);
-    const count = async (where: string) =>
-      Number((await sql<{ n: string }>(`select count(*)::text as n from effects where ${where}`))[0]!.n);
-    const pending = await count(`status = 'pending'`);
-    assert.ok((await count(`status <> 'pending'`)) > 0);
-    // The jobs prune at most every ten minutes, and earlier tests ran them a few minutes ahead.
-    await h.runJobsAt(20 * 60_000);
-    assert.equal(await count(`status <> 'pending'`), 0);
-    const exposition = await h.app.metrics.registry.metrics();
-    const pruned = /botflow_job_outcomes_total\{kind="rows_pruned"\} (\d+)/.exec(exposition);
-    assert.ok(pruned !== null && Number(pruned[1]) > 0, 'counted in /metrics');
-    assert.match(exposition, /botflow_job_outcomes_total\{kind="payments_reconciled"\} [1-9]/);
-    assert.equal(await count(`status = 'pending'`), pending, 'pending effects are never pruned');
-  });
-});

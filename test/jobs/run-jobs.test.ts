@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createSql } from '../../src/db/sql-client.ts';
+import { startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
+
+let h: VipFunnel;
+let sql: ReturnType<typeof createSql>;
+before(async () => {
+  h = await startVipFunnel(7200000021);
+  sql = createSql(h.app.db.orm);
+});
+after(() => h.close());
+
+const count = async (table: string, where: string) =>
+  Number((await sql<{ n: string }>(`select count(*)::text as n from ${table} where ${where}`))[0]!.n);
+const outcome = async (kind: string) => {
+  const match = new RegExp(`botflow_job_outcomes_total\\{kind="${kind}"\\} (\\d+)`).exec(
+    await h.app.metrics.registry.metrics(),
+  );
+  return match === null ? 0 : Number(match[1]);
+};
+
+describe('the periodic jobs (bootstrap, Postgres, Redis, fake Bot API, sandbox gateway)', () => {
+  it('expire a lost charge, and count what they did in /metrics', async () => {
+    const orderId = await h.checkout(901);
+    // Past the 30-minute charge on botflow's clock; the gateway never said a word.
+    await h.runJobsAt(31 * 60_000);
+    assert.equal((await h.app.funnel.payments.get(orderId))!.status, 'expired');
+    assert.ok((await outcome('payments_reconciled')) >= 1);
+    assert.ok((await outcome('conversions_handled')) >= 1, 'the Lead and InitiateCheckout went to Meta');
+  });
+
+  it('delete finished outbox rows past the retention period (14 days by default), never pending ones', async () => {
+    await h.checkout(902);
+    // Everything so far made 15 days old (ids keep growing with time, as in life).
+    await sql(`update effects set created_at = now() - interval '15 days'`);
+    await sql(`update conversion_events set created_at = now() - interval '15 days'`);
+    const pending = await count('effects', `status = 'pending'`);
+    assert.ok((await count('effects', `status <> 'pending'`)) > 0);
+    // The jobs prune at most every ten minutes: the first test ran them at +31 min on this clock.
+    await h.runJobsAt(45 * 60_000);
+    assert.equal(await count('effects', `status <> 'pending'`), 0);
+    assert.equal(await count('conversion_events', `status <> 'pending'`), 0);
+    assert.equal(await count('effects', `status = 'pending'`), pending, 'pending effects are never pruned');
+    assert.ok((await outcome('rows_pruned')) > 0);
+    const payments = await count('payments', 'true');
+    assert.ok(payments >= 2, 'payments are business records and stay');
+  });
+});
