@@ -32,6 +32,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
 });
 interactive?.close();
 lines?.close();
-// A handle something leaked (a socket, a timer) must not keep a finished command alive; a clean exit
-// happens long before this unref'd timer would fire.
-setTimeout(() => process.exit(), 10_000).unref();
+// A handle something leaked (a socket, a timer) must not keep a stopped server alive; a clean exit
+// happens long before this unref'd timer fires. Only for `start`: other commands may still be
+// writing their output to a slow reader (a pager).
+if (process.argv[2] === 'start') setTimeout(() => process.exit(), 10_000).unref();
