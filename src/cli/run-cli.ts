@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import { getFlowJsonSchema } from '../flow/schema.ts';
 import { createAdminClient } from './admin-client.ts';
-import { runBotsAdd, runBotsList, runBotsRemove } from './commands/bots.ts';
+import { runBotsAdd, runBotsList, runBotsRemove, runBotsUpdate } from './commands/bots.ts';
 import { runCompile } from './commands/compile.ts';
 import { runDemoCommand } from './commands/demo.ts';
 import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './commands/links.ts';
@@ -46,6 +46,10 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
                                                        A token is never accepted as an argument: argv leaks
                                                        into ps and shell history. --no-join-requests: paid
                                                        orders get member_limit 1 links instead of join requests
+  bots update ID [--gateway-file gateway.json] [--pixel-file pixel.json]
+                 [--join-requests | --no-join-requests] [--json]
+                                                       change a bot's gateway, pixel or invite links
+                                                       without registering it again (no token needed)
   bots list [--json]                                   registered bots (tokens are never shown)
   bots remove ID                                       unregister a bot
   links add --slug SLUG --bot BOT [--campaign NAME] [--presell] [--json]
@@ -108,6 +112,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
     'json',
   ],
   'bots list': ['url', 'json'],
+  'bots update': ['url', 'gateway-file', 'pixel-file', 'join-requests', 'json'],
   'bots remove': ['url'],
   'links add': ['url', 'slug', 'bot', 'campaign', 'presell', 'json'],
   'links list': ['url', 'bot', 'json'],
@@ -129,7 +134,7 @@ const text = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
 
 const SUBCOMMANDS: Record<string, string> = {
-  bots: 'add, list or remove',
+  bots: 'add, list, update or remove',
   links: 'add, list, update or remove',
   payments: 'list or refund',
 };
@@ -170,6 +175,13 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
       });
     case 'bots list':
       return runBotsList(io, client, { json });
+    case 'bots update':
+      return runBotsUpdate(io, client, target, {
+        json,
+        gatewayFile: text(options['gateway-file']),
+        pixelFile: text(options['pixel-file']),
+        ...(typeof options['join-requests'] === 'boolean' ? { joinRequests: options['join-requests'] } : {}),
+      });
     case 'bots remove':
       return runBotsRemove(io, client, target);
     case 'links add':

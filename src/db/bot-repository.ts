@@ -66,6 +66,14 @@ export interface BotRepository {
   settingsByPixel(pixelId: string): Promise<BotSettings | null>;
   list(): Promise<BotRecord[]>;
   get(id: string): Promise<BotRecord | null>;
+  /**
+   * Changes a registered bot's gateway, pixel (null removes it) or invite-link mode, secrets sealed
+   * like on registration; null when there is no such bot.
+   */
+  update(
+    id: string,
+    change: { gateway?: GatewaySettings; pixel?: PixelSettings | null; joinRequests?: boolean },
+  ): Promise<BotRecord | null>;
   /** The bot's secrets, for the Telegram edge only. */
   secrets(id: string): Promise<{ token: string; webhookSecret: string } | null>;
   remove(id: string): Promise<boolean>;
@@ -161,6 +169,29 @@ export function createBotRepository(orm: MikroORM, box: SecretBox = createSecret
         ],
       );
       return toBot(rows[0]!);
+    },
+    async update(id, change) {
+      const sealed = mapSecrets(
+        id,
+        { gateway: change.gateway ?? null, pixel: change.pixel ?? null },
+        box.seal.bind(box),
+      );
+      const rows = await sql<Row>(
+        `update bots set
+           gateway = case when $2 then $3::jsonb else gateway end,
+           pixel = case when $4 then $5::jsonb else pixel end,
+           join_requests = coalesce($6::boolean, join_requests)
+         where id = $1 returning id, username, join_requests, created_at`,
+        [
+          id,
+          change.gateway !== undefined,
+          json(sealed.gateway),
+          change.pixel !== undefined,
+          json(sealed.pixel),
+          change.joinRequests ?? null,
+        ],
+      );
+      return rows[0] === undefined ? null : toBot(rows[0]);
     },
     async list() {
       return (await sql<Row>('select id, username, join_requests, created_at from bots order by id')).map(

@@ -39,6 +39,8 @@ export interface AdminService {
     change: { campaign?: string | null; presell?: boolean },
   ): Promise<TrackingLinkRecord | null>;
   listBots(): Promise<BotRecord[]>;
+  /** Changes a bot's gateway, pixel or invite-link mode without registering it again; null if unknown. */
+  updateBot(id: string, change: z.infer<typeof botChangeBody>): Promise<BotRecord | null>;
   removeBot(id: string): Promise<boolean>;
   saveDraft(flow: { id: string; botId: string; name: string; draft: unknown }): Promise<FlowRecord>;
   getFlow(id: string): Promise<FlowRecord | null>;
@@ -70,6 +72,12 @@ const gatewayBody = z.discriminatedUnion('kind', [
     api_base: url.optional(),
   }),
 ]);
+const pixelBody = z.strictObject({
+  pixel_id: z.string().regex(/^\d{1,32}$/),
+  access_token: z.string().min(1),
+  test_event_code: z.string().min(1).optional(),
+  action_source: z.enum(['chat', 'website']).optional(),
+});
 const botBody = z.strictObject({
   id: z.string().regex(ID_PATTERN),
   username: z
@@ -80,15 +88,18 @@ const botBody = z.strictObject({
   gateway: gatewayBody.optional(),
   /** false: paid orders get `member_limit: 1` links instead of join-request links. */
   join_requests: z.boolean().optional(),
-  pixel: z
-    .strictObject({
-      pixel_id: z.string().regex(/^\d{1,32}$/),
-      access_token: z.string().min(1),
-      test_event_code: z.string().min(1).optional(),
-      action_source: z.enum(['chat', 'website']).optional(),
-    })
-    .optional(),
+  pixel: pixelBody.optional(),
 });
+const botChangeBody = z
+  .strictObject({
+    gateway: gatewayBody.optional(),
+    pixel: pixelBody.nullable().optional(),
+    join_requests: z.boolean().optional(),
+  })
+  .refine(
+    (b) => b.gateway !== undefined || b.pixel !== undefined || b.join_requests !== undefined,
+    'give gateway, pixel or join_requests',
+  );
 const linkBody = z.strictObject({
   slug: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   bot_id: z.string().regex(ID_PATTERN),
@@ -126,6 +137,12 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
     const { value } = await readJsonBody(ctx.req, { limitBytes: LIMIT, schema: botBody });
     ctx.status = 201;
     ctx.body = { bot: await service.addBot(value) };
+  });
+  router.patch('/bots/:id', async (ctx) => {
+    const { value } = await readJsonBody(ctx.req, { limitBytes: LIMIT, schema: botChangeBody });
+    const bot = await service.updateBot(ctx.params['id']!, value);
+    if (bot === null) throw new BotflowError('NOT_FOUND', 'no such bot');
+    ctx.body = { bot };
   });
   router.delete('/bots/:id', async (ctx) => {
     if (!(await service.removeBot(ctx.params['id']!))) throw new BotflowError('NOT_FOUND', 'no such bot');

@@ -53,6 +53,16 @@ export function createAdminService(deps: {
       }));
     },
     listBots: () => bots.list(),
+    async updateBot(id, { gateway, pixel, join_requests: joinRequests }) {
+      const bot = await bots.update(id, {
+        ...(gateway === undefined ? {} : { gateway }),
+        ...(pixel === undefined ? {} : { pixel }),
+        ...(joinRequests === undefined ? {} : { joinRequests }),
+      });
+      // This worker's cached settings and gateway client go now; other workers' within 5 s.
+      if (bot !== null) funnel.forgetBot(id);
+      return bot;
+    },
     async removeBot(id) {
       funnel.forgetBot(id);
       const removed = await bots.remove(id);

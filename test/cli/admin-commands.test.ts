@@ -122,6 +122,16 @@ describe('botflow bots', () => {
     assert.equal(JSON.parse(added.stdout).username, 'cli_other_bot');
     assert.equal(JSON.parse(added.stdout).joinRequests, false, '--no-join-requests: member_limit 1 links');
     assert.match((await cli(['bots', 'list'])).stdout, /other\s+@cli_other_bot\s+member limit 1/);
+    const updated = await cli(['bots', 'update', 'other', '--join-requests', '--json']);
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal(JSON.parse(updated.stdout).joinRequests, true, 'changed without the token');
+    assert.equal((await app.funnel.bots.settings('other'))?.pixel?.pixel_id, '123', 'the pixel stays');
+    const nothing = await cli(['bots', 'update', 'other']);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /needs --gateway-file, --pixel-file/);
+    const unknown = await cli(['bots', 'update', 'nobody', '--no-join-requests']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /NOT_FOUND/);
     assert.equal(fake.callsOf(OTHER_TOKEN, 'getMe').length, 0, 'a given username skips getMe');
     const settings = await app.funnel.bots.settings('other');
     assert.equal(settings?.gateway?.kind, 'sandbox');

@@ -79,6 +79,38 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
     assert.equal((await bad.json()).error.code, 'BAD_REQUEST');
   });
 
+  it("changes a bot's pixel, gateway or invite links without registering it again (PATCH)", async () => {
+    const patch = (id: string, body: unknown) =>
+      call(`/admin/bots/${id}`, {
+        method: 'PATCH',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+    const secretBefore = (await app.funnel.bots.settings('bot1'))!.webhookSecret;
+    const changed = await patch('bot1', {
+      join_requests: false,
+      pixel: { pixel_id: '123', access_token: 'meta-token-never-returned', action_source: 'website' },
+    });
+    assert.equal(changed.status, 200);
+    const text = await changed.text();
+    assert.doesNotMatch(text, /meta-token-never-returned/);
+    assert.equal((JSON.parse(text) as { bot: { joinRequests: boolean } }).bot.joinRequests, false);
+    let settings = (await app.funnel.bots.settings('bot1'))!;
+    assert.equal(settings.pixel?.action_source, 'website');
+    assert.equal(settings.webhookSecret, secretBefore, 'the webhook is left as it was');
+    assert.equal((await patch('bot1', { pixel: null, join_requests: true })).status, 200);
+    settings = (await app.funnel.bots.settings('bot1'))!;
+    assert.equal(settings.pixel, null);
+    assert.equal(settings.joinRequests, true);
+    const unknown = await patch('nobot', { join_requests: true });
+    assert.equal(unknown.status, 404);
+    for (const bad of [{}, { token: BOT_TOKEN }, { join_requests: 'yes' }]) {
+      const res = await patch('bot1', bad);
+      assert.equal(res.status, 400, JSON.stringify(bad));
+      assert.equal((await res.json()).error.code, 'BAD_REQUEST');
+    }
+  });
+
   it('a bot takes join-request invite links unless registered with join_requests: false', async () => {
     const bots = async () =>
       ((await (await call('/admin/bots')).json()) as { bots: Array<{ id: string; joinRequests: boolean }> })

@@ -105,6 +105,41 @@ export async function runBotsList(
   });
 }
 
+/** `bots update ID [--gateway-file F] [--pixel-file F] [--join-requests | --no-join-requests]`. */
+export async function runBotsUpdate(
+  io: CliIo,
+  client: AdminClient,
+  id: string | undefined,
+  options: { gatewayFile?: string; pixelFile?: string; joinRequests?: boolean; json: boolean },
+): Promise<number> {
+  if (id === undefined)
+    throw new BotflowError('BAD_REQUEST', 'bots update needs a bot id: botflow bots update ID [options]');
+  if (
+    options.gatewayFile === undefined &&
+    options.pixelFile === undefined &&
+    options.joinRequests === undefined
+  )
+    throw new BotflowError(
+      'BAD_REQUEST',
+      'bots update needs --gateway-file, --pixel-file, --join-requests or --no-join-requests',
+    );
+  const body = {
+    ...(options.gatewayFile === undefined
+      ? {}
+      : { gateway: await readSettings(io, options.gatewayFile, 'gateway file') }),
+    ...(options.pixelFile === undefined
+      ? {}
+      : { pixel: await readSettings(io, options.pixelFile, 'pixel file') }),
+    ...(options.joinRequests === undefined ? {} : { join_requests: options.joinRequests }),
+  };
+  const { bot } = (await client.request('PATCH', `/admin/bots/${encodeURIComponent(id)}`, body)) as {
+    bot: BotRecord;
+  };
+  if (options.json) io.stdout.write(`${JSON.stringify(bot)}\n`);
+  else io.stdout.write(`updated bot ${bot.id} (@${bot.username}): ${Object.keys(body).join(', ')}\n`);
+  return 0;
+}
+
 /** `bots remove ID`. */
 export async function runBotsRemove(io: CliIo, client: AdminClient, id: string | undefined): Promise<number> {
   if (id === undefined)
