@@ -12,7 +12,11 @@ export interface AdminClient {
   /** The server's base URL (password redacted), for messages. */
   url: string;
   /** Sends a request; resolves with the parsed JSON body (undefined for 204). */
-  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+  request(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown>;
 }
 
 /** Where the server is and how to authenticate, from `--url` and the environment. */

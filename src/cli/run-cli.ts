@@ -9,6 +9,7 @@ import { createAdminClient } from './admin-client.ts';
 import { runBotsAdd, runBotsList, runBotsRemove, runBotsUpdate } from './commands/bots.ts';
 import { runCompile } from './commands/compile.ts';
 import { runDemoCommand } from './commands/demo.ts';
+import { runFlowsPublish } from './commands/flows.ts';
 import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './commands/links.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
@@ -37,7 +38,7 @@ Commands:
   pay <charge-id> [--gateway URL] [--status paid|expired|failed]
                                                        settle a charge on the sandbox gateway
 
-Bots, tracking links and refunds (talk to a running botflow's admin API at --url, default BOTFLOW_URL or
+Bots, tracking links, flows and payments (talk to a running botflow's admin API at --url, default BOTFLOW_URL or
 http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
   bots add --id ID (--token-file FILE | --token-env VAR) [--username NAME]
            [--gateway-file gateway.json] [--pixel-file pixel.json] [--no-join-requests] [--json]
@@ -58,6 +59,8 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
                                                        change a link's campaign or presell page
   links list [--bot BOT] [--json]                      tracking links
   links remove SLUG                                    delete a tracking link
+  flows publish <flow.json> --bot BOT [--json]         check a flow, save it as the bot's draft and publish it
+                                                       as a new version (buyers move to it on /start)
   payments list --bot BOT [--user ID] [--status pending|paid|expired|failed|refunded] [--json]
                                                        a bot's payments, newest first, with their access
   payments refund ORDER_ID [--amount-cents N] [--json]
@@ -119,6 +122,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'links remove': ['url'],
   'links update': ['url', 'campaign', 'presell', 'json'],
   'payments refund': ['url', 'amount-cents', 'json'],
+  'flows publish': ['url', 'bot', 'json'],
   'payments list': ['url', 'bot', 'user', 'status', 'json'],
 };
 
@@ -137,6 +141,7 @@ const SUBCOMMANDS: Record<string, string> = {
   bots: 'add, list, update or remove',
   links: 'add, list, update or remove',
   payments: 'list or refund',
+  flows: 'publish',
 };
 
 /** `bots ...`, `links ...` and `payments ...`: checks the subcommand and its options, then calls the admin API. */
@@ -152,7 +157,7 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
   for (const [option, value] of Object.entries(options))
     if (value !== undefined && !allowed.includes(option))
       throw new BotflowError('BAD_REQUEST', `${name} does not take --${option}`);
-  const takesTarget = sub === 'remove' || sub === 'update' || sub === 'refund';
+  const takesTarget = sub === 'remove' || sub === 'update' || sub === 'refund' || sub === 'publish';
   // Not echoed: a stray argument may be a pasted secret.
   if ((takesTarget ? extra : target) !== undefined)
     throw new BotflowError(
@@ -200,6 +205,8 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
         ...(typeof options.campaign === 'string' ? { campaign: options.campaign } : {}),
         ...(typeof options.presell === 'boolean' ? { presell: options.presell } : {}),
       });
+    case 'flows publish':
+      return runFlowsPublish(io, client, target, { json, bot: text(options.bot) });
     case 'payments list':
       return runPaymentsList(io, client, {
         json,
@@ -240,6 +247,7 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
     case 'bots':
     case 'links':
     case 'payments':
+    case 'flows':
       return dispatchAdmin(io, positionals, options);
     case 'demo':
       if (positionals.length > 1)

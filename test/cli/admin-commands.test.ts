@@ -298,6 +298,28 @@ describe('botflow links', () => {
     assert.match((await cli(['links', 'list'])).stdout, /no tracking links/);
   });
 
+  it('flows publish checks a flow here, then publishes it as a new version; an invalid one publishes nothing', async () => {
+    const vip = new URL('../../machines/vip-funnel.flow.json', import.meta.url).pathname;
+    const first = await cli(['flows', 'publish', vip, '--bot', 'clibot', '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const published = JSON.parse(first.stdout) as { bot_id: string; flowId: string; version: number };
+    assert.deepEqual([published.bot_id, published.flowId, published.version], ['clibot', 'vip-funnel', 1]);
+    const second = await cli(['flows', 'publish', vip, '--bot', 'clibot']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /published flow vip-funnel version 2 for bot clibot/);
+    assert.equal((await app.source.latest('clibot'))?.version, 2, 'the bot runs the newest version');
+
+    const broken = join(dir, 'broken.flow.json');
+    await writeFile(broken, JSON.stringify({ id: 'broken', flow_start_step_id: 'nowhere', flow_steps: [] }));
+    const refused = await cli(['flows', 'publish', broken, '--bot', 'clibot']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /not a valid flow; nothing was published/);
+    assert.equal(await app.flows.getFlow('broken'), null, 'not even saved as a draft');
+    const noBot = await cli(['flows', 'publish', vip]);
+    assert.equal(noBot.code, 2);
+    assert.match(noBot.stderr, /needs a flow file and --bot BOT/);
+  });
+
   it('bots remove unregisters a bot; removing it again is NOT_FOUND', async () => {
     assert.equal((await cli(['bots', 'remove', 'other'])).code, 0);
     const again = await cli(['bots', 'remove', 'other']);
