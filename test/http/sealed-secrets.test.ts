@@ -74,4 +74,25 @@ describe('BOTFLOW_SECRET_KEY set: a whole round trip with sealed secrets', () =>
       'the bot answered with its opened token',
     );
   });
+
+  it('a gateway and pixel changed later (PATCH) are sealed too, and open again for use', async () => {
+    const updated = await app.funnel.bots.update('sealed', {
+      gateway: { kind: 'pushinpay', token: 'pp-secret-token', webhook_token: 'pp-hook-secret' },
+      pixel: { pixel_id: '55502', access_token: 'meta-secret-rotated' },
+    });
+    assert.equal(updated?.id, 'sealed');
+    const [row] = await createSql(app.db.orm)<Record<string, unknown>>('select * from bots where id = $1', [
+      'sealed',
+    ]);
+    const stored = JSON.stringify(row);
+    for (const secret of ['pp-secret-token', 'pp-hook-secret', 'meta-secret-rotated'])
+      assert.ok(!stored.includes(secret), `${secret} is not stored in plain text`);
+    const settings = await app.funnel.bots.settings('sealed');
+    assert.deepEqual(settings?.gateway, {
+      kind: 'pushinpay',
+      token: 'pp-secret-token',
+      webhook_token: 'pp-hook-secret',
+    });
+    assert.equal(settings?.pixel?.access_token, 'meta-secret-rotated');
+  });
 });
