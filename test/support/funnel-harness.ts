@@ -3,23 +3,21 @@
  * prefix, with the fake Bot API, the sandbox PIX gateway and the fake Graph API, and helpers to click
  * an ad, talk to the bot, pay, and drain the Meta outbox.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
+import type { BotflowApp } from '../../src/bootstrap.ts';
 import { createSql } from '../../src/db/sql-client.ts';
-import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
-import { type FakeGraphApi, startFakeGraphApi } from '../../src/sim/fake-graph-api.ts';
-import { type SandboxGateway, startSandboxGateway } from '../../src/sim/sandbox-gateway.ts';
+import type { FakeBotApi } from '../../src/sim/fake-bot-api.ts';
+import type { FakeGraphApi } from '../../src/sim/fake-graph-api.ts';
+import type { SandboxGateway } from '../../src/sim/sandbox-gateway.ts';
 import { createKeys, type Keys } from '../../src/stores/keys.ts';
 import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
-import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { startStack } from './start-stack.ts';
 import { waitFor as waitUntil } from './wait-for.ts';
 
 export const BOT_ID = 'trk';
 export const BOT_USERNAME = 'trk_test_bot';
 export const ADMIN_TOKEN = 'admin-token-for-tracking-tests';
 export const PIXEL = { pixel_id: '424242424242', access_token: 'meta-test-access-token' };
-const TOKEN = '7200000001:AAtracking-token-for-the-fake-bot-api';
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 
 /** A flow whose first step is the offer: a buy button is valid right after `/start`. */
@@ -74,30 +72,18 @@ export interface FunnelHarness {
 
 /** Starts the harness. */
 export async function startFunnelHarness(): Promise<FunnelHarness> {
-  const fresh: FreshDatabase = await createFreshDatabase();
-  const fake = await startFakeBotApi({ retryBaseMs: 20 });
-  fake.addBot({ token: TOKEN, id: 7200000001, username: BOT_USERNAME });
-  const sandbox = await startSandboxGateway({ apiKey: 'k', webhookSecret: 'sandbox-secret' });
-  const graph = await startFakeGraphApi({ tokens: [PIXEL.access_token] });
-  const prefix = `bf-test-${randomBytes(4).toString('hex')}`;
-  const app = await bootstrap({
-    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent', BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
-    config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url, trustProxy: true },
-    http: { port: 0 },
-    timerIntervalMs: 0,
-    jobsIntervalMs: 0,
-    redisPrefix: prefix,
-  });
-  await app.addBot({
-    id: BOT_ID,
-    token: TOKEN,
-    gateway: { kind: 'sandbox', api_base: sandbox.url, api_key: 'k', webhook_secret: 'sandbox-secret' },
+  const stack = await startStack({
+    botId: BOT_ID,
+    botNumber: 7200000001,
+    username: BOT_USERNAME,
+    flow: quickBuyFlow,
     pixel: PIXEL,
+    adminToken: ADMIN_TOKEN,
+    config: { trustProxy: true },
   });
-  const version = await app.publishFlow(BOT_ID, quickBuyFlow);
+  const { app, fake, sandbox, graph, token, version, prefix, secret } = stack;
   const slug = 'ads-promo';
   await app.funnel.links.add({ slug, botId: BOT_ID, campaign: 'black-friday' });
-  const secret = (await app.funnel.settingsOf(BOT_ID))!.webhookSecret;
   const redis = new Redis(REDIS);
   const sql = createSql(app.db.orm);
   let updateId = 1;
@@ -136,7 +122,7 @@ export async function startFunnelHarness(): Promise<FunnelHarness> {
         body: JSON.stringify(update),
       }),
     push(update) {
-      fake.pushUpdate(TOKEN, update);
+      fake.pushUpdate(token, update);
     },
     message: (userId, text) => ({
       update_id: updateId++,
@@ -187,9 +173,7 @@ export async function startFunnelHarness(): Promise<FunnelHarness> {
     waitFor,
     async close() {
       redis.disconnect();
-      await app.close();
-      await Promise.all([fake.close(), sandbox.close(), graph.close()]);
-      await fresh.drop();
+      await stack.close();
     },
   };
 }

@@ -5,26 +5,19 @@
  * clock can be moved.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
+import type { BotflowApp } from '../../src/bootstrap.ts';
 import { linkNameFor } from '../../src/bot/telegram-effects.ts';
 import type { GatewaySettings } from '../../src/db/bot-repository.ts';
 import type { PaymentRecord } from '../../src/db/payment-repository.ts';
 import { createSql } from '../../src/db/sql-client.ts';
-import { type FakeBotApi, type RecordedCall, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
-import { startFakeGraphApi } from '../../src/sim/fake-graph-api.ts';
-import {
-  type SandboxCharge,
-  type SandboxGateway,
-  startSandboxGateway,
-} from '../../src/sim/sandbox-gateway.ts';
+import type { FakeBotApi, RecordedCall } from '../../src/sim/fake-bot-api.ts';
+import type { SandboxCharge, SandboxGateway } from '../../src/sim/sandbox-gateway.ts';
 import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { eventIdFor } from '../../src/tracking/conversion-event.ts';
-import { createFreshDatabase } from '../db/fresh-database.ts';
+import { startStack } from './start-stack.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
-const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 
 /** The admin API's bearer token in the harness. */
 export const ADMIN_TOKEN = 'admin-token-for-vip-funnel-tests';
@@ -75,40 +68,19 @@ export async function startVipFunnel(
   options: { botId?: string; gateway?: GatewaySettings; joinRequests?: boolean } = {},
 ): Promise<VipFunnel> {
   const botId = options.botId ?? 'tbot';
-  const token = `${botNumber}:AAharness-token-for-the-fake-bot-api`;
-  const fresh = await createFreshDatabase();
-  const fake = await startFakeBotApi({ retryBaseMs: 20 });
-  fake.addBot({ token, id: botNumber, username: `h${botNumber}_bot` });
-  const graph = await startFakeGraphApi({ tokens: ['meta-token'] });
-  const sandbox = await startSandboxGateway({
-    apiKey: 'k',
-    webhookSecret: 'sandbox-secret',
-    retryBaseMs: 20,
-  });
   const harness = { offset: 0 } as VipFunnel;
-  const app = await bootstrap({
-    env: { DATABASE_URL: fresh.url, REDIS_URL: REDIS, LOG_LEVEL: 'silent', BOTFLOW_ADMIN_TOKEN: ADMIN_TOKEN },
-    config: { telegramApiRoot: fake.url, metaGraphUrl: graph.url },
-    now: () => Date.now() + harness.offset,
-    http: { port: 0 },
-    timerIntervalMs: 0,
-    jobsIntervalMs: 0,
-    redisPrefix: `bf-test-${randomBytes(4).toString('hex')}`,
-  });
-  await app.addBot({
-    id: botId,
-    token,
-    gateway: options.gateway ?? {
-      kind: 'sandbox',
-      api_base: sandbox.url,
-      api_key: 'k',
-      webhook_secret: 'sandbox-secret',
-    },
+  const stack = await startStack({
+    botId,
+    botNumber,
+    username: `h${botNumber}_bot`,
+    flow: vip,
     pixel: { pixel_id: 'px-harness', access_token: 'meta-token' },
+    adminToken: ADMIN_TOKEN,
+    now: () => Date.now() + harness.offset,
+    ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
     ...(options.joinRequests === undefined ? {} : { joinRequests: options.joinRequests }),
   });
-  await app.publishFlow(botId, vip);
-  const secret = (await app.funnel.settingsOf(botId))!.webhookSecret;
+  const { app, fake, sandbox, token, secret } = stack;
   const sql = createSql(app.db.orm);
   let updateId = 5000;
   const from = (userId: number) => ({ id: userId, is_bot: false, first_name: 'T' });
@@ -189,10 +161,6 @@ export async function startVipFunnel(
       }
       await app.effects.idle();
     },
-    async close() {
-      await app.close();
-      await Promise.all([fake.close(), sandbox.close(), graph.close()]);
-      await fresh.drop();
-    },
+    close: () => stack.close(),
   });
 }
