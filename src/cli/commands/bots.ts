@@ -67,6 +67,22 @@ async function readToken(io: CliIo, options: AddBotOptions): Promise<string> {
   return token;
 }
 
+/** The settings part of a bot's body: the gateway and pixel files given, and the invite-link mode. */
+async function readBotSettings(
+  io: CliIo,
+  options: { gatewayFile?: string; pixelFile?: string; joinRequests?: boolean },
+): Promise<Record<string, unknown>> {
+  return {
+    ...(options.gatewayFile === undefined
+      ? {}
+      : { gateway: await readSettings(io, options.gatewayFile, 'gateway file') }),
+    ...(options.pixelFile === undefined
+      ? {}
+      : { pixel: await readSettings(io, options.pixelFile, 'pixel file') }),
+    ...(options.joinRequests === undefined ? {} : { join_requests: options.joinRequests }),
+  };
+}
+
 /** `bots add`: registers (or updates) a bot; the server checks the token with getMe and sets its webhook. */
 export async function runBotsAdd(io: CliIo, client: AdminClient, options: AddBotOptions): Promise<number> {
   if (options.id === undefined)
@@ -76,13 +92,7 @@ export async function runBotsAdd(io: CliIo, client: AdminClient, options: AddBot
     id: options.id,
     token,
     ...(options.username === undefined ? {} : { username: options.username.replace(/^@/, '') }),
-    ...(options.gatewayFile === undefined
-      ? {}
-      : { gateway: await readSettings(io, options.gatewayFile, 'gateway file') }),
-    ...(options.pixelFile === undefined
-      ? {}
-      : { pixel: await readSettings(io, options.pixelFile, 'pixel file') }),
-    ...(options.joinRequests === undefined ? {} : { join_requests: options.joinRequests }),
+    ...(await readBotSettings(io, options)),
   };
   const { bot } = (await client.request('POST', '/admin/bots', body)) as { bot: BotRecord };
   if (options.json) io.stdout.write(`${JSON.stringify(bot)}\n`);
@@ -124,13 +134,7 @@ export async function runBotsUpdate(
       'bots update needs --gateway-file, --pixel-file, --join-requests or --no-join-requests',
     );
   const body = {
-    ...(options.gatewayFile === undefined
-      ? {}
-      : { gateway: await readSettings(io, options.gatewayFile, 'gateway file') }),
-    ...(options.pixelFile === undefined
-      ? {}
-      : { pixel: await readSettings(io, options.pixelFile, 'pixel file') }),
-    ...(options.joinRequests === undefined ? {} : { join_requests: options.joinRequests }),
+    ...(await readBotSettings(io, options)),
   };
   const { bot } = (await client.request('PATCH', `/admin/bots/${encodeURIComponent(id)}`, body)) as {
     bot: BotRecord;
