@@ -230,6 +230,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       redisPrefix: options.redisPrefix ?? config.redisPrefix,
       baseUrl: () => listening?.url ?? `http://127.0.0.1:${config.port}`,
       owns: (botId, userId) => epochs.has(shardOf(botId, userId)),
+      ownedShards: owned,
     });
     const bots = funnel.bots;
     let polling: Polling | undefined;

@@ -56,6 +56,8 @@ export interface FunnelOptions {
   /** The base URL gateways post webhooks to (public URL, else the server's own). */
   baseUrl(): string;
   owns(botId: string, userId: string): boolean;
+  /** The shards this worker owns. */
+  ownedShards(): number[];
 }
 
 /** The funnel's edges. */
@@ -216,6 +218,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     now,
     logger,
     owns: options.owns,
+    ownedShards: options.ownedShards,
     revokeAccess: (payment) => accessRemoval.revoke(payment.orderId),
   });
 

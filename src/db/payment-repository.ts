@@ -68,8 +68,9 @@ export interface PaymentRepository {
   /**
    * Pending charges to ask the gateway about: past expiry, or placed before `staleBefore`; and not
    * asked since `staleBefore` unless they expired after the last ask. Least recently asked first.
+   * With `shards`, only charges of conversations in those shards (a cluster worker's own).
    */
-  toReconcile(now: number, staleBefore: number, limit: number): Promise<PaymentRecord[]>;
+  toReconcile(now: number, staleBefore: number, limit: number, shards?: number[]): Promise<PaymentRecord[]>;
   /** Records that reconciliation asked about these charges at `at`. */
   markChecked(orderIds: string[], at: number): Promise<void>;
 }
@@ -182,14 +183,17 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
     async flag(orderId, reason) {
       await sql('update payments set flagged = $2 where order_id = $1', [orderId, reason]);
     },
-    async toReconcile(now, staleBefore, limit) {
+    async toReconcile(now, staleBefore, limit, shards) {
       const rows = await sql<Row>(
-        `select ${COLUMNS} from payments
+        `select ${COLUMNS} from payments p
          where status = 'pending' and gateway_charge_id is not null and flagged is null
            and (expires_at <= $1 or created_at <= $2)
            and (checked_at is null or checked_at <= $2 or (expires_at <= $1 and checked_at < expires_at))
+           and ($4::int[] is null or exists (
+             select 1 from conversations c
+             where c.bot_id = p.bot_id and c.user_id = p.user_id and c.shard = any($4::int[])))
          order by coalesce(checked_at, created_at) limit $3`,
-        [new Date(now).toISOString(), new Date(staleBefore).toISOString(), limit],
+        [new Date(now).toISOString(), new Date(staleBefore).toISOString(), limit, shards ?? null],
       );
       return rows.map(toRecord);
     },

@@ -42,6 +42,8 @@ export interface PaymentServiceOptions {
   revokeAccess?(payment: PaymentRecord): Promise<void>;
   /** Whether this process should reconcile the conversation's payments (its shard owner). */
   owns?(botId: string, userId: string): boolean;
+  /** The shards this worker owns, so reconciliation reads only its own charges. */
+  ownedShards?(): number[];
 }
 
 /** The outcome of one confirmation. */
@@ -294,9 +296,9 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     async reconcile(limit = 100) {
       const now = options.now();
       // Each pending charge at most once a minute, and once more as soon as it passes its expiry.
-      const due = (await payments.toReconcile(now, now - RECONCILE_EVERY_MS, limit)).filter(
-        (payment) => options.owns === undefined || options.owns(payment.botId, payment.userId),
-      );
+      const due = (
+        await payments.toReconcile(now, now - RECONCILE_EVERY_MS, limit, options.ownedShards?.())
+      ).filter((payment) => options.owns === undefined || options.owns(payment.botId, payment.userId));
       await payments.markChecked(
         due.map((payment) => payment.orderId),
         now,
