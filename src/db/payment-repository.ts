@@ -5,6 +5,7 @@
  * fills in the gateway's side.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PaymentStatus } from './entities/payment.ts';
 import { createSql } from './sql-client.ts';
 
 /** A payment row. Money is integer centavos. */
@@ -21,7 +22,7 @@ export interface PaymentRecord {
   gateway: string | null;
   gatewayChargeId: string | null;
   brCode: string | null;
-  status: 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
+  status: PaymentStatus;
   tracking: Record<string, unknown> | null;
   expiresAt: number | null;
   paidAt: number | null;

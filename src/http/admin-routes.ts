@@ -9,6 +9,7 @@ import type { TrackingLinkRecord } from '../db/tracking-link-repository.ts';
 import { ID_PATTERN } from '../flow/schema.ts';
 import type { ValidationResult } from '../flow/validate.ts';
 import type { BotRecord } from '../db/bot-repository.ts';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../db/entities/payment.ts';
 import type { FlowRecord, FlowVersionRecord } from '../db/flow-repository.ts';
 import { adminAuth } from './admin-auth.ts';
 import { readJsonBody } from './read-json-body.ts';
@@ -28,7 +29,7 @@ export interface AdminService {
   listPayments(filter: {
     botId: string;
     userId?: string;
-    status?: 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
+    status?: PaymentStatus;
     limit: number;
   }): Promise<unknown[]>;
   /** Refunds a paid order at its gateway (all, or `amountCents`); a full refund takes the access back. */
@@ -116,7 +117,7 @@ const paymentsQuery = z.strictObject({
     .string()
     .regex(/^\d{1,19}$/)
     .optional(),
-  status: z.enum(['pending', 'paid', 'expired', 'failed', 'refunded']).optional(),
+  status: z.enum(PAYMENT_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 const draftBody = z.strictObject({

@@ -5,6 +5,7 @@
  */
 import { BotflowError } from '../../errors.ts';
 import type { AdminClient } from '../admin-client.ts';
+import { formatBrl } from '../../telegram/render-effect.ts';
 import { writeListing } from '../write-listing.ts';
 import type { CliIo } from '../io.ts';
 
@@ -32,7 +33,6 @@ export async function runPaymentsList(
   const { payments } = (await client.request('GET', `/admin/payments?${query}`)) as {
     payments: PaymentRow[];
   };
-  const reais = (cents: number) => `R$ ${(cents / 100).toFixed(2).replace('.', ',')}`;
   return writeListing(io, payments, {
     json: options.json,
     empty: 'no payments',
@@ -41,7 +41,7 @@ export async function runPaymentsList(
       p.order_id,
       p.user_id,
       p.status,
-      reais(p.amount_cents),
+      formatBrl(p.amount_cents),
       p.access ?? '-',
       p.tracking_source ?? '-',
       p.created_at,

@@ -1,8 +1,9 @@
 /** A PIX charge. Money is integer centavos; `tracking` is the resolution recorded at creation. */
 import { defineEntity, p } from '@mikro-orm/core';
 
-/** Payment states. */
-export type PaymentStatus = 'pending' | 'paid' | 'expired' | 'failed' | 'refunded';
+/** Payment states (the one list: types, the admin API's filter and the entity read it). */
+export const PAYMENT_STATUSES = ['pending', 'paid', 'expired', 'failed', 'refunded'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 /** Table `payments`; `order_id` is botflow's idempotent order key. */
 export const Payment = defineEntity({
