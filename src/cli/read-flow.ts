@@ -7,8 +7,8 @@ import { validateFlowJson } from '../flow/parse-flow-json.ts';
 import type { ValidationResult } from '../flow/validate.ts';
 import type { CliIo } from './io.ts';
 
-/** Reads and validates `path`. Throws `BAD_REQUEST` when the file cannot be read. */
-export async function readFlowFile(io: CliIo, path: string): Promise<ValidationResult> {
+/** Reads and validates `path`; `text` is the file as written. Throws `BAD_REQUEST` when unreadable. */
+export async function readFlowFile(io: CliIo, path: string): Promise<ValidationResult & { text: string }> {
   let text: string;
   try {
     text = await io.readFile(path);
@@ -16,5 +16,5 @@ export async function readFlowFile(io: CliIo, path: string): Promise<ValidationR
     const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new BotflowError('BAD_REQUEST', `cannot read flow file ${path} (${reason})`);
   }
-  return validateFlowJson(text);
+  return { ...validateFlowJson(text), text };
 }

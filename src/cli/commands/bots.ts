@@ -124,18 +124,12 @@ export async function runBotsUpdate(
 ): Promise<number> {
   if (id === undefined)
     throw new BotflowError('BAD_REQUEST', 'bots update needs a bot id: botflow bots update ID [options]');
-  if (
-    options.gatewayFile === undefined &&
-    options.pixelFile === undefined &&
-    options.joinRequests === undefined
-  )
+  const body = await readBotSettings(io, options);
+  if (Object.keys(body).length === 0)
     throw new BotflowError(
       'BAD_REQUEST',
       'bots update needs --gateway-file, --pixel-file, --join-requests or --no-join-requests',
     );
-  const body = {
-    ...(await readBotSettings(io, options)),
-  };
   const { bot } = (await client.request('PATCH', `/admin/bots/${encodeURIComponent(id)}`, body)) as {
     bot: BotRecord;
   };

@@ -22,8 +22,8 @@ export async function runFlowsPublish(
     throw new BotflowError('INVALID_FLOW', `${file} is not a valid flow; nothing was published`, {
       details: checked.errors,
     });
-  // What the operator wrote, as written (the file parsed a moment ago); the server validates it again.
-  const definition: unknown = JSON.parse(await io.readFile(file));
+  // What the operator wrote, as written (the server validates it again).
+  const definition: unknown = JSON.parse(checked.text);
   const path = `/admin/flows/${encodeURIComponent(checked.flow.id)}`;
   await client.request('PUT', path, { bot_id: options.bot, definition });
   const { version } = (await client.request('POST', `${path}/publish`)) as {

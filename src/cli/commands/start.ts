@@ -10,6 +10,9 @@ import { loadConfig } from '../../config.ts';
 import { BotflowError } from '../../errors.ts';
 import type { CliIo } from '../io.ts';
 
+/** How long a drain may take before `start` gives up and exits 1. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
 function stopped(): Promise<void> {
   return new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -72,6 +75,3 @@ export async function runStart(
   );
   return 1;
 }
-
-/** How long a drain may take before `start` gives up and exits 1. */
-const SHUTDOWN_DEADLINE_MS = 30_000;
