@@ -65,6 +65,8 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   let waiters: Array<() => void> = [];
 
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+  /** Exponential backoff before attempt `attempt + 1`, capped at `retry.maxMs`. */
+  const backoffMs = (attempt: number) => Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
 
   /** Records a done effect off the chat's chain, retrying the write (not the effect) a few times. */
   function markDone(item: KeyedEffect): void {
@@ -79,7 +81,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
             options.onMarkFailed?.(item, error);
             return;
           }
-          await sleep(Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)));
+          await sleep(backoffMs(attempt));
         }
       }
     })().finally(settle);
@@ -113,7 +115,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   async function failed(item: KeyedEffect, thrown: unknown, attempt: number): Promise<boolean> {
     const error = asCoded(thrown);
     const dead = !error.retryable || attempt >= retry.maxAttempts;
-    const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
+    const delay = backoffMs(attempt) * (0.5 + random() / 2);
     await options.outbox
       .markFailed(item.key, {
         attempts: attempt,
