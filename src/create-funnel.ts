@@ -269,6 +269,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
           .add({
             eventId,
             pixelId: pixel.pixel_id,
+            botId: click.bot_id,
             payload: buildConversionEvent({
               name: 'PageView',
               eventId,
@@ -288,7 +289,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     expireAccess: () => accessRemoval.expireDue(),
     revokeRefundedAccess: () => accessRemoval.revokeRefunded(),
     conversions,
-    pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
+    pixelSettings: async (pixelId, botId) => (await bots.settingsByPixel(pixelId, botId))?.pixel ?? null,
     graphUrl: config.metaGraphUrl,
     retentionDays: config.retentionDays,
     sql,

@@ -205,11 +205,11 @@ async function writeRecords(client: pg.PoolClient, rows: CommitRow[]): Promise<v
     { row: CommitRow; record: Extract<CommitRecord, { kind: 'bindTracking' }> }
   >();
   const statuses: Array<Extract<CommitRecord, { kind: 'paymentStatus' }>> = [];
-  const conversions: Array<Extract<CommitRecord, { kind: 'conversion' }>> = [];
+  const conversions: Array<Extract<CommitRecord, { kind: 'conversion' }> & { botId: string }> = [];
   for (const { row, record } of all) {
     if (record.kind === 'bindTracking') bindings.set(`${row.botId}:${row.userId}`, { row, record });
     else if (record.kind === 'paymentStatus') statuses.push(record);
-    else conversions.push(record);
+    else conversions.push({ ...record, botId: row.botId });
   }
   if (bindings.size > 0) {
     const list = [...bindings.values()];
@@ -239,13 +239,14 @@ async function writeRecords(client: pg.PoolClient, rows: CommitRow[]): Promise<v
   }
   if (conversions.length > 0) {
     await client.query(
-      `insert into conversion_events (event_id, pixel_id, payload)
-       select * from unnest($1::text[], $2::text[], $3::jsonb[])
+      `insert into conversion_events (event_id, pixel_id, payload, bot_id)
+       select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
        on conflict (event_id) do nothing`,
       [
         conversions.map((c) => c.eventId),
         conversions.map((c) => c.pixelId),
         conversions.map((c) => JSON.stringify(c.payload)),
+        conversions.map((c) => c.botId),
       ],
     );
   }

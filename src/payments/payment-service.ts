@@ -33,6 +33,7 @@ export interface PaymentServiceOptions {
   recordConversion(row: {
     eventId: string;
     pixelId: string;
+    botId: string;
     payload: Record<string, unknown>;
   }): Promise<void>;
   webhookUrl(botId: string): string;
@@ -214,6 +215,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         .recordConversion({
           eventId,
           pixelId: pixel.pixel_id,
+          botId: item.botId,
           payload: buildConversionEvent({
             name: 'InitiateCheckout',
             eventId,
