@@ -16,7 +16,7 @@ import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
 import type { BotApis } from './bot-apis.ts';
-import { decodeCallbackData, readCallbackVersion } from '../telegram/callback-data.ts';
+import { decodeCallbackData } from '../telegram/callback-data.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
 
 export interface UpdateHandlerOptions {
@@ -50,21 +50,18 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
   const { logger } = options;
 
   /**
-   * The flow event of a button press, resolved against the version the button was rendered for (the
-   * conversation then compares that version with its own). Forged, undecodable or unknown-step data
-   * becomes the stale press, which the flow answers with its notice; null only when the bot has no flow.
+   * The flow event of a button press: what its data names (flow and step tags, version, index), which
+   * the conversation matches against its own flow version (`resolveClick`), so a button of another
+   * flow or version is stale. Forged or undecodable data becomes the stale press, which the flow
+   * answers with its notice; null only when the bot has no flow.
    */
   async function eventForCallback(botId: string, data: string): Promise<FlowEvent | null> {
-    if (data === 'p') return { type: 'payment.check' };
-    const latest = await options.flows.latest(botId);
-    if (latest === null) return null;
-    const version = readCallbackVersion(data);
-    const compiled = version === null ? null : await options.flows.version(latest.flow.id, version);
-    const stepIds = compiled === null ? null : [...compiled.steps.keys()];
-    const decoded = decodeCallbackData(data, (v) => (v === version ? stepIds : null));
+    const decoded = decodeCallbackData(data);
     if (decoded?.kind === 'paid') return { type: 'payment.check' };
-    if (decoded?.kind !== 'click') return STALE_PRESS;
-    return { type: 'click', version: decoded.version, step: decoded.step, index: decoded.index };
+    if ((await options.flows.latest(botId)) === null) return null;
+    if (decoded === null) return STALE_PRESS;
+    const { flow, version, step, index } = decoded;
+    return { type: 'click', step: '', index, callback: { flow, version, step } };
   }
 
   /** The grant an invite link was issued for, by the link itself or its name. */

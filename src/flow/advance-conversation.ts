@@ -8,7 +8,8 @@ import { collectEffects } from './collect-effects.ts';
 import type { CompiledFlow } from './compile.ts';
 import { DISABLED, HALTED, IDLE } from './compile.ts';
 import type { FlowContext } from './machine-setup.ts';
-import type { ConversationStatus, Effect, FlowEvent } from './types.ts';
+import { hashId } from './hash-id.ts';
+import type { ButtonCallback, ConversationStatus, Effect, FlowEvent } from './types.ts';
 
 /** What is stored for a conversation: XState's persisted form (`getPersistedSnapshot`), JSON only. */
 export interface PersistedConversation {
@@ -114,19 +115,33 @@ export function fastTransition(
 const STALE_STEP = '';
 
 /**
- * A click resolved against the conversation's flow version: a button rendered for another version,
- * or naming a step, a button or a link button this version does not have, becomes the stale press
- * (answered with the stale notice, never charged); any other event is returned unchanged.
+ * The step a Telegram button names, when it was rendered for this very flow version: the flow tag
+ * (when the data has one) and the version must be this version's, and exactly one of its steps must
+ * have the step tag. Null otherwise: the button belongs to another flow or version, or to no step.
+ */
+function stepOfCallback(compiled: CompiledFlow, callback: ButtonCallback): string | null {
+  if (callback.version !== compiled.version) return null;
+  if (callback.flow !== null && callback.flow !== hashId(compiled.flow.id)) return null;
+  const ids = [...compiled.steps.keys()].filter((id) => hashId(id) === callback.step);
+  return ids.length === 1 ? ids[0]! : null;
+}
+
+/**
+ * A click resolved against the conversation's flow version: a button rendered for another flow or
+ * version, or naming a step, a button or a link button this version does not have, becomes the stale
+ * press (answered with the stale notice, never charged); any other event is returned unchanged.
  */
 export function resolveClick(compiled: CompiledFlow, event: FlowEvent): FlowEvent {
   if (event.type !== 'click') return event;
-  const step = compiled.steps.get(event.step);
+  const stepId = event.callback === undefined ? event.step : stepOfCallback(compiled, event.callback);
+  const step = stepId === null ? undefined : compiled.steps.get(stepId);
   const button =
     step?.type === 'buttons' && Number.isInteger(event.index) && event.index >= 0
       ? step.config.custom_buttons[event.index]
       : undefined;
-  const sameVersion = event.version === undefined || event.version === compiled.version;
-  if (sameVersion && button !== undefined && button.url === undefined) return event;
+  if (stepId !== null && button !== undefined && button.url === undefined) {
+    return { type: 'click', step: stepId, index: event.index };
+  }
   return { type: 'click', step: STALE_STEP, index: event.index };
 }
 
@@ -140,7 +155,7 @@ export function startConversation(compiled: CompiledFlow): PersistedConversation
  * Applies one event. A snapshot that no longer resolves against this flow version restarts the
  * conversation from its start step (FLOW_FORMAT.md, "Runtime rules"); the event that found it so is
  * then treated as `/start` (its payload kept if it was one). A click is resolved against this version
- * first (`resolveClick`): a button of another version or step is stale, whatever its step id says.
+ * first (`resolveClick`): a button of another flow, version or step is stale, whatever its step says.
  */
 export function advanceConversation(
   compiled: CompiledFlow,
