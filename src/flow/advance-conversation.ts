@@ -114,6 +114,9 @@ export function fastTransition(
 /** The press that only the stale-button path handles: no step has the id `''`. */
 const STALE_STEP = '';
 
+/** Per compiled version: its flow's tag and its step ids by tag (null: a tag two steps share). */
+const stepTags = new WeakMap<CompiledFlow, { flow: string; steps: Map<string, string | null> }>();
+
 /**
  * The step a Telegram button names, when it was rendered for this very flow version: the flow tag
  * (when the data has one) and the version must be this version's, and exactly one of its steps must
@@ -121,9 +124,18 @@ const STALE_STEP = '';
  */
 function stepOfCallback(compiled: CompiledFlow, callback: ButtonCallback): string | null {
   if (callback.version !== compiled.version) return null;
-  if (callback.flow !== null && callback.flow !== hashId(compiled.flow.id)) return null;
-  const ids = [...compiled.steps.keys()].filter((id) => hashId(id) === callback.step);
-  return ids.length === 1 ? ids[0]! : null;
+  let tags = stepTags.get(compiled);
+  if (tags === undefined) {
+    tags = { flow: hashId(compiled.flow.id), steps: new Map() };
+    // Two steps with one tag are both refused: a press must name exactly one step.
+    for (const id of compiled.steps.keys()) {
+      const tag = hashId(id);
+      tags.steps.set(tag, tags.steps.has(tag) ? null : id);
+    }
+    stepTags.set(compiled, tags);
+  }
+  if (callback.flow !== null && callback.flow !== tags.flow) return null;
+  return tags.steps.get(callback.step) ?? null;
 }
 
 /**

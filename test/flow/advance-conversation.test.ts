@@ -210,6 +210,33 @@ describe('advanceConversation', () => {
     assert.equal(chargeOf(advanceConversation(y, at, press('y', 7, 'ask', 0))), 9700);
   });
 
+  it('a step tag two steps of the version share names neither: the press is stale', () => {
+    assert.equal(hashId('s6rnw'), hashId('snpba'), 'an FNV-1a collision');
+    const twins = compileFlow(
+      {
+        id: 'twins',
+        flow_start_step_id: 's6rnw',
+        flow_steps: [
+          {
+            id: 's6rnw',
+            type: 'buttons',
+            config: { text: 'Go?', custom_buttons: [{ text: 'Go' }] },
+            conditions: [{ type: 'button_click', button_text: 'Go', target_step: 'snpba' }],
+          },
+          { id: 'snpba', type: 'end', config: { text: 'done' } },
+        ],
+      },
+      { version: 1 },
+    );
+    const at = advanceConversation(twins, null, { type: 'start' }).snapshot;
+    assert.equal(advanceConversation(twins, at, press('twins', 1, 's6rnw', 0)).currentStep, 's6rnw');
+    assert.equal(
+      advanceConversation(twins, at, { type: 'click', step: 's6rnw', index: 0 }).currentStep,
+      'snpba',
+      'the simulator names the step itself',
+    );
+  });
+
   it("a step's message names the flow it belongs to, for its buttons' data", () => {
     const r = advanceConversation(compiled, null, { type: 'start' });
     assert.deepEqual(r.effects[0], {
