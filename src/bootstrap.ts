@@ -327,6 +327,13 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       listening = await listen(http, {
         port: options.http?.port ?? config.port,
         host: options.http?.host ?? '127.0.0.1',
+      }).catch(async (error: unknown) => {
+        // Not listening (port in use): nothing may keep polling a database about to be closed.
+        await timers.stop();
+        effects.stop();
+        await funnel.close();
+        await bus.close();
+        throw error;
       });
     }
 

@@ -263,3 +263,79 @@ describe('botflow start', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('a port in use', { timeout: 120_000 }, () => {
+  it('start exits 2 at once with PORT_IN_USE naming the port and PORT, no stack, no poller noise', async () => {
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const run = promisify(execFile);
+      const failed = await run(process.execPath, [join(root, 'src', 'cli.ts'), 'start'], {
+        env: {
+          ...process.env,
+          BOTFLOW_DATA_DIR: await mkdtemp(join(tmpdir(), 'botflow-port-')),
+          PORT: String(port),
+          DATABASE_URL: '',
+          REDIS_URL: '',
+        },
+      }).then(
+        () => assert.fail('start succeeded on a taken port'),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      assert.equal(failed.code, 2);
+      assert.equal(
+        failed.stderr,
+        `botflow: PORT_IN_USE: port ${port} is in use (another botflow?); set PORT to a free port\n`,
+      );
+      assert.equal(failed.stdout, '');
+      assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('bootstrap losing the port stops its loops: PORT_IN_USE, then no timer poll against a closed database', async () => {
+    const [{ createServer }, { Writable }, { default: pino }, { bootstrap }, { createFreshDatabase }] =
+      await Promise.all([
+        import('node:net'),
+        import('node:stream'),
+        import('pino'),
+        import('../../src/bootstrap.ts'),
+        import('../db/fresh-database.ts'),
+      ]);
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    const fresh = await createFreshDatabase();
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    });
+    try {
+      await assert.rejects(
+        bootstrap({
+          env: { DATABASE_URL: fresh.url },
+          http: { port },
+          timerIntervalMs: 50,
+          logger: pino({ level: 'info' }, sink),
+        }),
+        (error: { code?: string; message: string }) =>
+          error.code === 'PORT_IN_USE' && error.message.includes(`port ${port} is in use`),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(
+        logs.filter((line) => /timer poll failed/.test(line)),
+        [],
+      );
+    } finally {
+      holder.close();
+      await fresh.drop();
+    }
+  });
+});

@@ -114,8 +114,11 @@ describe('Ctrl-C in a terminal', { timeout: 120_000 }, () => {
       DATABASE_URL: '',
       REDIS_URL: '',
       LOG_LEVEL: 'info',
+      BOTFLOW_WORKERS: '2',
     });
     assert.ok(run.code === 0 || run.code === 130, `exit ${run.code}: ${run.output}`);
+    // One process on the embedded stores: said at start, not silently.
+    assert.match(run.output, /"level":40[^\n]*BOTFLOW_WORKERS=2 ignored/);
     assert.ok(run.seconds < 10, `took ${run.seconds} s`);
     assert.match(run.output, /botflow stopped[^\n]*\s*$/);
     assert.equal(await portIsFree(port), true);

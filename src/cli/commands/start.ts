@@ -8,6 +8,7 @@ import { bootstrap } from '../../bootstrap.ts';
 import { startPrimary } from '../../cluster/start-primary.ts';
 import { loadConfig } from '../../config.ts';
 import { BotflowError } from '../../errors.ts';
+import { checkPortFree } from '../check-port-free.ts';
 import type { CliIo } from '../io.ts';
 
 /** How long a drain may take before `start` gives up and exits 1. */
@@ -52,6 +53,8 @@ export async function runStart(
       'BAD_REQUEST',
       '--polling runs one process (Telegram allows one poller per bot): unset BOTFLOW_WORKERS or set it to 1',
     );
+  const host = env['HOST'] ?? '127.0.0.1';
+  await checkPortFree(config.port, host);
   // Listening from the start: a signal while starting stops botflow as soon as it is up.
   const stop = stopped();
   if (config.workers > 1 && !polling) {
@@ -65,7 +68,7 @@ export async function runStart(
     io.stderr.write('botflow stopped\n');
     return 0;
   }
-  const app = await bootstrap({ env, http: { host: env['HOST'] ?? '127.0.0.1' }, polling });
+  const app = await bootstrap({ env, http: { host }, polling });
   app.logger.info(
     { url: app.url, embedded: app.db.embedded, admin_api: app.config.adminToken !== undefined, polling },
     'botflow started',
