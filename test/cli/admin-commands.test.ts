@@ -148,6 +148,7 @@ describe('botflow bots', () => {
     assert.match(r.stderr, /BAD_REQUEST: the body does not have the expected shape/);
     assert.match(r.stderr, /token: a Telegram bot token/);
     assert.doesNotMatch(r.stderr, /not-a-token/, 'the rejected value is not echoed');
+    assert.doesNotMatch(r.stderr, /botflow help/, "the server's verdict is not a usage error");
     const refused = await cli(['bots', 'add', '--id', 'bad', '--token-env', 'T'], {
       T: '7399999999:AAunknown-to-telegram-xxxxxxx',
     });

@@ -150,6 +150,30 @@ describe('botflow CLI', () => {
     assert.match(r.stdout, /access granted/);
   });
 
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+    for (const argv of [['--version'], ['-v'], ['version']]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `botflow ${version}\n`);
+    }
+  });
+
+  it('an unknown command or option says so once, with one usage hint', async () => {
+    const command = await cli(['frob']);
+    assert.equal(command.code, 2);
+    assert.equal(
+      command.stderr,
+      'botflow: BAD_REQUEST: unknown command "frob"\nRun `botflow help` for usage.\n',
+    );
+    const option = await cli(['validate', vipPath, '--frob']);
+    assert.equal(option.code, 2);
+    assert.equal(
+      option.stderr,
+      "botflow: BAD_REQUEST: Unknown option '--frob'\nRun `botflow help` for usage.\n",
+    );
+  });
+
   it('schema prints a JSON Schema that rejects unknown fields', async () => {
     const r = await cli(['schema']);
     const schema = JSON.parse(r.stdout);
