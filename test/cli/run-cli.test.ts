@@ -146,8 +146,50 @@ describe('botflow CLI', () => {
     const r = await cli(['simulate', vipPath], ['x@y.com', '2', '/wait 1', '/pay', '/quit']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /1\) VIP Mensal/);
-    assert.match(r.stdout, /PIX charge R\$ 97\.00/);
+    assert.match(r.stdout, /PIX charge R\$ 97,00/);
     assert.match(r.stdout, /access granted/);
+  });
+
+  it('the chat answers every line: no charge, an idle wait, an unknown command, a missing button, a finished conversation', async () => {
+    const r = await cli(
+      ['simulate', vipPath],
+      ['/pay', '/wait 1', '/bogus', 'x@y.com', '9', '2', '/pay', '/pay', '/fail', '/quit'],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const after = (typed: string) => lines.find((l) => l.includes(typed));
+    assert.ok(after('[notice] No open charge to act on.'), r.stdout);
+    assert.ok(after('(1 min passed; nothing was due)'), r.stdout);
+    assert.ok(after('(unknown command /bogus; /help lists them)'), r.stdout);
+    assert.equal(
+      lines.filter((l) => l.includes('Qual é o seu melhor e-mail?')).length,
+      1,
+      '/bogus is no answer',
+    );
+    assert.ok(after('(no button 9: the buttons are numbered 1 to 2)'), r.stdout);
+    assert.equal(lines.filter((l) => l.includes('access granted')).length, 1, r.stdout);
+    assert.equal(
+      lines.filter((l) => l.includes('The conversation is done: no charge to act on')).length,
+      2,
+      r.stdout,
+    );
+  });
+
+  it('simulate --events: /pay after the conversation is done grants nothing', async () => {
+    const events = await tempFile(
+      'events.jsonl',
+      [
+        '{"type":"start"}',
+        '{"type":"text","text":"a@b.com"}',
+        '{"type":"click","text":"VIP Mensal"}',
+        '{"type":"pay"}',
+        '{"type":"pay"}',
+      ].join('\n'),
+    );
+    const r = await cli(['simulate', vipPath, '--events', events, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const kinds = JSON.parse(r.stdout).outputs.map((o: { kind: string }) => o.kind);
+    assert.deepEqual(kinds, ['message', 'message', 'buttons', 'charge', 'access', 'notice']);
   });
 
   it('--version prints the package version', async () => {
