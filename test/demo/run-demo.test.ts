@@ -101,6 +101,7 @@ describe('botflow demo', () => {
 
   it('runs the same funnel on a real two-worker cluster sharing one port', async () => {
     checkReport(await runDemo({ buyers: 30, workers: 2, env: env() }), 2);
+    assert.deepEqual(await tablesWithRows(fresh.url), [], 'the cluster run leaves nothing either');
   });
 
   it('refuses several workers on the embedded database, with a coded error', async () => {
