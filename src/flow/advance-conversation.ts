@@ -75,8 +75,7 @@ const scopes = new WeakMap<CompiledFlow['machine'], ReusedScope>();
 
 /**
  * XState's pure `transition()`, without building a fresh inert actor and system per call: one never
- * started actor per compiled machine serves as the scope (the approach in ../shared/reference/xstate.md
- * §3.2, 3-4x faster). Safe because flows use no invoke/spawn/systemId, and calls are synchronous.
+ * started actor per compiled machine serves as the scope (3-4x faster, measured when this was written). Safe because flows use no invoke/spawn/systemId, and calls are synchronous.
  * Pinned to xstate 5.33.3; test/flow/advance-conversation.test.ts checks it against `transition()`.
  */
 export function fastTransition(

@@ -16,7 +16,8 @@ import { readJsonBody } from './read-json-body.ts';
 
 /** What the admin API needs from the running app. */
 export interface AdminService {
-  addBot(bot: z.infer<typeof botBody>): Promise<BotRecord>;
+  /** The stored bot, with a `warning` when Telegram cannot reach its webhook. */
+  addBot(bot: z.infer<typeof botBody>): Promise<BotRecord & { warning?: string }>;
   addLink(link: {
     slug: string;
     botId: string;
