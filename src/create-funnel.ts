@@ -16,6 +16,8 @@ import { createSql } from './db/sql-client.ts';
 import { createTrackingLinkRepository, type TrackingLinkRepository } from './db/tracking-link-repository.ts';
 import { createSecretBox } from './db/secret-box.ts';
 import { BotflowError } from './errors.ts';
+import { createConversionStatsRouter } from './http/conversion-stats-routes.ts';
+import { readConversionStats } from './db/conversion-stats.ts';
 import { createPaymentRouter } from './http/payment-routes.ts';
 import { createTelegramRouter } from './http/telegram-routes.ts';
 import { createTrackingRouter } from './http/tracking-routes.ts';
@@ -265,6 +267,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
       handle: handleUpdate,
     }),
+    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
     createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
     createTrackingRouter({
       linkOf: (slug) => links.get(slug),

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { CliIo } from '../../src/cli/io.ts';
+import { runCli } from '../../src/cli/run-cli.ts';
 import { createSql } from '../../src/db/sql-client.ts';
 import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { eventIdFor } from '../../src/tracking/conversion-event.ts';
@@ -205,5 +207,56 @@ describe('Meta match quality: what the buyer told the bot reaches Meta hashed', 
       body: JSON.stringify({ pixel: { ...PIXEL, user_data: { cpf: true } } }),
     });
     assert.equal(res.status, 400);
+  });
+
+  it('conversions stats: per event name sent / pending / dead and the share of sent events with each key (HTTP and CLI)', async () => {
+    await sentEvents();
+    await stack.app.funnel.conversions.add({
+      eventId: 'purchase:not-yet-sent',
+      pixelId: PIXEL.pixel_id,
+      botId: BOT,
+      payload: { event_name: 'Purchase', user_data: { em: [sha('x@example.com')] } },
+    });
+    const get = (query: string, token = ADMIN) =>
+      fetch(`${stack.app.url}/admin/conversions/stats${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+    assert.equal((await get('', 'wrong-token')).status, 401);
+    assert.equal((await get('?bot_id=no%20such')).status, 400);
+    assert.equal((await get('?bot=mq')).status, 400);
+    const res = await get(`?bot_id=${BOT}`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { events: Array<Record<string, unknown>> };
+    const byName = new Map(body.events.map((e) => [e['event_name'], e]));
+    assert.deepEqual(byName.get('Purchase'), {
+      event_name: 'Purchase',
+      sent: 2,
+      pending: 1,
+      dead: 0,
+      sent_with: { fbc: 0, fbp: 0, ip_ua: 0, em: 1, ph: 2, external_id: 2 },
+      share_sent_with: { fbc: 0, fbp: 0, ip_ua: 0, em: 0.5, ph: 1, external_id: 1 },
+    });
+    const lead = byName.get('Lead') as { sent: number; share_sent_with: Record<string, number> };
+    assert.equal(lead.sent, 1);
+    assert.deepEqual(lead.share_sent_with, { fbc: 1, fbp: 1, ip_ua: 1, em: 1, ph: 1, external_id: 1 });
+    assert.equal((byName.get('InitiateCheckout') as { sent: number }).sent, 2);
+    const other = (await (await get('?bot_id=another-bot')).json()) as { events: unknown[] };
+    assert.deepEqual(other.events, []);
+
+    let stdout = '';
+    const io: CliIo = {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: () => {} },
+      isTTY: false,
+      env: { BOTFLOW_URL: stack.app.url, BOTFLOW_ADMIN_TOKEN: ADMIN },
+      readFile: () => Promise.reject(new Error('no files')),
+      writeFile: () => Promise.reject(new Error('no files')),
+    };
+    assert.equal(await runCli(['conversions', 'stats', '--bot', BOT, '--json'], io), 0);
+    assert.deepEqual(JSON.parse(stdout), body.events);
+    stdout = '';
+    assert.equal(await runCli(['conversions', 'stats', '--bot', BOT], io), 0);
+    assert.match(stdout, /^EVENT\s+SENT\s+PENDING\s+DEAD\s+FBC\s+FBP\s+IP\+UA\s+EM\s+PH\s+EXTERNAL\+ID\n/);
+    assert.match(stdout, /\nPurchase\s+2\s+1\s+0\s+0%\s+0%\s+0%\s+50%\s+100%\s+100%\n/);
   });
 });
