@@ -15,6 +15,7 @@ import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './com
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
 import { runPaymentsList, runPaymentsRefund } from './commands/payments.ts';
+import { runConversionsStats } from './commands/conversions.ts';
 import { runStart } from './commands/start.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
@@ -68,6 +69,8 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
   payments refund ORDER_ID [--amount-cents N] [--json]
                                                        refund a paid order at its gateway (all, or N
                                                        centavos); a full refund removes the buyer's access
+  conversions stats [--bot BOT] [--json]               Meta events per name: sent / pending / dead, and the share
+                                                       of sent ones carrying fbc, fbp, IP+UA, em, ph, external_id
 
   help                                                 this text
   --version                                            botflow's version
@@ -129,6 +132,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'payments refund': ['url', 'amount-cents', 'json'],
   'flows publish': ['url', 'bot', 'json'],
   'payments list': ['url', 'bot', 'user', 'status', 'json'],
+  'conversions stats': ['url', 'bot', 'json'],
 };
 
 function requireFile(positionals: string[], command: string): string {
@@ -168,6 +172,7 @@ const SUBCOMMANDS: Record<string, string> = {
   links: 'add, list, update or remove',
   payments: 'list or refund',
   flows: 'publish',
+  conversions: 'stats',
 };
 
 /** `bots ...`, `links ...` and `payments ...`: checks the subcommand and its options, then calls the admin API. */
@@ -242,6 +247,8 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
       });
     case 'payments refund':
       return runPaymentsRefund(io, client, target, { json, amountCents: text(options['amount-cents']) });
+    case 'conversions stats':
+      return runConversionsStats(io, client, { json, bot: text(options.bot) });
     default:
       return runLinksRemove(io, client, target);
   }
@@ -274,6 +281,7 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
     case 'links':
     case 'payments':
     case 'flows':
+    case 'conversions':
       return dispatchAdmin(io, positionals, options);
     case 'demo':
       if (positionals.length > 1)

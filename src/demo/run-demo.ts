@@ -54,6 +54,9 @@ export interface DemoReport {
   purchase_events_with_fbc: number;
   purchase_events_with_fbp: number;
   purchase_events_with_ip_ua: number;
+  /** Purchases carrying the buyer's hashed e-mail / phone (their answers to the flow's questions). */
+  purchase_events_with_em: number;
+  purchase_events_with_ph: number;
   purchases_from_tracked_clicks: number;
   tracked_purchases_missing_click_data: number;
   untracked_purchases_sent: number;
@@ -294,8 +297,16 @@ async function report(
   const duplicates = [...byOrder.values()].reduce((n, list) => n + Math.max(0, list.length - 1), 0);
   const withoutAccess = paid.filter((p) => !granted.has(p.order_id)).length;
   const missingClick = trackedEvents.filter((e) => !hasClick(e)).length;
+  // Every demo buyer answers the e-mail question, so every Purchase must carry em.
+  const withEm = purchases.filter((e) => userData(e)['em']).length;
   return {
-    ok: lost === 0 && duplicates === 0 && withoutAccess === 0 && missingClick === 0 && errors.length === 0,
+    ok:
+      lost === 0 &&
+      duplicates === 0 &&
+      withoutAccess === 0 &&
+      missingClick === 0 &&
+      withEm === purchases.length &&
+      errors.length === 0,
     buyers: outcomes.length,
     clicks: outcomes.filter((o) => o.clicked).length,
     starts: outcomes.filter((o) => o.started).length,
@@ -310,6 +321,8 @@ async function report(
     purchase_events_with_ip_ua: purchases.filter(
       (e) => userData(e)['client_ip_address'] && userData(e)['client_user_agent'],
     ).length,
+    purchase_events_with_em: withEm,
+    purchase_events_with_ph: purchases.filter((e) => userData(e)['ph']).length,
     purchases_from_tracked_clicks: trackedEvents.length,
     tracked_purchases_missing_click_data: missingClick,
     untracked_purchases_sent: purchases.length - trackedEvents.length,

@@ -7,7 +7,7 @@ import { type AnyActorScope, createActor, initialTransition } from 'xstate';
 import { collectEffects } from './collect-effects.ts';
 import type { CompiledFlow } from './compile.ts';
 import { DISABLED, HALTED, IDLE } from './compile.ts';
-import type { FlowContext } from './machine-setup.ts';
+import type { BuyerFacts, FlowContext } from './machine-setup.ts';
 import { hashId } from './hash-id.ts';
 import type { ButtonCallback, ConversationStatus, Effect, FlowEvent } from './types.ts';
 
@@ -167,11 +167,14 @@ export function startConversation(compiled: CompiledFlow): PersistedConversation
  * conversation from its start step (FLOW_FORMAT.md, "Runtime rules"); the event that found it so is
  * then treated as `/start` (its payload kept if it was one). A click is resolved against this version
  * first (`resolveClick`): a button of another flow, version or step is stale, whatever its step says.
+ * What the buyer told the bot survives a restart: the stored snapshot's `buyer`, or `carried` (the
+ * facts of the conversation's previous flow version), seeds the fresh one.
  */
 export function advanceConversation(
   compiled: CompiledFlow,
   persisted: PersistedConversation | null,
   event: FlowEvent,
+  carried?: BuyerFacts,
 ): AdvanceResult {
   let snapshot = persisted === null ? null : restore(compiled, persisted);
   const restarted = persisted !== null && snapshot === null;
@@ -180,8 +183,11 @@ export function advanceConversation(
     restarted && event.type !== 'start' ? { type: 'start' } : resolveClick(compiled, event);
   const [next, actions] = fastTransition(compiled, snapshot, input);
   const context = next.context as FlowContext;
+  const stored = persist(compiled, next);
+  const kept = restarted ? persisted?.context?.buyer : persisted === null ? carried : undefined;
+  if (kept !== undefined) stored.context = { ...stored.context, buyer: { ...kept, ...stored.context.buyer } };
   return {
-    snapshot: persist(compiled, next),
+    snapshot: stored,
     effects: collectEffects(compiled, actions, input),
     currentStep: getCurrentStep(next.value, context),
     status: next.status === 'error' ? 'error' : getConversationStatus(compiled, next.value),

@@ -5,8 +5,11 @@
 
 /** Events a conversation machine accepts. The runtime (Telegram, payments, timers) produces them. */
 export type FlowEvent =
-  /** `/start`, with the deep-link payload (a tracking token) when there was one. */
-  | { type: 'start'; payload?: string }
+  /**
+   * `/start`, with the deep-link payload (a tracking token) when there was one, and the sender's
+   * Telegram names when the bot's pixel asks for them (kept as `buyer` facts for Meta's fn/ln).
+   */
+  | { type: 'start'; payload?: string; profile?: { first_name?: string; last_name?: string } }
   /** A text message from the user. */
   | { type: 'text'; text: string }
   /**

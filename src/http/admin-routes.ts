@@ -79,6 +79,16 @@ const pixelBody = z.strictObject({
   access_token: z.string().min(1),
   test_event_code: z.string().min(1).optional(),
   action_source: z.enum(['chat', 'website']).optional(),
+  /** Per-field switches of the hashed user_data (issue 18): em, ph, external_id default on; fn, ln off. */
+  user_data: z
+    .strictObject({
+      em: z.boolean().optional(),
+      ph: z.boolean().optional(),
+      fn: z.boolean().optional(),
+      ln: z.boolean().optional(),
+      external_id: z.boolean().optional(),
+    })
+    .optional(),
 });
 const botBody = z.strictObject({
   id: z.string().regex(ID_PATTERN),

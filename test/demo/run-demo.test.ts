@@ -47,6 +47,9 @@ function checkReport(report: DemoReport, workers: number): void {
   assert.equal(report.purchase_events_with_fbc, report.purchases_from_tracked_clicks);
   assert.equal(report.purchase_events_with_ip_ua, report.purchases_from_tracked_clicks);
   assert.equal(report.purchases_from_tracked_clicks + report.untracked_purchases_sent, report.paid);
+  // Every paid buyer answered the e-mail question: their Purchase carries it (hashed) as em.
+  assert.equal(report.purchase_events_with_em, report.paid);
+  assert.equal(report.purchase_events_with_ph, 0, 'the VIP funnel asks for no phone');
   assert.ok(report.untracked_purchases_sent >= 1, 'a buyer who never clicked still produces a Purchase');
   assert.ok(report.p50_ms > 0 && report.p99_ms >= report.p50_ms, 'latencies come from accepted webhooks');
 }

@@ -24,6 +24,8 @@ const LABELS: Array<[keyof DemoReport, string]> = [
   ['purchase_events_with_fbc', '  with fbc'],
   ['purchase_events_with_fbp', '  with fbp'],
   ['purchase_events_with_ip_ua', '  with IP and user agent'],
+  ['purchase_events_with_em', "  with the buyer's e-mail (em)"],
+  ['purchase_events_with_ph', "  with the buyer's phone (ph)"],
   ['duplicate_events', 'duplicate Purchase events'],
   ['lost_events', 'paid orders without a Purchase'],
   ['paid_without_access', 'paid orders without access'],
