@@ -24,7 +24,7 @@ import type { PixGateway } from './payments/gateway.ts';
 import { createMercadoPagoGateway } from './payments/mercado-pago.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
 import { createPushinPayGateway } from './payments/pushinpay.ts';
-import { createQrPool, type QrRenderer } from './payments/qr-pool.ts';
+import { createQrImages, type QrRenderer } from './payments/qr-images.ts';
 import { createSandboxGateway } from './payments/sandbox.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
 import type { EffectHandler } from './runtime/effect-runner.ts';
@@ -154,6 +154,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const pixelOf = async (botId: string) => (await settingsOf(botId))?.pixel ?? null;
   /** A tracking link's public URL: the page of its `website` events. */
   const linkUrl = (slug: string) => `${config.publicUrl ?? options.baseUrl()}/r/${encodeURIComponent(slug)}`;
+  const qr = createQrImages();
   const gatewayOf = async (botId: string): Promise<PixGateway> => {
     const settings = (await settingsOf(botId))?.gateway;
     if (settings === null || settings === undefined)
@@ -161,7 +162,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     const key = JSON.stringify(settings);
     const cached = gateways.get(botId);
     if (cached !== undefined && cached.settings === key) return cached.gateway;
-    const gateway = buildGateway(settings, now);
+    const gateway = rememberingQrImages(buildGateway(settings, now), qr);
     gateways.set(botId, { settings: key, gateway });
     return gateway;
   };
@@ -236,7 +237,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     logger,
   });
 
-  const qr = createQrPool();
   const telegramEffects = createTelegramEffects({
     apis,
     payments,
@@ -316,5 +316,22 @@ export function createFunnel(options: FunnelOptions): Funnel {
       await tracking.close();
       await floodGate.close();
     },
+  };
+}
+
+/** The gateway, with the QR image of each charge it creates (Mercado Pago and PushinPay return one) kept for the charge's photo. */
+function rememberingQrImages(gateway: PixGateway, qr: QrRenderer): PixGateway {
+  const refund = gateway.refund?.bind(gateway);
+  return {
+    id: gateway.id,
+    async createCharge(input) {
+      const charge = await gateway.createCharge(input);
+      if (charge.qrImageBase64 !== undefined && charge.brCode !== '')
+        qr.remember(charge.brCode, charge.qrImageBase64);
+      return charge;
+    },
+    getCharge: (id) => gateway.getCharge(id),
+    verifyAndParseWebhook: (request) => gateway.verifyAndParseWebhook(request),
+    ...(refund === undefined ? {} : { refund }),
   };
 }
