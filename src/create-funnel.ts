@@ -315,6 +315,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       await qr.close();
       await tracking.close();
       await floodGate.close();
+      await apis.close();
     },
   };
 }
