@@ -47,6 +47,7 @@ const CONVERSATIONS_TOKEN = `7300000003:bench-${randomBytes(8).toString('hex')}`
 const SQL_DIR = mkdtempSync(join(tmpdir(), 'botflow-bench-sql-'));
 /** Postgres flushes a backend's statistics at most once a second: wait that long before reading them. */
 const STATS_FLUSH_MS = 1100;
+const PROFILE_DIR = process.env['BENCH_CPU_PROF'] || undefined;
 
 /** The k-th update (0-3) of a user: /start, a wrong e-mail, an e-mail, the first offer button. */
 function updateOf(user: number, k: number, button: string, updateId: number): Record<string, unknown> {
@@ -318,7 +319,12 @@ try {
     const { child, ready } = await forkReady<{ pids: number[] }>('./lib/botflow-cluster.ts', {
       BENCH_WORKERS: String(workers),
       BENCH_SQL_DIR: SQL_DIR,
-      NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${new URL('./lib/count-sql.ts', import.meta.url).href}`,
+      // BENCH_CPU_PROF=<dir>: botflow's processes write V8 CPU profiles there (\`node --cpu-prof\`).
+      NODE_OPTIONS: [
+        process.env['NODE_OPTIONS'] ?? '',
+        `--import ${new URL('./lib/count-sql.ts', import.meta.url).href}`,
+        PROFILE_DIR === undefined ? '' : `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`,
+      ].join(' '),
       DATABASE_URL: database.url,
       REDIS_URL: REDIS,
       BOTFLOW_REDIS_PREFIX: PREFIX,
