@@ -22,6 +22,8 @@ export interface QrPngOptions {
 const MAX_TEXT = 2048;
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const IEND = chunk('IEND', Buffer.alloc(0));
+/** PNG filter type 2: each byte is the difference from the byte above. */
+const FILTER_UP = 2;
 
 /** The PNG of `text` as a QR code. */
 export function encodeQrPng(text: string, options: QrPngOptions = {}): Buffer {
@@ -37,7 +39,12 @@ export function encodeQrPng(text: string, options: QrPngOptions = {}): Buffer {
   header[8] = 1; // bit depth
   header[9] = 0; // grayscale; the compression, filter and interlace bytes stay 0
   const pixels = rasterize(modules, size, scale, offset, width);
-  return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(pixels)), IEND]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(pixels, { level: 1 })),
+    IEND,
+  ]);
 }
 
 /** The code's modules, row-major, 1 for dark. */
@@ -52,24 +59,29 @@ function modulesOf(text: string, level: 'L' | 'M' | 'Q' | 'H'): Uint8Array {
   }
 }
 
-/** The filtered scanlines (filter byte 0, then 1 bit per pixel, 1 = white): each module row once, copied `scale` times. */
+/**
+ * The filtered scanlines, 1 bit per pixel (1 = white): the first line of each module row and of each
+ * quiet zone is written out (filter 0); the lines repeating it are filter 2 ("up") with all-zero
+ * bytes, which deflate at level 1 squeezes to almost nothing, fast.
+ */
 function rasterize(modules: Uint8Array, size: number, scale: number, offset: number, width: number): Buffer {
   const stride = 1 + Math.ceil(width / 8);
   const out = Buffer.alloc(stride * width);
   const white = Buffer.alloc(stride, 0xff);
   white[0] = 0;
   white[stride - 1] = trailingBits(width);
-  for (let y = 0; y < offset; y++) white.copy(out, y * stride);
-  for (let y = offset + size * scale; y < width; y++) white.copy(out, y * stride);
-  const line = Buffer.alloc(stride);
+  const bottom = offset + size * scale;
+  for (let y = 0; y < width; y++) out[y * stride] = FILTER_UP;
+  if (offset > 0) white.copy(out, 0);
+  if (bottom < width) white.copy(out, bottom * stride);
   for (let row = 0; row < size; row++) {
+    const line = out.subarray((offset + row * scale) * stride, (offset + row * scale + 1) * stride);
     white.copy(line);
     for (let col = 0; col < size; col++) {
       if (modules[row * size + col] === 0) continue;
       for (let x = offset + col * scale, end = x + scale; x < end; x++)
         line[1 + (x >> 3)]! &= ~(0x80 >> (x & 7));
     }
-    for (let k = 0; k < scale; k++) line.copy(out, (offset + row * scale + k) * stride);
   }
   return out;
 }
