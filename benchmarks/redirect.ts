@@ -35,9 +35,16 @@ function clickOf(i: number) {
   };
 }
 
+/** CPU ms this process used since `before`. */
+function cpuMsSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
 /** Sends `count` clicks to `url` with the shared client; each must be a 302 to t.me. */
 async function measure(url: string, count: number) {
   const latencies: number[] = [];
+  const cpuBefore = process.cpuUsage();
   const seconds = await runConcurrently(count, CONCURRENCY, async (i) => {
     const click = clickOf(i);
     const t = process.hrtime.bigint();
@@ -50,6 +57,8 @@ async function measure(url: string, count: number) {
   return {
     requests: count,
     requests_per_second: round(count / seconds, 1),
+    // The whole process (server and client loop, plus botflow's Redis and Postgres clients), less noisy than rates on a busy host.
+    cpu_ms_per_request: round(cpuMsSince(cpuBefore) / count, 4),
     latency_ms: { p50: round(quantile(latencies, 0.5)), p99: round(quantile(latencies, 0.99)) },
   };
 }
@@ -122,6 +131,7 @@ try {
       botflow: { ...botflow, stored_after_all_requests_with_warm_up: stored },
       baseline_bare_koa_302: baseline,
       ratio_botflow_over_koa: round(botflow.requests_per_second / baseline.requests_per_second, 3),
+      ratio_cpu_koa_over_botflow: round(baseline.cpu_ms_per_request / botflow.cpu_ms_per_request, 3),
       note: 'one process: botflow (or Koa) and the client loop share it; botflow reads the link (Postgres, cached 5 s), stores the click in Redis and, with a pixel, a PageView row in Postgres per request (rows arriving together share one commit)',
     })}\n`,
   );

@@ -2,20 +2,27 @@
  * Telegram webhooks end to end: updates/s and the latency from sending the webhook POST to the fake
  * Bot API receiving that update's first send, for botflow as a cluster of 1 and 2 workers (real
  * Postgres and Redis, the VIP funnel published; each user sends /start, a wrong e-mail, an e-mail and
- * an offer button) beside a stateless grammY webhook bot answering every update with one sendMessage,
- * through the same client loop in the same run. Prints one JSON object.
+ * an offer button) beside two baselines in their own processes: a stateless grammY webhook bot
+ * answering every update with one sendMessage, and the same funnel built the usual way (grammY +
+ * @grammyjs/conversations in Redis + sequentialize, with the same charge, QR photo and sends), through
+ * the same client loop in the same run. For each: CPU ms per update by process (/proc), and SQL
+ * statements and transactions per update. Prints one JSON object; the goals are printed, not asserted.
  */
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.ts';
-import { startPrimary } from '../src/cluster/start-primary.ts';
 import { startFakeBotApi } from '../src/sim/fake-bot-api.ts';
 import { startSandboxGateway } from '../src/sim/sandbox-gateway.ts';
 import { encodeCallbackData } from '../src/telegram/callback-data.ts';
 import { createHttpClient, preciseNow, runConcurrently } from './lib/http-load.ts';
+import { cpuBetween, snapshotCpu } from './lib/process-cpu.ts';
 import { environment, quantile, round } from './lib/stats.ts';
 import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
@@ -36,6 +43,11 @@ const BOT_ID = `bench_${randomBytes(4).toString('hex')}`;
 const TOKEN = `7300000001:bench-${randomBytes(8).toString('hex')}`;
 const GRAMMY_TOKEN = `7300000002:bench-${randomBytes(8).toString('hex')}`;
 const GRAMMY_SECRET = randomBytes(24).toString('base64url');
+const CONVERSATIONS_TOKEN = `7300000003:bench-${randomBytes(8).toString('hex')}`;
+const SQL_DIR = mkdtempSync(join(tmpdir(), 'botflow-bench-sql-'));
+/** Postgres flushes a backend's statistics at most once a second: wait that long before reading them. */
+const STATS_FLUSH_MS = 1100;
+const PROFILE_DIR = process.env['BENCH_CPU_PROF'] || undefined;
 
 /** The k-th update (0-3) of a user: /start, a wrong e-mail, an e-mail, the first offer button. */
 function updateOf(user: number, k: number, button: string, updateId: number): Record<string, unknown> {
@@ -48,7 +60,15 @@ function updateOf(user: number, k: number, button: string, updateId: number): Re
   const text = ['/start', 'not an e-mail', `user${user}@example.com`][k]!;
   return {
     update_id: updateId,
-    message: { message_id: updateId, date: 1, chat: { id: user, type: 'private' }, from, text },
+    message: {
+      message_id: updateId,
+      date: 1,
+      chat: { id: user, type: 'private' },
+      from,
+      text,
+      // As Telegram marks a command (grammY's `command` routes on it).
+      ...(k === 0 ? { entities: [{ type: 'bot_command', offset: 0, length: text.length }] } : {}),
+    },
   };
 }
 
@@ -64,11 +84,104 @@ const host = await environment();
 const fake = await startFakeBotApi({ now: preciseNow });
 fake.addBot({ token: TOKEN, id: 7300000001, username: 'bench_botflow_bot' });
 fake.addBot({ token: GRAMMY_TOKEN, id: 7300000002, username: 'bench_grammy_bot' });
+fake.addBot({ token: CONVERSATIONS_TOKEN, id: 7300000003, username: 'bench_conversations_bot' });
 const calls = watchCalls(fake);
 const sandbox = await startSandboxGateway({ apiKey: 'bench-key', webhookSecret: 'bench-secret' });
 const client = createHttpClient(CONCURRENCY);
 const database = await createThrowawayDatabase();
+const DB_NAME = new URL(database.url).pathname.slice(1);
+const monitor = new pg.Client({
+  connectionString: process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+});
+await monitor.connect();
+const redis = new Redis(REDIS, { lazyConnect: true });
+await redis.connect();
+const REDIS_PID = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
 let nextUpdateId = 1;
+
+/** The pids of the bench database's Postgres backends now. */
+async function backendPids(): Promise<number[]> {
+  const rows = await monitor.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [
+    DB_NAME,
+  ]);
+  return rows.rows.map((r) => r.pid);
+}
+
+/** Transactions committed or rolled back in the bench database so far (as last flushed). */
+async function transactions(): Promise<number> {
+  const rows = await monitor.query<{ n: string }>(
+    'select xact_commit + xact_rollback as n from pg_stat_database where datname = $1',
+    [DB_NAME],
+  );
+  return Number(rows.rows[0]?.n ?? 0);
+}
+
+/** SQL statements sent so far by the processes that preload `count-sql.ts`. */
+function statements(): number {
+  let total = 0;
+  for (const file of readdirSync(SQL_DIR)) total += Number(readFileSync(join(SQL_DIR, file), 'utf8')) || 0;
+  return total;
+}
+
+/** What the system under test is, by process, for the CPU split. */
+type Processes = Record<string, () => number[]>;
+
+/**
+ * Runs `work` (which drives `updates` updates) and returns its CPU ms per update by process (the
+ * system's own, then Postgres backends of the bench database and the Redis server, which other
+ * clients of this machine share), and SQL statements and transactions per update.
+ */
+async function account<T>(updates: number, processes: Processes, work: () => Promise<T>) {
+  const groups = {
+    ...processes,
+    postgres: () => backendPidsNow,
+    redis: () => (REDIS_PID > 0 ? [REDIS_PID] : []),
+  };
+  let backendPidsNow = await backendPids();
+  await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
+  const xactBefore = await transactions();
+  const sqlBefore = statements();
+  const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, snapshotCpu(pids())]));
+  const result = await work();
+  backendPidsNow = [...new Set([...backendPidsNow, ...(await backendPids())])];
+  const after = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, snapshotCpu(pids())]));
+  await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
+  const byProcess: Record<string, number> = {};
+  for (const k of Object.keys(groups)) byProcess[k] = round(cpuBetween(before[k]!, after[k]!) / updates, 3);
+  const total = Object.entries(byProcess).reduce((sum, [k, v]) => (k === 'redis' ? sum : sum + v), 0);
+  return {
+    result,
+    cpu_ms_per_update: { total_without_redis: round(total, 3), ...byProcess },
+    sql_statements_per_update: round((statements() - sqlBefore) / updates, 3),
+    transactions_per_update: round(((await transactions()) - xactBefore) / updates, 3),
+  };
+}
+
+/** Forks a bench process and waits for its first message. */
+async function forkReady<M>(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; ready: M }> {
+  const child = fork(new URL(script, import.meta.url).pathname, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<M>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as M));
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
+  });
+  return { child, ready };
+}
+
+/** Disconnects a forked process and waits for it to exit. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  if (child.connected) child.disconnect();
+  const timer = setTimeout(() => child.kill(), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
 
 /**
  * Drives `users` users from `firstUser` through the four updates against `url`, one update of a user
@@ -160,55 +273,67 @@ try {
   await setup.close();
   const button = encodeCallbackData({ version, step: 'offers', index: 0 });
 
-  // Baseline: the grammY bot in its own process.
-  const child = fork(new URL('./lib/grammy-webhook-bot.ts', import.meta.url).pathname, {
-    env: { ...process.env, BENCH_API_ROOT: fake.url, BENCH_TOKEN: GRAMMY_TOKEN, BENCH_SECRET: GRAMMY_SECRET },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const grammyPort = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`the grammY bot exited (${code})`)));
-  });
-  const grammyUrl = `http://127.0.0.1:${grammyPort}/`;
-  let grammy: Awaited<ReturnType<typeof drive>>;
-  try {
-    const grammySends = await countSends(grammyUrl, GRAMMY_SECRET, button, 1_000_001);
-    await warmUp({
-      url: grammyUrl,
-      secret: GRAMMY_SECRET,
-      button,
-      firstUser: 1_100_000,
-      sendsPerUpdate: grammySends,
+  /** Drives a baseline bot in its own process (its port comes back on IPC). */
+  async function runBaseline(script: string, env: Record<string, string>, base: number) {
+    const { child, ready } = await forkReady<{ port: number }>(script, {
+      BENCH_API_ROOT: fake.url,
+      BENCH_TOKEN: env['BENCH_TOKEN']!,
+      BENCH_SECRET: env['BENCH_SECRET']!,
+      ...env,
     });
-    log(`grammY: ${USERS} users x ${PER_USER} updates`);
-    grammy = await drive({
-      url: grammyUrl,
-      secret: GRAMMY_SECRET,
-      button,
-      firstUser: 1_200_000,
-      users: USERS,
-      sendsPerUpdate: grammySends,
-    });
-  } finally {
-    child.kill();
+    const url = `http://127.0.0.1:${ready.port}/`;
+    const secret = env['BENCH_SECRET']!;
+    try {
+      const sends = await countSends(url, secret, button, base + 1);
+      await warmUp({ url, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      log(`${script}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
+      const measured = await account(USERS * PER_USER, { bot: () => [child.pid!] }, () =>
+        drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
+      );
+      return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
+    } finally {
+      await stopChild(child);
+    }
   }
+
+  const grammy = await runBaseline(
+    './lib/grammy-webhook-bot.ts',
+    { BENCH_TOKEN: GRAMMY_TOKEN, BENCH_SECRET: GRAMMY_SECRET },
+    1_000_000,
+  );
+  const conversations = await runBaseline(
+    './lib/conversations-bot.ts',
+    {
+      BENCH_TOKEN: CONVERSATIONS_TOKEN,
+      BENCH_SECRET: randomBytes(24).toString('base64url'),
+      BENCH_REDIS_URL: REDIS,
+      BENCH_PREFIX: PREFIX,
+      BENCH_SANDBOX_URL: sandbox.url,
+      BENCH_SANDBOX_KEY: 'bench-key',
+    },
+    5_000_000,
+  );
 
   async function runBotflow(workers: number) {
     const port = await freePort();
-    const primary = await startPrimary({
-      workers,
-      env: {
-        DATABASE_URL: database.url,
-        REDIS_URL: REDIS,
-        BOTFLOW_REDIS_PREFIX: PREFIX,
-        PORT: String(port),
-        LOG_LEVEL: 'silent',
-        TELEGRAM_API_ROOT: fake.url,
-        META_GRAPH_URL: 'http://127.0.0.1:9',
-      },
+    const { child, ready } = await forkReady<{ pids: number[] }>('./lib/botflow-cluster.ts', {
+      BENCH_WORKERS: String(workers),
+      BENCH_SQL_DIR: SQL_DIR,
+      // BENCH_CPU_PROF=<dir>: botflow's processes write V8 CPU profiles there (\`node --cpu-prof\`).
+      NODE_OPTIONS: [
+        process.env['NODE_OPTIONS'] ?? '',
+        `--import ${new URL('./lib/count-sql.ts', import.meta.url).href}`,
+        PROFILE_DIR === undefined ? '' : `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`,
+      ].join(' '),
+      DATABASE_URL: database.url,
+      REDIS_URL: REDIS,
+      BOTFLOW_REDIS_PREFIX: PREFIX,
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      TELEGRAM_API_ROOT: fake.url,
+      META_GRAPH_URL: 'http://127.0.0.1:9',
     });
     try {
-      await primary.settled();
       const url = `http://127.0.0.1:${port}/telegram/${BOT_ID}`;
       const base = workers * 10_000_000;
       const sends = await countSends(url, secret, button, base + 1);
@@ -216,25 +341,57 @@ try {
       log(
         `botflow, ${workers} worker(s): ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`,
       );
-      const result = await drive({
-        url,
-        secret,
-        button,
-        firstUser: base + 200_000,
-        users: USERS,
-        sendsPerUpdate: sends,
-      });
+      const measured = await account(
+        USERS * PER_USER,
+        { primary: () => [child.pid!], workers: () => ready.pids },
+        () => drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
+      );
       const methods: Record<string, number> = {};
       for (const call of fake.callsOf(TOKEN))
         methods[`${call.method} ${call.status}`] = (methods[`${call.method} ${call.status}`] ?? 0) + 1;
       log(`botflow, ${workers} worker(s): Bot API calls so far ${JSON.stringify(methods)}`);
-      return { ...result, sends_per_update: sends };
+      return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
     } finally {
-      await primary.stop();
+      await stopChild(child);
     }
   }
   const workers1 = await runBotflow(1);
   const workers2 = await runBotflow(2);
+
+  const cpu = (r: { cpu_ms_per_update: { total_without_redis: number } }) =>
+    r.cpu_ms_per_update.total_without_redis;
+  const goals = {
+    'cpu per update <= 1.5x the stateless bot': {
+      value: round(cpu(workers1) / cpu(grammy), 2),
+      met: cpu(workers1) <= 1.5 * cpu(grammy),
+    },
+    'throughput >= 1x the stateless bot': {
+      value: round(workers1.updates_per_second / grammy.updates_per_second, 3),
+      met: workers1.updates_per_second >= grammy.updates_per_second,
+    },
+    'throughput >= 2x the conversations build': {
+      value: round(workers1.updates_per_second / conversations.updates_per_second, 3),
+      met: workers1.updates_per_second >= 2 * conversations.updates_per_second,
+    },
+    'p99 <= the conversations build': {
+      value: `${workers1.latency_ms.p99} vs ${conversations.latency_ms.p99} ms`,
+      met: workers1.latency_ms.p99 <= conversations.latency_ms.p99,
+    },
+    'cpu per update at 2 workers <= 1.15x 1 worker': {
+      value: round(cpu(workers2) / cpu(workers1), 3),
+      met: cpu(workers2) <= 1.15 * cpu(workers1),
+    },
+    'sql statements per update <= 0.25': {
+      value: workers1.sql_statements_per_update,
+      met: workers1.sql_statements_per_update <= 0.25,
+    },
+    'transactions per update <= 0.15': {
+      value: workers1.transactions_per_update,
+      met: workers1.transactions_per_update <= 0.15,
+    },
+  };
+  for (const [goal, { value, met }] of Object.entries(goals))
+    log(`goal ${met ? 'met' : 'NOT met'}: ${goal} (${value})`);
 
   process.stdout.write(
     `${JSON.stringify({
@@ -243,22 +400,48 @@ try {
       users: USERS,
       concurrency: CONCURRENCY,
       measured:
-        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived',
+        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis: the whole shared server, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded)',
       updates_per_user:
-        '/start, a wrong e-mail, an e-mail, the first offer button (botflow: opens a sandbox PIX charge)',
+        '/start, a wrong e-mail, an e-mail, the first offer button (botflow and the conversations build: opens a sandbox PIX charge and sends its QR photo)',
       botflow: { workers_1: workers1, workers_2: workers2 },
       baseline_grammy_stateless: {
         ...grammy,
         note: 'webhookCallback(bot, "http"), one sendMessage per update',
       },
+      baseline_grammy_conversations: {
+        ...conversations,
+        note: 'webhookCallback + sequentialize + @grammyjs/conversations (Redis storage); the same sends, the sandbox charge and a qrcode toBuffer QR photo',
+      },
       ratio_botflow_over_grammy: {
         workers_1: round(workers1.updates_per_second / grammy.updates_per_second, 3),
         workers_2: round(workers2.updates_per_second / grammy.updates_per_second, 3),
       },
+      ratio_botflow_over_conversations: {
+        workers_1: round(workers1.updates_per_second / conversations.updates_per_second, 3),
+        workers_2: round(workers2.updates_per_second / conversations.updates_per_second, 3),
+      },
+      cpu_ms_per_update: {
+        botflow_workers_1: cpu(workers1),
+        botflow_workers_2: cpu(workers2),
+        grammy_stateless: cpu(grammy),
+        grammy_conversations: cpu(conversations),
+      },
+      goals,
     })}\n`,
   );
 } finally {
   client.close();
+  await monitor.end();
+  const keys = await redis.keys(`${PREFIX}:conv:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  rmSync(SQL_DIR, { recursive: true, force: true });
   await Promise.all([fake.close(), sandbox.close()]);
   await database.drop();
+}
+
+/** The accounting of a run without its result (spread beside it). */
+function withoutResult<T extends { result: unknown }>(measured: T): Omit<T, 'result'> {
+  const { result: _result, ...rest } = measured;
+  return rest;
 }

@@ -26,7 +26,7 @@ import type { PixGateway } from './payments/gateway.ts';
 import { createMercadoPagoGateway } from './payments/mercado-pago.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
 import { createPushinPayGateway } from './payments/pushinpay.ts';
-import { createQrPool, type QrRenderer } from './payments/qr-pool.ts';
+import { createQrImages, type QrRenderer } from './payments/qr-images.ts';
 import { createSandboxGateway } from './payments/sandbox.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
 import type { EffectHandler } from './runtime/effect-runner.ts';
@@ -157,6 +157,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const pixelOf = async (botId: string) => (await settingsOf(botId))?.pixel ?? null;
   /** A tracking link's public URL: the page of its `website` events. */
   const linkUrl = (slug: string) => `${config.publicUrl ?? options.baseUrl()}/r/${encodeURIComponent(slug)}`;
+  const qr = createQrImages();
   const gatewayOf = async (botId: string): Promise<PixGateway> => {
     const bot = await settingsOf(botId);
     if (bot === null) throw new BotflowError('NOT_FOUND', `no bot ${botId}`);
@@ -166,7 +167,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     const key = JSON.stringify(settings);
     const cached = gateways.get(botId);
     if (cached !== undefined && cached.settings === key) return cached.gateway;
-    const gateway = buildGateway(settings, now);
+    const gateway = rememberingQrImages(buildGateway(settings, now), qr);
     gateways.set(botId, { settings: key, gateway });
     return gateway;
   };
@@ -252,7 +253,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     logger,
   });
 
-  const qr = createQrPool();
   const telegramEffects = createTelegramEffects({
     apis,
     payments,
@@ -333,6 +333,24 @@ export function createFunnel(options: FunnelOptions): Funnel {
       await qr.close();
       await tracking.close();
       await floodGate.close();
+      await apis.close();
     },
+  };
+}
+
+/** The gateway, with the QR image of each charge it creates (Mercado Pago and PushinPay return one) kept for the charge's photo. */
+function rememberingQrImages(gateway: PixGateway, qr: QrRenderer): PixGateway {
+  const refund = gateway.refund?.bind(gateway);
+  return {
+    id: gateway.id,
+    async createCharge(input) {
+      const charge = await gateway.createCharge(input);
+      if (charge.qrImageBase64 !== undefined && charge.brCode !== '')
+        qr.remember(charge.brCode, charge.qrImageBase64);
+      return charge;
+    },
+    getCharge: (id) => gateway.getCharge(id),
+    verifyAndParseWebhook: (request) => gateway.verifyAndParseWebhook(request),
+    ...(refund === undefined ? {} : { refund }),
   };
 }

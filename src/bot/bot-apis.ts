@@ -3,7 +3,7 @@
  * `@grammyjs/auto-retry` (429 `retry_after`, 5xx, network) outside a flood-gate transformer: a 429
  * seen by any worker holds that bot's sends everywhere until it passes. Failures come out as coded
  * errors: transient ones `UPSTREAM_FAILED`, refusals (400, 403 blocked) `UPSTREAM_REJECTED`. The
- * token never appears in them. A buyer who blocked the bot is remembered (per process, where that
+ * token never appears in them. Calls go over one keep-alive undici pool (`keep-alive-fetch.ts`). A buyer who blocked the bot is remembered (per process, where that
  * conversation's effects run): later sends to them are refused here, without spending the bot's rate
  * limit, until they write again (`unblock`).
  */
@@ -11,6 +11,7 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { Api, GrammyError, HttpError, InputFile } from 'grammy';
 import { BotflowError } from '../errors.ts';
 import type { FloodGate } from '../stores/flood-gate.ts';
+import { createKeepAliveFetch } from './keep-alive-fetch.ts';
 
 /** Calls the Bot API for bots by id. */
 export interface BotApis {
@@ -25,6 +26,8 @@ export interface BotApis {
   forget(botId: string): void;
   /** The user wrote to the bot again: sends to them go to Telegram again. */
   unblock(botId: string, userId: string): void;
+  /** Closes the connection pool (at shutdown, after the last call). */
+  close(): Promise<void>;
 }
 
 export interface BotApisOptions {
@@ -50,11 +53,12 @@ export function createBotApis(options: BotApisOptions): BotApis {
   const now = options.now ?? Date.now;
   const apis = new Map<string, Promise<Api>>();
   const blocked = new Set<string>();
+  const transport = createKeepAliveFetch();
 
   function build(botId: string): Promise<Api> {
     return options.tokenOf(botId).then((token) => {
       if (token === null) throw new BotflowError('NOT_FOUND', `bot ${botId} is not registered`);
-      const api = new Api(token, { apiRoot: options.apiRoot });
+      const api = new Api(token, { apiRoot: options.apiRoot, fetch: transport.fetch });
       // Inner: wait out the shared gate, and publish a 429 to it. Outer: grammY's retries.
       api.config.use(async (prev, method, payload, signal) => {
         const chatId = (payload as { chat_id?: unknown }).chat_id;
@@ -126,6 +130,7 @@ export function createBotApis(options: BotApisOptions): BotApis {
     unblock(botId, userId) {
       blocked.delete(`${botId}:${userId}`);
     },
+    close: () => transport.close(),
   };
 }
 

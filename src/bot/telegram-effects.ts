@@ -1,6 +1,6 @@
 /**
  * Executes the conversation effects that talk to the buyer through Telegram: messages, notices, the
- * PIX charge (its QR rendered in the worker pool), and paid access (an invite link per order, named so
+ * PIX charge (its QR image the gateway's, or rendered inline), and paid access (an invite link per order, named so
  * the join request or join maps back to the order, recorded before it is sent: a join-request link,
  * or a `member_limit: 1` link for a bot whose groups take no join requests). Each handler is idempotent
  * per effect key or order, as the effect runner retries them.
@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { AccessRepository } from '../db/access-repository.ts';
 import type { PaymentRepository } from '../db/payment-repository.ts';
-import type { QrRenderer } from '../payments/qr-pool.ts';
+import type { QrRenderer } from '../payments/qr-images.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { BotApis } from './bot-apis.ts';
 import { escapeHtml, renderEffect } from '../telegram/render-effect.ts';
@@ -17,7 +17,7 @@ export interface TelegramEffectsOptions {
   apis: BotApis;
   payments: PaymentRepository;
   access: AccessRepository;
-  /** Renders the charge's QR image (the piscina pool). */
+  /** The charge's QR image (the gateway's, or rendered inline). */
   qr: QrRenderer;
   now(): number;
   /** Whether the bot's invite links ask to join (default true); false: `member_limit: 1` links. */

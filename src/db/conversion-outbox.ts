@@ -42,18 +42,14 @@ export interface ConversionOutbox {
 export function createConversionOutbox(orm: MikroORM): ConversionOutbox {
   const sql = createSql(orm);
   const iso = (ms: number) => new Date(ms).toISOString();
-  // Clicks arrive many at a time: their PageView rows are committed together.
+  // Clicks arrive many at a time: their PageView rows are committed together, sent as one JSON text
+  // (one JSON.stringify, where text[] parameters escaped every payload character by character).
   const add = batchWrites<Parameters<ConversionOutbox['add']>[0]>(async (rows) => {
     await sql(
       `insert into conversion_events (event_id, pixel_id, payload, bot_id)
-       select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
+       select r->>'e', r->>'p', r->'d', r->>'b' from jsonb_array_elements($1::jsonb) as r
        on conflict (event_id) do nothing`,
-      [
-        rows.map((r) => r.eventId),
-        rows.map((r) => r.pixelId),
-        rows.map((r) => JSON.stringify(r.payload)),
-        rows.map((r) => r.botId),
-      ],
+      [JSON.stringify(rows.map((r) => ({ e: r.eventId, p: r.pixelId, d: r.payload, b: r.botId })))],
     );
   });
   return {

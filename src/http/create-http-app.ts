@@ -1,8 +1,8 @@
 /**
- * The Koa application every route lives in: request ids, the one error mapping, per-route metrics,
+ * The Koa application every route lives in: the one error mapping (which names a failed request with
+ * an id, made only then), per-route metrics,
  * `/healthz`, `/readyz`, `/metrics`, then the routers given.
  */
-import { randomUUID } from 'node:crypto';
 import { Router } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -26,7 +26,6 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.proxy = false;
   app.silent = true;
   app.use(async (ctx, next) => {
-    ctx.state['requestId'] = randomUUID();
     const started = process.hrtime.bigint();
     try {
       await next();

@@ -3,6 +3,7 @@
  * `{ error: { code, message, retryable, details? } }` (retryable 503s carry Retry-After); anything
  * else is a 500 INTERNAL whose message and stack stay in the log.
  */
+import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { BotflowError } from '../errors.ts';
@@ -19,7 +20,10 @@ export function errorMiddleware(logger: Logger): Middleware {
       const coded = thrown instanceof BotflowError;
       const error = coded ? thrown : new BotflowError('INTERNAL', 'internal error');
       if (!coded || error.code === 'INTERNAL') {
-        logger.error({ err: thrown, request_id: ctx.state['requestId'], path: ctx.path }, 'request failed');
+        logger.error(
+          { err: thrown, request_id: ctx.state['requestId'] ?? randomUUID(), path: ctx.path },
+          'request failed',
+        );
       }
       ctx.status = error.status;
       if (error.retryable && error.status === 503) ctx.set('Retry-After', '1');

@@ -2,15 +2,19 @@
  * The Telegram webhook: `POST /telegram/:botId`. The secret header is compared in constant time
  * (401 otherwise, nothing processed); the body is size-limited and must be an update (4xx, never a
  * crash); the answer is 200 only once the update's result is committed, and a retryable failure
- * becomes a 5xx so Telegram delivers it again.
+ * becomes a 5xx so Telegram delivers it again. Per request it hashes only the header given: the
+ * secret's digest is kept per bot (recomputed when the secret changes).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Router } from '@koa/router';
 import { BotflowError } from '../errors.ts';
 import type { UpdateHandler } from '../bot/handle-update.ts';
 import { readJsonBody } from './read-json-body.ts';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** SHA-256, one shot: equal lengths for `timingSafeEqual` whatever the lengths of the secrets. */
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer');
+/** How many bots' secret digests are kept (the oldest are dropped first). */
+const KEPT_DIGESTS = 10_000;
 const BOT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Creates the router. `secretOf` returns the bot's webhook secret, or null for an unknown bot. */
@@ -20,12 +24,22 @@ export function createTelegramRouter(options: {
   limitBytes?: number;
 }): Router {
   const router = new Router();
+  const digests = new Map<string, { secret: string; digest: Buffer }>();
+  /** The digest of the bot's current secret, computed once per secret. */
+  const digestOf = (botId: string, secret: string): Buffer => {
+    const kept = digests.get(botId);
+    if (kept !== undefined && kept.secret === secret) return kept.digest;
+    if (digests.size >= KEPT_DIGESTS) digests.delete(digests.keys().next().value!);
+    const fresh = { secret, digest: digest(secret) };
+    digests.set(botId, fresh);
+    return fresh.digest;
+  };
   router.post('/telegram/:botId', async (ctx) => {
     const botId = ctx.params['botId'] ?? '';
     const secret = BOT_ID.test(botId) ? await options.secretOf(botId) : null;
     const given = ctx.get('x-telegram-bot-api-secret-token');
     // Unknown bot and wrong secret look the same from outside.
-    if (secret === null || given === '' || !timingSafeEqual(digest(given), digest(secret)))
+    if (secret === null || given === '' || !timingSafeEqual(digest(given), digestOf(botId, secret)))
       throw new BotflowError('UNAUTHORIZED', 'missing or wrong webhook secret');
     const { value } = await readJsonBody(ctx.req, { limitBytes: options.limitBytes ?? 1 << 20 });
     await options.handle(botId, value);

@@ -54,6 +54,8 @@ export interface FakeBotApi {
   settled(): Promise<void>;
   /** Webhook POSTs and their outcomes. */
   deliveries: WebhookDelivery[];
+  /** TCP connections accepted so far (clients that keep connections alive open few). */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -224,6 +226,8 @@ export async function startFakeBotApi(
         });
     });
   });
+  let connections = 0;
+  server.on('connection', () => void (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -232,6 +236,9 @@ export async function startFakeBotApi(
     url: `http://${host}:${address.port}`,
     calls,
     deliveries,
+    get connections() {
+      return connections;
+    },
     addBot: (bot) => void bots.set(bot.token, createBotState(bot)),
     callsOf: (token, method) =>
       calls.filter((c) => c.token === token && (method === undefined || c.method === method)),

@@ -1,6 +1,6 @@
 /**
  * botflow's built-in sandbox PIX gateway: a loopback HTTP server that behaves like a real one (bearer
- * auth, idempotent charge creation, valid BR Codes, QR images rendered in the piscina QR pool, refunds,
+ * auth, idempotent charge creation, valid BR Codes, QR images rendered inline (qr-images.ts), refunds,
  * signed at-least-once webhooks with retries) so the product, its demo and its tests run end to end
  * without a provider or the internet.
  */
@@ -8,7 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BotflowError } from '../errors.ts';
-import { createQrPool, type QrRenderer } from '../payments/qr-pool.ts';
+import { createQrImages, type QrRenderer } from '../payments/qr-images.ts';
 import { buildSandboxBrCode } from './sandbox-br-code.ts';
 import { apiError, invalidCreate, MAX_BODY_BYTES, readRefundBody, type Reply } from './sandbox-requests.ts';
 import { createWebhookSender, type DeliveryOptions, type DeliveryRecord } from './sandbox-webhooks.ts';
@@ -73,7 +73,7 @@ export async function startSandboxGateway(options?: {
   now?: () => number;
   retryBaseMs?: number;
   maxAttempts?: number;
-  /** Renders `/qr.png` (default: a pool of its own, closed with the sandbox). */
+  /** Renders `/qr.png` (default: a renderer of its own, closed with the sandbox). */
   qr?: QrRenderer;
 }): Promise<SandboxGateway> {
   const now = options?.now ?? Date.now;
@@ -86,7 +86,7 @@ export async function startSandboxGateway(options?: {
     retryBaseMs: options?.retryBaseMs ?? 100,
     maxAttempts: options?.maxAttempts ?? 5,
   });
-  const qr = options?.qr ?? createQrPool({ maxThreads: 1 });
+  const qr = options?.qr ?? createQrImages();
   const charges = new Map<string, SandboxCharge>();
   const byKey = new Map<string, { id: string; fingerprint: string }>();
   const injected: Array<{ status: number; times: number }> = [];

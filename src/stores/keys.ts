@@ -3,9 +3,9 @@
  * beside it; long values (an fbclid of any length) are hashed in key names, never truncated, and the
  * values themselves are stored whole.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
-const digest = (value: string) => createHash('sha256').update(value).digest('hex');
+const digest = (value: string) => hash('sha256', value, 'hex');
 
 /** Key names under a prefix (tests use a random one). */
 export function createKeys(prefix: string) {

@@ -51,9 +51,27 @@ export function createMemoryTrackingStore(now: () => number = Date.now): Trackin
   };
 }
 
-/** The Redis store. Every failure is a retryable STORE_UNAVAILABLE. */
+// Stores a click and, when given, its fbclid index with one TTL, atomically: one command, not MULTI/EXEC.
+const SAVE_CLICK_SCRIPT = `
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2]) end
+return 1`;
+
+/**
+ * The Redis store. Every failure is a retryable STORE_UNAVAILABLE. Commands issued in the same tick
+ * (many clicks at once) go out in one write (ioredis auto-pipelining); a click is one script call.
+ */
 export function createRedisTrackingStore(options: { url: string; prefix: string }): TrackingStore {
-  const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2, commandTimeout: 2000 });
+  const redis = new Redis(options.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    commandTimeout: 2000,
+    enableAutoPipelining: true,
+  });
+  redis.defineCommand('botflowSaveClick', { lua: SAVE_CLICK_SCRIPT });
+  const saveScript = (
+    redis as unknown as { botflowSaveClick(...a: Array<string | number>): Promise<unknown> }
+  ).botflowSaveClick.bind(redis);
   redis.on('error', () => {});
   const keys = createKeys(options.prefix);
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -67,11 +85,10 @@ export function createRedisTrackingStore(options: { url: string; prefix: string 
   return {
     saveClick: (token, payload, ttl) =>
       run(async () => {
-        const tx = redis.multi().set(keys.click(token), JSON.stringify(payload), 'EX', ttl);
-        if (payload.fbclid) tx.set(keys.fbclidIndex(payload.fbclid), token, 'EX', ttl);
-        const results = await tx.exec();
-        if (results === null || results.some(([error]) => error !== null))
-          throw new Error('click transaction failed');
+        const json = JSON.stringify(payload);
+        if (payload.fbclid)
+          await saveScript(2, keys.click(token), keys.fbclidIndex(payload.fbclid), json, ttl, token);
+        else await saveScript(1, keys.click(token), json, ttl);
       }),
     getClick: (token) =>
       run(async () => {

@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import Koa from 'koa';
+import { pino } from 'pino';
 import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
 import { createSql } from '../../src/db/sql-client.ts';
+import { errorMiddleware } from '../../src/http/error-middleware.ts';
+import { listen } from '../../src/http/serve.ts';
+import { createTelegramRouter } from '../../src/http/telegram-routes.ts';
 import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 import { type SandboxGateway, startSandboxGateway } from '../../src/sim/sandbox-gateway.ts';
@@ -217,6 +222,45 @@ describe('Telegram webhook', () => {
       assert.match(exposition, /botflow_telegram_flood_waits_total\{bot_id="tbot"\} 1\b/);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('Telegram webhook secret (kept digests)', () => {
+  it('accepts the current secret only, and follows a rotated secret at once', async () => {
+    const secrets = new Map([
+      ['bot_a', 'first-secret'],
+      ['bot_b', 'other-secret'],
+    ]);
+    const handled: string[] = [];
+    const koa = new Koa();
+    koa.use(errorMiddleware(pino({ level: 'silent' })));
+    const router = createTelegramRouter({
+      secretOf: async (botId) => secrets.get(botId) ?? null,
+      handle: async (botId) => void handled.push(botId),
+    });
+    koa.use(router.routes());
+    const server = await listen(koa, { port: 0 });
+    const postAs = (botId: string, given: string) =>
+      fetch(`${server.url}/telegram/${botId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': given },
+        body: JSON.stringify({ update_id: 1 }),
+      }).then((r) => r.status);
+    try {
+      assert.equal(await postAs('bot_a', 'first-secret'), 200);
+      assert.equal(await postAs('bot_a', 'first-secret'), 200);
+      assert.equal(await postAs('bot_b', 'first-secret'), 401, "another bot's secret");
+      assert.equal(await postAs('bot_a', 'first-secre'), 401);
+      assert.equal(await postAs('bot_a', ''), 401);
+      secrets.set('bot_a', 'rotated-secret');
+      assert.equal(await postAs('bot_a', 'first-secret'), 401, 'the old secret, once rotated');
+      assert.equal(await postAs('bot_a', 'rotated-secret'), 200);
+      secrets.delete('bot_a');
+      assert.equal(await postAs('bot_a', 'rotated-secret'), 401, 'a removed bot');
+      assert.deepEqual(handled, ['bot_a', 'bot_a', 'bot_a']);
+    } finally {
+      await server.close();
     }
   });
 });

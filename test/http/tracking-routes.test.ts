@@ -239,3 +239,16 @@ describe('presell page', () => {
     );
   });
 });
+
+describe('click tokens', () => {
+  it('are fresh 32-hex tokens for every click, past a refill of the random block (300 clicks)', async () => {
+    const tokens = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const res = await h.click(`fbclid=tok${i}`);
+      const match = T_ME.exec(res.headers.get('location') ?? '');
+      assert.ok(match, `click ${i}`);
+      tokens.add(match[2]!);
+    }
+    assert.equal(tokens.size, 300);
+  });
+});

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { reaisToCents } from '../../src/payments/reais.ts';
+import type { UploadedFile } from '../../src/sim/bot-api-params.ts';
 import { type MercadoPagoReplay, startMercadoPagoReplay } from '../../src/sim/mercado-pago-replay.ts';
 import { type PushinPayReplay, startPushinPayReplay } from '../../src/sim/pushinpay-replay.ts';
 import { startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
@@ -48,6 +49,18 @@ describe('Mercado Pago end to end: VIP funnel through bootstrap', () => {
     await vip.app.effects.idle();
     assert.equal((await vip.app.funnel.payments.get(payment.orderId))!.status, 'paid');
     assert.equal(vip.invitesSentTo(901).length, 1);
+  });
+
+  it("the charge's photo is the QR image Mercado Pago returned, not one rendered here", async () => {
+    const payment = await vip.buy(903);
+    await vip.app.effects.idle();
+    const image = replay.payments.get(payment.gatewayChargeId!)!.point_of_interaction.transaction_data;
+    const photos = vip.sentTo(903, 'sendPhoto').filter((c) => typeof c.params['photo'] === 'object');
+    assert.equal(photos.length, 1);
+    assert.equal(
+      (photos[0]!.params['photo'] as UploadedFile).size,
+      Buffer.from(image.qr_code_base64, 'base64').length,
+    );
   });
 
   it('a forged webhook is refused with 401 and changes nothing', async () => {
@@ -109,6 +122,18 @@ describe('PushinPay end to end: VIP funnel through bootstrap', () => {
     await vip.app.effects.idle();
     assert.equal((await vip.app.funnel.payments.get(payment.orderId))!.status, 'paid');
     assert.equal(vip.invitesSentTo(801).length, 1);
+  });
+
+  it("the charge's photo is the QR image PushinPay returned, not one rendered here", async () => {
+    const payment = await vip.buy(803);
+    await vip.app.effects.idle();
+    const image = replay.transactions.get(payment.gatewayChargeId!)!.qr_code_base64;
+    const photos = vip.sentTo(803, 'sendPhoto').filter((c) => typeof c.params['photo'] === 'object');
+    assert.equal(photos.length, 1);
+    assert.equal(
+      (photos[0]!.params['photo'] as UploadedFile).size,
+      Buffer.from(image.replace(/^data:image\/png;base64,/, ''), 'base64').length,
+    );
   });
 
   it('a webhook without the token is refused with 401 and changes nothing', async () => {
