@@ -33,6 +33,7 @@ import {
 import { shardOf } from './cluster/shard.ts';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
+import { type OutboxSweeper, startOutboxSweeper } from './runtime/outbox-sweeper.ts';
 import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
 import { type Polling, type PollingOptions, startPolling } from './bot/poll-updates.ts';
 import { type BotRegistration, createBotRegistrar } from './bot/register-bot.ts';
@@ -54,6 +55,10 @@ export interface BootstrapOptions {
   effectHandlers?: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
   /** Timer poll interval (ms); 0 disables the loop (tests call `timers.pollOnce`). */
   timerIntervalMs?: number;
+  /** Period of the effects outbox sweep (ms, default 5 s); 0: only at start and on shard claims. */
+  outboxSweepMs?: number;
+  /** The effect runner's backoff and attempt cap (default: 200 ms doubling to 30 s, 8 attempts). */
+  effectRetry?: { baseMs: number; maxMs: number; maxAttempts: number };
   /** Actors idle this long leave memory (their state is committed); checked every minute. */
   passivateAfterMs?: number;
   /** Observes committed effects (tests, the demo's report). */
@@ -90,6 +95,8 @@ export interface BotflowApp {
   compiler: FlowCompiler;
   host: ConversationHost;
   effects: EffectRunner;
+  /** Re-reads the effects outbox (periodically, and after a store outage). */
+  outboxSweeper: OutboxSweeper;
   timers: TimerPoller;
   logger: Logger;
   metrics: Metrics;
@@ -167,8 +174,11 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         }
       }
       const fresh = wanted.filter((s) => !epochs.has(s));
-      if (fresh.length > 0)
-        for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+      if (fresh.length === 0) return;
+      for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+      // The new shards' pending effects (left by a restart or by their previous owner) run here now;
+      // if the store fails meanwhile, the sweeper's next rounds pick them up.
+      await outboxSweeper.sweepOnce().catch(() => {});
     };
 
     const host = createConversationHost({
@@ -239,6 +249,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       outbox,
       dispatch,
       now,
+      ...(options.effectRetry === undefined ? {} : { retry: options.effectRetry }),
+      onStoreOutage: (error) => outboxSweeper.noticeOutage(error),
       onFailure(effect, error, final) {
         metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });
         logger.warn(
@@ -252,19 +264,27 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           'effect failed',
         );
       },
-      onMarkFailed(effect, error) {
+      onMarkFailed(error, unrecorded) {
         logger.warn(
-          {
-            bot_id: effect.botId,
-            user_id: effect.userId,
-            effect: effect.effect.type,
-            code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE',
-          },
-          'effect done but not recorded; it runs again on the next start',
+          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE', unrecorded },
+          'effect outcomes not recorded; retrying until they are (the effects do not run again)',
         );
       },
+      onMarkRecovered: () => logger.info('effect outcomes recorded again'),
     });
-    effects.enqueue(await outbox.pending(now(), 10_000));
+    const outboxSweeper = startOutboxSweeper({
+      read: (shards, at, limit) => outbox.pending(shards, at, limit),
+      runner: effects,
+      shards: owned,
+      now,
+      intervalMs: options.outboxSweepMs ?? 5000,
+      onOutage: (error) =>
+        logger.warn(
+          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' },
+          'store unavailable: effects wait for it and resume when it answers',
+        ),
+      onRecovered: () => logger.info('store available again: effects resume'),
+    });
     const timers = startTimerPoller({
       store,
       host,
@@ -273,6 +293,12 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       intervalMs: options.timerIntervalMs ?? 1000,
       onDue: (count) => metrics.timersDue.set(count),
       onError: (error) => logger.warn({ err: error }, 'timer poll failed'),
+      onOutage: (error) =>
+        logger.warn(
+          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' },
+          'store unavailable: timers fire when it answers',
+        ),
+      onRecovered: () => logger.info('store available again: timers fire'),
     });
 
     if (options.ownAllShards !== false)
@@ -360,6 +386,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       compiler,
       host,
       effects,
+      outboxSweeper,
       timers,
       logger,
       metrics,
@@ -388,6 +415,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         clearInterval(sweeper);
         await jobs.stop();
         await timers.stop();
+        await outboxSweeper.stop();
         await host.drain();
         // Effects still failing (Telegram down) stay in the outbox for the next start: drain, but bounded.
         const grace = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs ?? 5000).unref());
