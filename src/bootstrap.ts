@@ -130,6 +130,9 @@ export interface BotflowApp {
 /** Events only the buyer can cause (a blocked bot receives nothing from its buyer). */
 const USER_EVENTS: ReadonlySet<string> = new Set(['start', 'text', 'click', 'payment.check']);
 
+/** How long a cluster worker waits before running the pending effects of shards it just took. */
+const HANDOVER_GRACE_MS = 2000;
+
 /** Starts botflow. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BotflowApp> {
   const config: Config = { ...loadConfig(options.env ?? process.env), ...options.config };
@@ -176,9 +179,11 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       const fresh = wanted.filter((s) => !epochs.has(s));
       if (fresh.length === 0) return;
       for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
-      // The new shards' pending effects (left by a restart or by their previous owner) run here now;
-      // if the store fails meanwhile, the sweeper's next rounds pick them up.
-      await outboxSweeper.sweepOnce().catch(() => {});
+      // The new shards' pending effects (left by a crash, a restart or their previous owner) run here.
+      // One worker runs them before start returns; a cluster worker first lets the previous owner
+      // finish what it was running for them (its queued ones it leaves: see the runner's `owns`).
+      if (options.ownAllShards === false) outboxSweeper.sweepIn(HANDOVER_GRACE_MS);
+      else await outboxSweeper.sweepOnce().catch(() => {});
     };
 
     const host = createConversationHost({
@@ -250,6 +255,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       dispatch,
       now,
       ...(options.effectRetry === undefined ? {} : { retry: options.effectRetry }),
+      owns: (effect) => epochs.has(shardOf(effect.botId, effect.userId)),
       onStoreOutage: (error) => outboxSweeper.noticeOutage(error),
       onFailure(effect, error, final) {
         metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });

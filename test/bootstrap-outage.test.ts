@@ -35,7 +35,7 @@ describe('bootstrap across a Postgres outage (no restart)', () => {
     fake.addBot({ token: TOKEN, id: 7300000001, username: 'outage_bot' });
     sandbox = await startSandboxGateway({ apiKey: 'k', webhookSecret: 'sandbox-secret', retryBaseMs: 20 });
     app = await bootstrap({
-      env: { DATABASE_URL: viaProxy.toString(), REDIS_URL: REDIS, LOG_LEVEL: 'warn' },
+      env: { DATABASE_URL: viaProxy.toString(), REDIS_URL: REDIS, LOG_LEVEL: 'silent' },
       config: { telegramApiRoot: fake.url },
       redisPrefix: `bf-test-outage-${process.pid}`,
       http: { port: 0 },

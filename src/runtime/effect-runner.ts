@@ -35,6 +35,11 @@ export interface EffectRunnerOptions {
   handlers: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
   outbox: EffectOutbox;
   dispatch(input: Dispatch): Promise<unknown>;
+  /**
+   * Whether this process still owns the effect's conversation, checked before every attempt: an effect
+   * whose shard moved to another worker is left pending in the outbox for its new owner (default: all).
+   */
+  owns?(effect: KeyedEffect): boolean;
   /** Called when an attempt fails for a reason of its own (metrics, logs); never with secrets. */
   onFailure?(effect: KeyedEffect, error: BotflowError, dead: boolean): void;
   /** Called on every store outage the runner meets (a handler's, or recording an outcome). */
@@ -179,7 +184,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     let attempt = 0;
     let outages = 0;
     for (;;) {
-      if (stopped) return;
+      if (stopped || options.owns?.(item) === false) return;
       try {
         const result = handler === undefined ? null : await handler(item);
         // A result (a created charge) goes back to the conversation before the effect counts as done;

@@ -29,6 +29,8 @@ export interface OutboxSweeperOptions {
 export interface OutboxSweeper {
   /** Reads the outbox once (after any sweep in progress) and queues what is due; resolves with the count read. */
   sweepOnce(): Promise<number>;
+  /** Sweeps within `ms` (sooner if one is due sooner); without a loop, after `ms` all the same. */
+  sweepIn(ms: number): void;
   /** Something else met a store outage: probe often until a read succeeds, then sweep and wake the runner. */
   noticeOutage(error: unknown): void;
   /** Stops the loop; resolves once a sweep in progress has finished. */
@@ -75,9 +77,11 @@ export function startOutboxSweeper(options: OutboxSweeperOptions): OutboxSweeper
     return next;
   }
 
-  function arm(ms: number): void {
-    if (stopped || intervalMs <= 0) return;
+  let dueAt = Infinity;
+  function arm(ms: number, always = false): void {
+    if (stopped || (intervalMs <= 0 && !always)) return;
     if (timer !== null) clearTimeout(timer);
+    dueAt = Date.now() + ms;
     timer = setTimeout(() => {
       timer = null;
       void sweepOnce()
@@ -92,6 +96,9 @@ export function startOutboxSweeper(options: OutboxSweeperOptions): OutboxSweeper
 
   return {
     sweepOnce,
+    sweepIn(ms) {
+      if (timer === null || Date.now() + ms < dueAt) arm(ms, true);
+    },
     noticeOutage: enterOutage,
     async stop() {
       stopped = true;

@@ -275,6 +275,34 @@ describe('effect runner', () => {
     assert.equal(sends, 2);
   });
 
+  it('leaves the effects of a conversation it no longer owns to their new owner', async () => {
+    const sent: string[] = [];
+    const { outbox, done, failed } = recordingOutbox();
+    let owned = true;
+    const runner = createEffectRunner({
+      handlers: {
+        send: async (item) => {
+          sent.push(item.key);
+          owned = false; // the shard moves to another worker while the first message is sent
+          return null;
+        },
+      },
+      outbox,
+      dispatch: async () => {},
+      now: Date.now,
+      owns: () => owned,
+    });
+    runner.enqueue([send('o1'), send('o2'), send('o3')]);
+    await runner.idle();
+    assert.deepEqual(sent, ['o1'], 'the queued ones are not run here');
+    assert.deepEqual(done, ['o1']);
+    assert.deepEqual(failed, [], 'nor marked: they stay pending in the outbox');
+    owned = true;
+    runner.enqueue([send('o2')]);
+    await runner.idle();
+    assert.deepEqual(sent, ['o1', 'o2'], 'a later read (the shard came back) runs them');
+  });
+
   it('retries a transient failure, records a permanent one as dead, and reports both', async () => {
     let calls = 0;
     const { outbox, done, failed } = recordingOutbox();
