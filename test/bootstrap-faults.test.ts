@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { type BotflowApp, bootstrap } from '../src/bootstrap.ts';
+import { SHARD_COUNT, shardOf } from '../src/cluster/shard.ts';
+import type { KeyedEffect } from '../src/runtime/conversation-host.ts';
 import { type FakeBotApi, startFakeBotApi } from '../src/sim/fake-bot-api.ts';
 import { type SandboxGateway, startSandboxGateway } from '../src/sim/sandbox-gateway.ts';
 import { encodeCallbackData } from '../src/telegram/callback-data.ts';
@@ -176,5 +178,80 @@ describe('bootstrap across a Postgres outage (no restart)', () => {
       `select count(distinct gateway_charge_id)::int as n from payments where gateway_charge_id is not null`,
     );
     assert.equal(charges.rows[0]!.n, BUYERS.length, 'one charge per buyer');
+  });
+});
+
+describe('bootstrap after a crash, as a cluster of two workers', () => {
+  let fresh: FreshDatabase;
+  before(async () => {
+    fresh = await createFreshDatabase();
+  });
+  after(() => fresh.drop());
+
+  it('re-sends an effect that was sent but not recorded once, by the owner of its shard only', async () => {
+    const env = { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' };
+    const ran: string[] = [];
+    const recording = (worker: string) => ({
+      send: async (e: KeyedEffect) => {
+        ran.push(`${worker} ${e.key}`);
+        return null;
+      },
+    });
+    const first = await bootstrap({
+      env,
+      effectHandlers: recording('first'),
+      timerIntervalMs: 0,
+      http: false,
+    });
+    await first.addBot({ id: 'crashbot', username: 'crash_bot', token: '123:secret' });
+    await first.publishFlow('crashbot', quickBuyFlow);
+    const users = ['801', '802', '803', '804'];
+    for (const user of users) await first.inject('crashbot', user, { type: 'start' }, `tg:${user}`);
+    await first.effects.idle();
+    await first.close();
+    const sentOnce = [...ran];
+    assert.equal(sentOnce.length, users.length);
+    // The crash: the offers went out, but their done-marks never reached the outbox.
+    const direct = new pg.Client({ connectionString: fresh.url });
+    await direct.connect();
+    await direct.query(`update effects set status = 'pending'`);
+
+    // Both workers of the restarted cluster start, then take their halves of the shards.
+    const workers = await Promise.all(
+      ['w0', 'w1'].map((id) =>
+        bootstrap({
+          env,
+          effectHandlers: recording(id),
+          timerIntervalMs: 0,
+          http: false,
+          ownAllShards: false,
+          workerId: id,
+        }),
+      ),
+    );
+    try {
+      await Promise.all(
+        workers.map((w, slot) =>
+          w.setOwnedShards(Array.from({ length: SHARD_COUNT }, (_, s) => s).filter((s) => s % 2 === slot)),
+        ),
+      );
+      await waitFor(
+        'every effect done again',
+        async () => (await direct.query(`select 1 from effects where status <> 'done'`)).rows.length === 0,
+        15_000,
+        100,
+      );
+      const resent = ran.slice(sentOnce.length);
+      assert.equal(resent.length, users.length, `each re-sent once: ${resent.join(', ')}`);
+      for (const line of resent) {
+        const [worker, key] = line.split(' ') as [string, string];
+        const user = key.split(':')[1]!;
+        const owner = shardOf('crashbot', user) % 2 === 0 ? 'w0' : 'w1';
+        assert.equal(worker, owner, `${key} ran at the owner of its shard`);
+      }
+    } finally {
+      await direct.end();
+      await Promise.all(workers.map((w) => w.close()));
+    }
   });
 });
