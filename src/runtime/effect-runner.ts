@@ -49,7 +49,7 @@ export interface EffectRunnerOptions {
   /** Called when outcomes are recorded again after `onMarkFailed`. */
   onMarkRecovered?(): void;
   retry?: { baseMs: number; maxMs: number; maxAttempts: number };
-  /** How long done-marks gather before one statement records them all (default 50 ms). */
+  /** How long done-marks gather before one statement records them all (default 100 ms). */
   markEveryMs?: number;
   now(): number;
   random?(): number;
@@ -88,7 +88,7 @@ const MAX_REMEMBERED = 100_000;
 export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   const retry = options.retry ?? { baseMs: 200, maxMs: 30_000, maxAttempts: 8 };
   const random = options.random ?? Math.random;
-  const markEveryMs = options.markEveryMs ?? 50;
+  const markEveryMs = options.markEveryMs ?? 100;
   const chains = new Map<string, Promise<void>>();
   const inFlight = new Set<string>();
   /** Finished here, outcome not yet recorded: null for done, else the dead failure. */
