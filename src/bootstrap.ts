@@ -33,6 +33,7 @@ import {
 import { shardOf } from './cluster/shard.ts';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
+import { type OutboxSweeper, startOutboxSweeper } from './runtime/outbox-sweeper.ts';
 import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
 import { type Polling, type PollingOptions, startPolling } from './bot/poll-updates.ts';
 import { type BotRegistration, createBotRegistrar } from './bot/register-bot.ts';
@@ -54,6 +55,10 @@ export interface BootstrapOptions {
   effectHandlers?: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
   /** Timer poll interval (ms); 0 disables the loop (tests call `timers.pollOnce`). */
   timerIntervalMs?: number;
+  /** Period of the effects outbox sweep (ms, default 5 s); 0: only at start and on shard claims. */
+  outboxSweepMs?: number;
+  /** The effect runner's backoff and attempt cap (default: 200 ms doubling to 30 s, 8 attempts). */
+  effectRetry?: { baseMs: number; maxMs: number; maxAttempts: number };
   /** Actors idle this long leave memory (their state is committed); checked every minute. */
   passivateAfterMs?: number;
   /** Observes committed effects (tests, the demo's report). */
@@ -92,6 +97,8 @@ export interface BotflowApp {
   compiler: FlowCompiler;
   host: ConversationHost;
   effects: EffectRunner;
+  /** Re-reads the effects outbox (periodically, and after a store outage). */
+  outboxSweeper: OutboxSweeper;
   timers: TimerPoller;
   logger: Logger;
   metrics: Metrics;
@@ -124,6 +131,9 @@ export interface BotflowApp {
 
 /** Events only the buyer can cause (a blocked bot receives nothing from its buyer). */
 const USER_EVENTS: ReadonlySet<string> = new Set(['start', 'text', 'click', 'payment.check']);
+
+/** How long a cluster worker waits before running the pending effects of shards it just took. */
+const HANDOVER_GRACE_MS = 2000;
 
 /** Starts botflow. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BotflowApp> {
@@ -169,8 +179,13 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         }
       }
       const fresh = wanted.filter((s) => !epochs.has(s));
-      if (fresh.length > 0)
-        for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+      if (fresh.length === 0) return;
+      for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+      // The new shards' pending effects (left by a crash, a restart or their previous owner) run here.
+      // One worker runs them before start returns; a cluster worker first lets the previous owner
+      // finish what it was running for them (its queued ones it leaves: see the runner's `owns`).
+      if (options.ownAllShards === false) outboxSweeper.sweepIn(HANDOVER_GRACE_MS);
+      else await outboxSweeper.sweepOnce().catch(() => {});
     };
 
     const host = createConversationHost({
@@ -241,6 +256,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       outbox,
       dispatch,
       now,
+      ...(options.effectRetry === undefined ? {} : { retry: options.effectRetry }),
+      owns: (effect) => epochs.has(shardOf(effect.botId, effect.userId)),
+      onStoreOutage: (error) => outboxSweeper.noticeOutage(error),
       onFailure(effect, error, final) {
         metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });
         logger.warn(
@@ -254,19 +272,27 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
           'effect failed',
         );
       },
-      onMarkFailed(effect, error) {
+      onMarkFailed(error, unrecorded) {
         logger.warn(
-          {
-            bot_id: effect.botId,
-            user_id: effect.userId,
-            effect: effect.effect.type,
-            code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE',
-          },
-          'effect done but not recorded; it runs again on the next start',
+          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE', unrecorded },
+          'effect outcomes not recorded; retrying until they are (the effects do not run again)',
         );
       },
+      onMarkRecovered: () => logger.info('effect outcomes recorded again'),
     });
-    effects.enqueue(await outbox.pending(now(), 10_000));
+    const outboxSweeper = startOutboxSweeper({
+      read: (shards, at, limit) => outbox.pending(shards, at, limit),
+      runner: effects,
+      shards: owned,
+      now,
+      intervalMs: options.outboxSweepMs ?? 5000,
+      onOutage: (error) =>
+        logger.warn(
+          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' },
+          'store unavailable: effects wait for it and resume when it answers',
+        ),
+      onRecovered: () => logger.info('store available again: effects resume'),
+    });
     const timers = startTimerPoller({
       store,
       host,
@@ -275,6 +301,12 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       intervalMs: options.timerIntervalMs ?? 1000,
       onDue: (count) => metrics.timersDue.set(count),
       onError: (error) => logger.warn({ err: error }, 'timer poll failed'),
+      onOutage: (error) =>
+        logger.warn(
+          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' },
+          'store unavailable: timers fire when it answers',
+        ),
+      onRecovered: () => logger.info('store available again: timers fire'),
     });
 
     if (options.ownAllShards !== false)
@@ -369,6 +401,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       compiler,
       host,
       effects,
+      outboxSweeper,
       timers,
       logger,
       metrics,
@@ -397,6 +430,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         clearInterval(sweeper);
         await jobs.stop();
         await timers.stop();
+        await outboxSweeper.stop();
         await host.drain();
         // Effects still failing (Telegram down) stay in the outbox for the next start: drain, but bounded.
         const grace = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs ?? 5000).unref());

@@ -1,38 +1,40 @@
 /**
  * The effects outbox in Postgres: effects are inserted by the conversation commit; this records their
- * outcome (done, failed with the next attempt time, or dead) and finds the ones a restarted worker must
- * run again, so every committed effect runs at least once.
+ * outcome (done, failed with the next attempt time, or dead) and finds the pending ones of a worker's
+ * shards, which the runner re-reads after any failure and at start, so every committed effect runs at
+ * least once.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Effect } from '../flow/types.ts';
 import type { KeyedEffect } from '../runtime/conversation-host.ts';
 import type { EffectOutbox } from '../runtime/effect-runner.ts';
-import { batchWrites } from './batch-writes.ts';
 import { createSql } from './sql-client.ts';
 
-/** The outbox, plus recovery of pending effects. */
+/** The outbox, plus the read of pending effects. */
 export interface PostgresEffectOutbox extends EffectOutbox {
-  /** Pending effects whose next attempt is due, oldest first. */
-  pending(now: number, limit: number): Promise<KeyedEffect[]>;
+  /** Pending effects of conversations in `shards` whose next attempt is due, oldest first. */
+  pending(shards: readonly number[], now: number, limit: number): Promise<KeyedEffect[]>;
 }
+
+// An effect's shard is its conversation's (the row is written in the same commit as the effect).
+const PENDING_SQL = `
+  select e.idempotency_key, e.bot_id, e.user_id::text, e.effect, e.flow_version
+  from effects e
+  join conversations c on c.bot_id = e.bot_id and c.user_id = e.user_id
+  where e.status = 'pending' and e.next_attempt_at <= $1 and c.shard = any($2::int[])
+  order by e.id limit $3`;
 
 /** Creates the outbox over the ORM's pool. */
 export function createEffectOutbox(orm: MikroORM): PostgresEffectOutbox {
   const sql = createSql(orm);
-  // Marks that arrive within 20 ms are committed together (one WAL flush for many sends); nobody waits
-  // on a mark (the runner records it off the chat's chain), so the linger costs no latency.
-  const markDone = batchWrites<string>(
-    async (keys) => {
+  return {
+    async markDone(keys) {
+      if (keys.length === 0) return;
       await sql(
         `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`,
         [keys],
       );
     },
-    500,
-    20,
-  );
-  return {
-    markDone,
     async markFailed(key, failure) {
       await sql(
         `update effects set status = $2, attempts = $3, last_error = $4,
@@ -47,18 +49,15 @@ export function createEffectOutbox(orm: MikroORM): PostgresEffectOutbox {
         ],
       );
     },
-    async pending(now, limit) {
+    async pending(shards, now, limit) {
+      if (shards.length === 0 || limit <= 0) return [];
       const rows = await sql<{
         idempotency_key: string;
         bot_id: string;
         user_id: string;
         effect: Effect;
         flow_version: number;
-      }>(
-        `select idempotency_key, bot_id, user_id::text, effect, flow_version from effects
-         where status = 'pending' and next_attempt_at <= $1 order by id limit $2`,
-        [new Date(now).toISOString(), limit],
-      );
+      }>(PENDING_SQL, [new Date(now).toISOString(), shards, limit]);
       return rows.map((r) => ({
         key: r.idempotency_key,
         botId: r.bot_id,

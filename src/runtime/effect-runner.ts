@@ -1,44 +1,74 @@
 /**
  * Runs committed effects at least once, each under its idempotency key: per conversation in commit
  * order (a chat's messages keep their order), conversations in parallel. A transient failure is
- * retried with backoff; a permanent one is recorded as dead. An effect's result (a created charge)
- * comes back to its conversation as an event, itself idempotent by the effect's key. A done effect is
- * marked in the background: the chat's next send does not wait for that write, and a failed mark is
- * retried, never the handler (a message is not sent twice because the database blinked).
+ * retried with backoff; a permanent one is recorded as dead. A store outage is neither: it says
+ * nothing about the effect, so it is waited out without counting an attempt. An effect's result (a
+ * created charge) comes back to its conversation as an event, itself idempotent by the effect's key.
+ * Outcomes are recorded off the chat's chain, done-marks of one tick in one statement, and retried
+ * until recorded; until then the outcome is remembered here, so no read of the outbox runs it again
+ * (a message is not sent twice because the database blinked).
  */
 import { BotflowError } from '../errors.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, KeyedEffect } from './conversation-host.ts';
+import { isStoreOutage } from './is-store-outage.ts';
 
 /** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
 export type EffectHandler = (effect: KeyedEffect) => Promise<FlowEvent | null>;
 
+/** A failed attempt as the outbox records it. */
+export interface EffectFailure {
+  attempts: number;
+  error: string;
+  dead: boolean;
+  nextAttemptAt: number | null;
+}
+
 /** Where effect outcomes are recorded (the outbox table, in production). */
 export interface EffectOutbox {
-  markDone(key: string): Promise<void>;
-  markFailed(
-    key: string,
-    failure: { attempts: number; error: string; dead: boolean; nextAttemptAt: number | null },
-  ): Promise<void>;
+  /** Records every one of `keys` as done, in one statement. */
+  markDone(keys: readonly string[]): Promise<void>;
+  markFailed(key: string, failure: EffectFailure): Promise<void>;
 }
 
 export interface EffectRunnerOptions {
   handlers: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
   outbox: EffectOutbox;
   dispatch(input: Dispatch): Promise<unknown>;
-  /** Called when an effect fails for good (metrics, logs); never with secrets. */
+  /**
+   * Whether this process still owns the effect's conversation, checked before every attempt: an effect
+   * whose shard moved to another worker is left pending in the outbox for its new owner (default: all).
+   */
+  owns?(effect: KeyedEffect): boolean;
+  /** Called when an attempt fails for a reason of its own (metrics, logs); never with secrets. */
   onFailure?(effect: KeyedEffect, error: BotflowError, dead: boolean): void;
-  /** Called when a done effect could not be marked so (it stays pending and runs again on restart). */
-  onMarkFailed?(effect: KeyedEffect, error: unknown): void;
+  /** Called on every store outage the runner meets (a handler's, or recording an outcome). */
+  onStoreOutage?(error: unknown): void;
+  /** Called when recording outcomes starts failing (once, until they are recorded again). */
+  onMarkFailed?(error: unknown, unrecorded: number): void;
+  /** Called when outcomes are recorded again after `onMarkFailed`. */
+  onMarkRecovered?(): void;
   retry?: { baseMs: number; maxMs: number; maxAttempts: number };
+  /** How long done-marks gather before one statement records them all (default 100 ms). */
+  markEveryMs?: number;
   now(): number;
   random?(): number;
 }
 
 /** Runs effects. */
 export interface EffectRunner {
+  /** Queues freshly committed effects (any this process already has or had is skipped). */
   enqueue(effects: KeyedEffect[]): void;
-  /** Effects queued or running. */
+  /**
+   * Queues effects an outbox read found pending, the read having started when `checkpoint` returned
+   * `since`; skips those running here or finished here, recorded or not.
+   */
+  recover(effects: KeyedEffect[], since: number): void;
+  /** A mark to take before reading the outbox: the read will see every outcome recorded up to now. */
+  checkpoint(): number;
+  /** The store answers again: ends every wait for it, so retries and unrecorded outcomes go at once. */
+  wake(): void;
+  /** Effects queued or running, plus outcomes not yet recorded. */
   readonly pending: number;
   /** Resolves when every queued effect has finished (done or dead) and its outcome is recorded. */
   idle(): Promise<void>;
@@ -51,46 +81,110 @@ function asCoded(error: unknown): BotflowError {
   return new BotflowError('UPSTREAM_FAILED', 'effect failed', { cause: error });
 }
 
-/** Attempts at recording a done effect before leaving it pending for the next start. */
-const MARK_ATTEMPTS = 5;
+/** Recorded keys kept at most (when no outbox read ever prunes them). */
+const MAX_REMEMBERED = 100_000;
 
 /** Creates a runner. */
 export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   const retry = options.retry ?? { baseMs: 200, maxMs: 30_000, maxAttempts: 8 };
   const random = options.random ?? Math.random;
+  const markEveryMs = options.markEveryMs ?? 100;
   const chains = new Map<string, Promise<void>>();
   const inFlight = new Set<string>();
+  /** Finished here, outcome not yet recorded: null for done, else the dead failure. */
+  const unrecorded = new Map<string, EffectFailure | null>();
+  /** Finished here and recorded, by the checkpoint value after its record (in that order). */
+  const recorded = new Map<string, number>();
+  const sleepers = new Set<() => void>();
+  let generation = 0;
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushing = false;
+  let markFailures = 0;
   let pending = 0;
   let stopped = false;
   let waiters: Array<() => void> = [];
 
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+  /** Waits `ms`; a wakeable wait (for the store) also ends on `wake`. */
+  function sleep(ms: number, wakeable = false): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        sleepers.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      timer.unref?.();
+      if (wakeable) sleepers.add(end);
+    });
+  }
   /** Exponential backoff before attempt `attempt + 1`, capped at `retry.maxMs`. */
   const backoffMs = (attempt: number) => Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
+  const jittered = (ms: number) => ms * (0.5 + random() / 2);
 
-  /** Records a done effect off the chat's chain, retrying the write (not the effect) a few times. */
-  function markDone(item: KeyedEffect): void {
+  /** Remembers an outcome and has it recorded with the next tick's statement. */
+  function finish(key: string, failure: EffectFailure | null): void {
+    unrecorded.set(key, failure);
     pending += 1;
-    void (async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await options.outbox.markDone(item.key);
-          return;
-        } catch (error) {
-          if (attempt >= MARK_ATTEMPTS || stopped) {
-            options.onMarkFailed?.(item, error);
-            return;
-          }
-          await sleep(backoffMs(attempt));
-        }
+    scheduleFlush(markEveryMs);
+  }
+
+  function scheduleFlush(ms: number): void {
+    if (flushTimer !== null || flushing || stopped) return;
+    flushTimer = setTimeout(() => {
+      flushTimer = null;
+      void flush();
+    }, ms);
+    flushTimer.unref?.();
+  }
+
+  /** Records every outcome finished so far: the done ones in one statement, then each dead one. */
+  async function flush(): Promise<void> {
+    flushing = true;
+    const batch = [...unrecorded];
+    try {
+      const done = batch.filter(([, failure]) => failure === null).map(([key]) => key);
+      if (done.length > 0) {
+        await options.outbox.markDone(done);
+        remember(done);
       }
-    })().finally(settle);
+      for (const [key, failure] of batch) {
+        if (failure === null) continue;
+        await options.outbox.markFailed(key, failure);
+        remember([key]);
+      }
+      if (markFailures > 0) options.onMarkRecovered?.();
+      markFailures = 0;
+    } catch (error) {
+      if (markFailures === 0) options.onMarkFailed?.(error, unrecorded.size);
+      if (isStoreOutage(error)) options.onStoreOutage?.(error);
+      markFailures += 1;
+    } finally {
+      flushing = false;
+    }
+    if (unrecorded.size > 0)
+      scheduleFlush(markFailures > 0 ? jittered(backoffMs(markFailures)) : markEveryMs);
+  }
+
+  /** Moves recorded outcomes from `unrecorded` to `recorded`. */
+  function remember(keys: readonly string[]): void {
+    generation += 1;
+    for (const key of keys) {
+      unrecorded.delete(key);
+      recorded.set(key, generation);
+      settle();
+    }
+    for (const key of recorded.keys()) {
+      if (recorded.size <= MAX_REMEMBERED) break;
+      recorded.delete(key);
+    }
   }
 
   async function runOne(item: KeyedEffect): Promise<void> {
     const handler = options.handlers[item.effect.type];
-    for (let attempt = 1; ; attempt++) {
-      if (stopped) return;
+    let attempt = 0;
+    let outages = 0;
+    for (;;) {
+      if (stopped || options.owns?.(item) === false) return;
       try {
         const result = handler === undefined ? null : await handler(item);
         // A result (a created charge) goes back to the conversation before the effect counts as done;
@@ -103,29 +197,34 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
             inputKey: `effect:${item.key}`,
           });
       } catch (thrown) {
-        if (await failed(item, thrown, attempt)) return;
+        if (isStoreOutage(thrown)) {
+          // Not the effect's fault and not a reason to give up: wait for the store, uncounted.
+          options.onStoreOutage?.(thrown);
+          outages += 1;
+          await sleep(jittered(backoffMs(outages)), true);
+          continue;
+        }
+        attempt += 1;
+        if (await failed(item, asCoded(thrown), attempt)) return;
         continue;
       }
-      markDone(item);
+      finish(item.key, null);
       return;
     }
   }
 
   /** Records a failed attempt; true when the effect is dead (no more attempts), after waiting otherwise. */
-  async function failed(item: KeyedEffect, thrown: unknown, attempt: number): Promise<boolean> {
-    const error = asCoded(thrown);
+  async function failed(item: KeyedEffect, error: BotflowError, attempt: number): Promise<boolean> {
     const dead = !error.retryable || attempt >= retry.maxAttempts;
-    const delay = backoffMs(attempt) * (0.5 + random() / 2);
-    await options.outbox
-      .markFailed(item.key, {
-        attempts: attempt,
-        error: `${error.code}: ${error.message}`,
-        dead,
-        nextAttemptAt: dead ? null : options.now() + delay,
-      })
-      .catch(() => {});
+    const delay = jittered(backoffMs(attempt));
+    const failure = {
+      attempts: attempt,
+      error: `${error.code}: ${error.message}`,
+      dead,
+      nextAttemptAt: dead ? null : options.now() + delay,
+    };
+    options.onFailure?.(item, error, dead);
     if (dead) {
-      options.onFailure?.(item, error, true);
       if (item.effect.type === 'createCharge') {
         await options
           .dispatch({
@@ -136,9 +235,13 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
           })
           .catch(() => {});
       }
+      finish(item.key, failure);
       return true;
     }
-    options.onFailure?.(item, error, false);
+    // Best effort: the effect stays in flight here, so a lost record of an attempt loses nothing.
+    await options.outbox.markFailed(item.key, failure).catch((e: unknown) => {
+      if (isStoreOutage(e)) options.onStoreOutage?.(e);
+    });
     await sleep(delay);
     return false;
   }
@@ -152,22 +255,41 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     }
   }
 
+  function enqueue(effects: KeyedEffect[]): void {
+    for (const item of effects) {
+      if (inFlight.has(item.key) || unrecorded.has(item.key) || recorded.has(item.key)) continue;
+      inFlight.add(item.key);
+      pending += 1;
+      const chainKey = `${item.botId}:${item.userId}`;
+      const next = (chains.get(chainKey) ?? Promise.resolve())
+        .then(() => runOne(item))
+        .catch(() => {})
+        .finally(() => {
+          inFlight.delete(item.key);
+          if (chains.get(chainKey) === next) chains.delete(chainKey);
+          settle();
+        });
+      chains.set(chainKey, next);
+    }
+  }
+
   return {
-    enqueue(effects) {
-      for (const item of effects) {
-        if (inFlight.has(item.key)) continue;
-        inFlight.add(item.key);
-        pending += 1;
-        const chainKey = `${item.botId}:${item.userId}`;
-        const next = (chains.get(chainKey) ?? Promise.resolve())
-          .then(() => runOne(item))
-          .catch(() => {})
-          .finally(() => {
-            inFlight.delete(item.key);
-            if (chains.get(chainKey) === next) chains.delete(chainKey);
-            settle();
-          });
-        chains.set(chainKey, next);
+    enqueue,
+    recover(effects, since) {
+      // A read that started after a record saw it: those keys need no remembering any more.
+      for (const [key, at] of recorded) {
+        if (at > since) break;
+        recorded.delete(key);
+      }
+      enqueue(effects);
+    },
+    checkpoint: () => generation,
+    wake() {
+      for (const end of [...sleepers]) end();
+      if (markFailures > 0 && flushTimer !== null) {
+        clearTimeout(flushTimer);
+        flushTimer = null;
+        void flush();
       }
     },
     get pending() {
@@ -178,6 +300,8 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     },
     stop() {
       stopped = true;
+      if (flushTimer !== null) clearTimeout(flushTimer);
+      flushTimer = null;
     },
   };
 }

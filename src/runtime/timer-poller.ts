@@ -1,9 +1,12 @@
 /**
  * Fires durable timers: polls the store for pending timers due in the shards this worker owns and
  * posts each into its conversation's mailbox. Overdue timers (after a restart) fire on the first poll;
- * a timer already posted is not posted again while in flight, and commits dedupe by its key.
+ * a timer already posted is not posted again while in flight, and commits dedupe by its key. A store
+ * outage stops nothing: polling goes on, the outage is reported once, and the timers it kept from
+ * firing (still pending in the store) fire on the first poll after it.
  */
 import type { ConversationHost } from './conversation-host.ts';
+import { isStoreOutage } from './is-store-outage.ts';
 import type { ConversationStore } from './ports.ts';
 
 export interface TimerPollerOptions {
@@ -13,7 +16,12 @@ export interface TimerPollerOptions {
   now(): number;
   intervalMs?: number;
   batch?: number;
+  /** A failure that is not a store outage (each one). */
   onError?(error: unknown): void;
+  /** The store became unreachable (once per outage). */
+  onOutage?(error: unknown): void;
+  /** A poll succeeded after `onOutage`. */
+  onRecovered?(): void;
   onDue?(count: number): void;
 }
 
@@ -29,10 +37,30 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
   const inFlight = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
+  let down = false;
   let polling: Promise<unknown> = Promise.resolve();
 
+  /** Reports a failure: an outage once until the next successful poll, anything else each time. */
+  function report(error: unknown): void {
+    if (!isStoreOutage(error)) options.onError?.(error);
+    else if (!down) {
+      down = true;
+      options.onOutage?.(error);
+    }
+  }
+
   async function pollOnce(): Promise<number> {
-    const due = await options.store.dueTimers(options.shards(), options.now(), options.batch ?? 500);
+    let due;
+    try {
+      due = await options.store.dueTimers(options.shards(), options.now(), options.batch ?? 500);
+    } catch (error) {
+      report(error);
+      throw error;
+    }
+    if (down) {
+      down = false;
+      options.onRecovered?.();
+    }
     options.onDue?.(due.length);
     let posted = 0;
     for (const t of due) {
@@ -48,7 +76,7 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
           inputKey: key,
           timer: { timerId: t.timerId, dueAt: t.dueAt },
         })
-        .catch((error: unknown) => options.onError?.(error))
+        .catch(report)
         .finally(() => inFlight.delete(key));
     }
     return posted;
@@ -56,7 +84,7 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
 
   const loop = async () => {
     if (stopped) return;
-    polling = pollOnce().catch((error: unknown) => options.onError?.(error));
+    polling = pollOnce().catch(() => {});
     await polling;
     if (!stopped) timer = setTimeout(loop, options.intervalMs);
   };

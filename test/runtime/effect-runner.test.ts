@@ -15,18 +15,46 @@ function recordingOutbox(failDone = 0) {
   const failed: Array<{ key: string; dead: boolean; error: string }> = [];
   let toFail = failDone;
   const outbox: EffectOutbox = {
-    async markDone(key) {
+    async markDone(keys) {
       if (toFail > 0) {
         toFail -= 1;
         throw new BotflowError('STORE_UNAVAILABLE', 'database down');
       }
-      done.push(key);
+      done.push(...keys);
     },
     async markFailed(key, failure) {
       failed.push({ key, dead: failure.dead, error: failure.error });
     },
   };
   return { outbox, done, failed };
+}
+
+/** An outbox that refuses every write while `down` (Postgres unreachable), counting what it refused. */
+function outageOutbox() {
+  const store = {
+    down: false,
+    refused: 0,
+    doneStatements: 0,
+    done: [] as string[],
+    dead: [] as string[],
+    outbox: undefined as unknown as EffectOutbox,
+  };
+  const refuse = () => {
+    store.refused += 1;
+    throw new BotflowError('STORE_UNAVAILABLE', 'the database did not answer');
+  };
+  store.outbox = {
+    async markDone(keys) {
+      if (store.down) refuse();
+      store.doneStatements += 1;
+      store.done.push(...keys);
+    },
+    async markFailed(key, failure) {
+      if (store.down) refuse();
+      if (failure.dead) store.dead.push(key);
+    },
+  };
+  return store;
 }
 
 const send = (key: string, userId = '1', text = key): KeyedEffect => ({
@@ -108,21 +136,171 @@ describe('effect runner', () => {
     assert.deepEqual(done, ['k1'], 'idle waits for the mark, which the third try recorded');
   });
 
-  it('after five failed marks it reports the effect and leaves it pending', async () => {
-    const { outbox, done } = recordingOutbox(99);
-    const reported: string[] = [];
+  it('keeps retrying outcomes while the outbox is down, and never runs the effect again meanwhile', async () => {
+    const store = outageOutbox();
+    const sent: string[] = [];
+    const reported: unknown[] = [];
+    let recovered = 0;
     const runner = createEffectRunner({
-      handlers: { send: async () => null },
-      outbox,
+      handlers: {
+        send: async (item) => {
+          sent.push(item.key);
+          return null;
+        },
+        notice: async () => {
+          throw new BotflowError('UPSTREAM_REJECTED', 'chat not found');
+        },
+      },
+      outbox: store.outbox,
       dispatch: async () => {},
       now: Date.now,
       retry: FAST,
-      onMarkFailed: (item) => reported.push(item.key),
+      markEveryMs: 5,
+      onMarkFailed: (error) => reported.push(error),
+      onMarkRecovered: () => (recovered += 1),
     });
-    runner.enqueue([send('k2')]);
+    store.down = true;
+    const notice: KeyedEffect = { ...send('n1', '2'), effect: { type: 'notice', text: 'x' } as never };
+    runner.enqueue([send('k2'), send('k3'), notice]);
+    // Well past the old five tries; meanwhile the outbox still lists them as pending, and every read
+    // of it (a sweep) hands them back: none runs again.
+    await new Promise((r) => setTimeout(r, 150));
+    for (let i = 0; i < 5; i++) {
+      runner.recover([send('k2'), send('k3'), notice], runner.checkpoint());
+      runner.enqueue([send('k2')]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(store.refused >= 6, `marks were retried (${store.refused} refused)`);
+    assert.equal(reported.length, 1, 'one report for the whole outage');
+    assert.ok(runner.pending > 0, 'not idle while outcomes are unrecorded');
+    store.down = false;
     await runner.idle();
-    assert.deepEqual(done, []);
-    assert.deepEqual(reported, ['k2']);
+    assert.deepEqual(sent, ['k2', 'k3'], 'each handler ran once');
+    assert.deepEqual([...store.done].sort(), ['k2', 'k3']);
+    assert.deepEqual(store.dead, ['n1'], 'the dead outcome is recorded too');
+    assert.equal(recovered, 1);
+    assert.ok(
+      store.doneStatements <= 2,
+      `done-marks of one tick go in one statement (${store.doneStatements})`,
+    );
+  });
+
+  it('a store outage in a handler is waited out without counting attempts: no dead charge', async () => {
+    const { outbox, done, failed } = recordingOutbox();
+    const dispatched: Dispatch[] = [];
+    const outages: unknown[] = [];
+    let calls = 0;
+    const runner = createEffectRunner({
+      handlers: {
+        createCharge: async () => {
+          calls += 1;
+          if (calls <= 10) throw new BotflowError('STORE_UNAVAILABLE', 'the database did not answer');
+          return { type: 'payment.created', order: 'pay:1', charge_id: 'ch1', br_code: '000201' };
+        },
+      },
+      outbox,
+      dispatch: async (input) => {
+        dispatched.push(input);
+      },
+      now: Date.now,
+      retry: FAST,
+      onStoreOutage: (error) => outages.push(error),
+    });
+    runner.enqueue([charge('c9')]);
+    await runner.idle();
+    assert.equal(calls, 11, 'ten outage failures, more than maxAttempts (3), then success');
+    assert.deepEqual(
+      dispatched.map((d) => d.event.type),
+      ['payment.created'],
+      'never payment.create_failed',
+    );
+    assert.deepEqual(failed, [], 'no attempt recorded against the effect, and it is not dead');
+    assert.deepEqual(done, ['c9']);
+    assert.equal(outages.length, 10);
+  });
+
+  it('wake ends the waits for the store at once', async () => {
+    let calls = 0;
+    const { outbox, done } = recordingOutbox();
+    const runner = createEffectRunner({
+      handlers: {
+        send: async () => {
+          calls += 1;
+          if (calls === 1) throw new BotflowError('STORE_UNAVAILABLE', 'redis down');
+          return null;
+        },
+      },
+      outbox,
+      dispatch: async () => {},
+      now: Date.now,
+      retry: { baseMs: 60_000, maxMs: 60_000, maxAttempts: 3 },
+      random: () => 1,
+    });
+    runner.enqueue([send('w1')]);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(calls, 1, 'waiting a minute for the store');
+    const started = Date.now();
+    runner.wake();
+    await runner.idle();
+    assert.ok(Date.now() - started < 1000);
+    assert.deepEqual(done, ['w1']);
+  });
+
+  it('an outbox read that started before a record does not run that effect again', async () => {
+    let sends = 0;
+    const { outbox, done } = recordingOutbox();
+    const runner = createEffectRunner({
+      handlers: {
+        send: async () => {
+          sends += 1;
+          return null;
+        },
+      },
+      outbox,
+      dispatch: async () => {},
+      now: Date.now,
+      markEveryMs: 1,
+    });
+    const since = runner.checkpoint(); // a sweep's read starts: it will still see r1 as pending
+    runner.enqueue([send('r1')]);
+    await runner.idle();
+    assert.deepEqual(done, ['r1']);
+    runner.recover([send('r1')], since);
+    await runner.idle();
+    assert.equal(sends, 1, 'the stale read is skipped');
+    // A read that started after the record would not list r1; one that does (someone reset it) runs it.
+    runner.recover([], runner.checkpoint());
+    runner.recover([send('r1')], runner.checkpoint());
+    await runner.idle();
+    assert.equal(sends, 2);
+  });
+
+  it('leaves the effects of a conversation it no longer owns to their new owner', async () => {
+    const sent: string[] = [];
+    const { outbox, done, failed } = recordingOutbox();
+    let owned = true;
+    const runner = createEffectRunner({
+      handlers: {
+        send: async (item) => {
+          sent.push(item.key);
+          owned = false; // the shard moves to another worker while the first message is sent
+          return null;
+        },
+      },
+      outbox,
+      dispatch: async () => {},
+      now: Date.now,
+      owns: () => owned,
+    });
+    runner.enqueue([send('o1'), send('o2'), send('o3')]);
+    await runner.idle();
+    assert.deepEqual(sent, ['o1'], 'the queued ones are not run here');
+    assert.deepEqual(done, ['o1']);
+    assert.deepEqual(failed, [], 'nor marked: they stay pending in the outbox');
+    owned = true;
+    runner.enqueue([send('o2')]);
+    await runner.idle();
+    assert.deepEqual(sent, ['o1', 'o2'], 'a later read (the shard came back) runs them');
   });
 
   it('retries a transient failure, records a permanent one as dead, and reports both', async () => {
