@@ -1,0 +1,239 @@
+/**
+ * Runs one fault end to end: a fresh cluster, buyers walking the demo funnel, the fault injected
+ * once a quarter of them are done, then the wait for recovery, the stuck-effects check, a settle, and
+ * the measured report with the guarantees it broke. The cluster is always closed (process tree
+ * stopped, database dropped), whatever happens.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BuyerOutcome } from '../../src/demo/buyer.ts';
+import { driveBuyers, personaOf, type PushedUpdates } from './drive-buyers.ts';
+import {
+  emptyHostileResult,
+  type HostileResult,
+  payBeforeCreated,
+  replayLate,
+  sendForgeries,
+} from './hostile-inputs.ts';
+import { countStuck, type Guarantees, measureGuarantees, type Recovery, settle, watchRecovery } from './measure-fault.ts';
+import { type Cluster, startCluster } from './start-cluster.ts';
+
+export const FAULTS = ['kill_worker', 'postgres_cut', 'redis_cut', 'webhooks_hostile'] as const;
+export type FaultName = (typeof FAULTS)[number];
+
+export interface FaultOptions {
+  buyers: number;
+  cutSeconds: number;
+  /** How long after recovery an effect may still be pending before it counts as stuck. */
+  stuckSeconds: number;
+  logDir: string;
+  logLevel: string;
+  log(message: string): void;
+}
+
+/** One fault's report line. */
+export type FaultReport = {
+  fault: FaultName;
+  ok: boolean;
+  failures: string[];
+  stuck_effects: number;
+  stuck_by_type: Record<string, number>;
+  resends_after_crash: number;
+  inflight_effects_at_kill: number | null;
+  recovery_seconds: number | null;
+  first_commit_seconds: number | null;
+  cut_seconds: number | null;
+  settled: boolean;
+  hostile: HostileResult | null;
+  duration_seconds: number;
+  log: string;
+  error?: string;
+} & Partial<Guarantees>;
+
+/** What the injection tells the report. */
+interface Injected {
+  referenceAt: number;
+  recovery: Promise<Recovery>;
+  inflightAtKill: number | null;
+  hostile: HostileResult | null;
+}
+
+/** Kills one worker with SIGKILL and waits (at most 30 s) for the primary to fork its replacement. */
+async function killWorker(cluster: Cluster, log: FaultOptions['log']): Promise<number> {
+  const before = cluster.workerPids();
+  const victim = before[0];
+  if (victim === undefined) throw new Error('no worker process to kill');
+  const { rows } = await cluster.db.query<{ n: string }>(
+    `select count(*)::text as n from effects where status = 'pending'`,
+  );
+  process.kill(victim, 'SIGKILL');
+  log(`kill_worker: SIGKILL to worker ${victim} with ${rows[0]!.n} effects pending`);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const now = cluster.workerPids();
+    if (now.length >= before.length && !now.includes(victim)) break;
+    await sleep(100);
+  }
+  return Number(rows[0]!.n);
+}
+
+/** Injects the fault; resolves at its recovery moment. */
+async function inject(
+  fault: FaultName,
+  cluster: Cluster,
+  options: FaultOptions,
+  ctx: { pushed: PushedUpdates; direct: Map<number, number[]>; firstUser: () => number },
+): Promise<Omit<Injected, 'recovery'>> {
+  const watch = (referenceAt: number) => ({ referenceAt, inflightAtKill: null, hostile: null });
+  switch (fault) {
+    case 'kill_worker': {
+      const killedAt = Date.now();
+      const inflight = await killWorker(cluster, options.log);
+      return { ...watch(killedAt), inflightAtKill: inflight };
+    }
+    case 'postgres_cut':
+    case 'redis_cut': {
+      const proxy = fault === 'postgres_cut' ? cluster.postgres : cluster.redis;
+      proxy.cut();
+      options.log(`${fault}: cut for ${options.cutSeconds} s`);
+      await sleep(options.cutSeconds * 1000);
+      proxy.restore();
+      options.log(`${fault}: restored`);
+      return watch(Date.now());
+    }
+    case 'webhooks_hostile': {
+      const hostile = emptyHostileResult();
+      await sendForgeries(cluster, ctx.firstUser(), hostile);
+      options.log(`webhooks_hostile: ${hostile.sent} forged inputs sent`);
+      return { ...watch(Date.now()), hostile };
+    }
+  }
+}
+
+/** The guarantees a report breaks, in words. */
+function failuresOf(fault: FaultName, r: FaultReport): string[] {
+  const failures: string[] = [];
+  const check = (bad: boolean, what: string) => bad && failures.push(what);
+  check((r.acknowledged_not_committed ?? 0) > 0, `${r.acknowledged_not_committed} acknowledged updates not committed`);
+  check((r.duplicate_charges ?? 0) > 0, `${r.duplicate_charges} duplicate charges`);
+  check((r.duplicate_grants ?? 0) > 0, `${r.duplicate_grants} duplicate grants`);
+  check((r.duplicate_purchases ?? 0) > 0, `${r.duplicate_purchases} duplicate Purchase events`);
+  check(r.stuck_effects > 0, `${r.stuck_effects} effects stuck pending`);
+  check((r.dead_effects ?? 0) > 0, `${r.dead_effects} effects given up (dead)`);
+  check((r.paid_without_access ?? 0) > 0, `${r.paid_without_access} paid orders without access`);
+  check((r.paid_without_purchase ?? 0) > 0, `${r.paid_without_purchase} paid orders without a Purchase`);
+  check((r.paid_not_paid_at_gateway ?? 0) > 0, `${r.paid_not_paid_at_gateway} orders paid that the gateway never paid`);
+  if (fault === 'kill_worker')
+    check(
+      r.resends_after_crash > (r.inflight_effects_at_kill ?? 0),
+      `${r.resends_after_crash} re-sends after the crash, above the ${r.inflight_effects_at_kill} effects in flight`,
+    );
+  else check((r.duplicate_sends ?? 0) > 0, `${r.duplicate_sends} duplicate sends without a crash`);
+  if (r.hostile !== null) {
+    check(r.hostile.forged_accepted > 0, `${r.hostile.forged_accepted} forged inputs accepted`);
+    check(r.hostile.retryable_answers > 0, `${r.hostile.retryable_answers} forged or unroutable inputs answered 5xx`);
+    check(r.hostile.replays_refused > 0, `${r.hostile.replays_refused} replays of acknowledged updates refused`);
+  }
+  if (r.error !== undefined) failures.push(`the run failed: ${r.error}`);
+  return failures;
+}
+
+/** Runs one fault and returns its report (never throws: a crash of the run is a failed report). */
+export async function runFault(fault: FaultName, options: FaultOptions): Promise<FaultReport> {
+  const started = Date.now();
+  const report: FaultReport = {
+    fault,
+    ok: false,
+    failures: [],
+    stuck_effects: 0,
+    stuck_by_type: {},
+    resends_after_crash: 0,
+    inflight_effects_at_kill: null,
+    recovery_seconds: null,
+    first_commit_seconds: null,
+    cut_seconds: fault.endsWith('_cut') ? options.cutSeconds : null,
+    settled: false,
+    hostile: null,
+    duration_seconds: 0,
+    log: '',
+  };
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await startCluster({
+      label: fault,
+      logDir: options.logDir,
+      logLevel: options.logLevel,
+      webhookRetry: { baseMs: 250, attempts: 10 },
+    });
+    report.log = cluster.logPath;
+    options.log(`${fault}: cluster up at ${cluster.url} (log ${cluster.logPath})`);
+    Object.assign(report, await exercise(fault, cluster, options));
+  } catch (error) {
+    report.error = (error as Error).message;
+  } finally {
+    await cluster?.close();
+  }
+  report.duration_seconds = Math.round((Date.now() - started) / 100) / 10;
+  report.failures = failuresOf(fault, report);
+  report.ok = report.failures.length === 0;
+  return report;
+}
+
+/** Drives buyers, injects the fault mid-run, and measures. */
+async function exercise(fault: FaultName, cluster: Cluster, options: FaultOptions): Promise<Partial<FaultReport>> {
+  const pushed: PushedUpdates = new Map();
+  const direct = new Map<number, number[]>();
+  const hostile = fault === 'webhooks_hostile';
+  if (hostile) {
+    cluster.sandbox.setDelivery({ duplicates: 2, reorder: true, delayMs: 150, concurrent: true });
+    payBeforeCreated(cluster, (userId) => personaOf(userId % 1000) === 'payer');
+  }
+  const trigger = Math.max(1, Math.floor(options.buyers / 4));
+  let fire: () => void = () => {};
+  const triggered = new Promise<void>((resolve) => (fire = resolve));
+  const buyers = driveBuyers(cluster, {
+    buyers: options.buyers,
+    concurrency: Math.min(25, Math.max(3, Math.ceil(options.buyers / 4))),
+    waitMs: options.cutSeconds * 1000 + 60_000,
+    duplicateEvery: hostile ? 3 : 0,
+    pushed,
+    onProgress: (done) => done >= trigger && fire(),
+  }).finally(() => fire());
+  await triggered;
+  const firstUser = () => userOf(pushed);
+  const injected = await inject(fault, cluster, options, { pushed, direct, firstUser });
+  const recovery = watchRecovery(cluster.db, injected.referenceAt, options.stuckSeconds * 1000 + 5_000);
+  const outcomes: BuyerOutcome[] = await buyers;
+  options.log(`${fault}: ${outcomes.length} buyers done`);
+  let referenceAt = injected.referenceAt;
+  if (hostile) {
+    await replayLate(cluster, pushed, direct, injected.hostile!, Math.max(10, Math.floor(options.buyers / 2)));
+    referenceAt = Date.now();
+  }
+  const wait = referenceAt + options.stuckSeconds * 1000 - Date.now();
+  if (wait > 0) await sleep(wait);
+  const stuck = await countStuck(cluster.db, options.stuckSeconds * 1000);
+  const recovered = await recovery;
+  const settled = await settle(cluster, 30_000);
+  await Promise.race([Promise.all([cluster.fake.settled(), cluster.sandbox.settled()]), sleep(20_000)]);
+  const guarantees = await measureGuarantees(cluster, { pushed, direct, outcomes });
+  return {
+    ...guarantees,
+    stuck_effects: stuck.stuck,
+    stuck_by_type: stuck.byType,
+    resends_after_crash: fault === 'kill_worker' ? guarantees.duplicate_sends : 0,
+    inflight_effects_at_kill: injected.inflightAtKill,
+    recovery_seconds: recovered.drainSeconds,
+    first_commit_seconds: recovered.firstCommitSeconds,
+    settled,
+    hostile: injected.hostile,
+  };
+}
+
+/** The user of the first pushed message (a real buyer the forged callbacks claim to come from). */
+function userOf(pushed: PushedUpdates): number {
+  for (const p of pushed.values()) {
+    const from = (p.update['message'] as { from?: { id?: number } } | undefined)?.from?.id;
+    if (from !== undefined) return from;
+  }
+  return 1;
+}
