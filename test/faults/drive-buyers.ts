@@ -55,7 +55,17 @@ function tolerantSandbox(sandbox: SandboxGateway): SandboxGateway {
   };
 }
 
-/** Runs `buyers` buyers, `concurrency` at a time; `onProgress` sees each finished buyer. */
+/** What the buyers did, and how often one clicked the ad again because botflow was not reachable. */
+export interface BuyersRun {
+  outcomes: BuyerOutcome[];
+  clickRetries: number;
+}
+
+/**
+ * Runs `buyers` buyers, `concurrency` at a time; `onProgress` sees each finished buyer. A buyer whose
+ * click on the tracking link fails (a cut, a killed worker) clicks again, like a person would, until
+ * their wait runs out, so a fault does not burn through the buyers who had not started yet.
+ */
 export async function driveBuyers(
   cluster: Cluster,
   options: {
@@ -68,7 +78,7 @@ export async function driveBuyers(
     pushed: PushedUpdates;
     onProgress?(done: number): void;
   },
-): Promise<BuyerOutcome[]> {
+): Promise<BuyersRun> {
   const fake = recordingFake(cluster.fake, options.pushed, options.duplicateEvery ?? 0);
   const inbox = createInbox(cluster.fake);
   const ctx = {
@@ -84,11 +94,20 @@ export async function driveBuyers(
   ctx.inbox.next = (chat, from, test, timeoutMs) => next(chat, from, test, timeoutMs ?? options.waitMs);
   const base = 6_000_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
   const outcomes: BuyerOutcome[] = [];
+  let clickRetries = 0;
   let cursor = 0;
+  const walk = async (i: number) => {
+    const deadline = Date.now() + options.waitMs;
+    for (;;) {
+      const outcome = await runBuyer(ctx, base + i, personaOf(i), i % 20 !== 7);
+      if (outcome.started || outcome.error === null || Date.now() > deadline) return outcome;
+      clickRetries += 1;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  };
   const lane = async () => {
     while (cursor < options.buyers) {
-      const i = cursor++;
-      outcomes.push(await runBuyer(ctx, base + i, personaOf(i), i % 20 !== 7));
+      outcomes.push(await walk(cursor++));
       options.onProgress?.(outcomes.length);
     }
   };
@@ -97,5 +116,5 @@ export async function driveBuyers(
   } finally {
     inbox.close();
   }
-  return outcomes;
+  return { outcomes, clickRetries };
 }

@@ -124,7 +124,7 @@ function acknowledgedUpdates(cluster: Cluster, direct: Map<number, number[]>): S
   return ids;
 }
 
-/** Acknowledged updates that had to commit their input key, but whose key is not in processed_inputs. */
+/** Acknowledged updates that had to commit their input key (checked), and those whose key is not in processed_inputs. */
 async function countNotCommitted(cluster: Cluster, acknowledged: Set<number>, pushed: PushedUpdates) {
   const keys = [...acknowledged]
     .filter((id) => pushed.get(id)?.mustCommit === true)
@@ -134,7 +134,7 @@ async function countNotCommitted(cluster: Cluster, acknowledged: Set<number>, pu
     [keys],
   );
   const committed = new Set(rows.map((r) => r.key));
-  return keys.filter((k) => !committed.has(k));
+  return { checked: keys.length, missing: keys.filter((k) => !committed.has(k)) };
 }
 
 /** Purchase events per order: at the fake Graph API and in the conversions outbox. */
@@ -181,7 +181,8 @@ export async function measureGuarantees(
     buyers: input.outcomes.length,
     buyer_errors: errors.length,
     acknowledged: acknowledged.size,
-    acknowledged_not_committed: notCommitted.length,
+    acknowledged_must_commit: notCommitted.checked,
+    acknowledged_not_committed: notCommitted.missing.length,
     duplicate_charges: extra(charges.values()),
     duplicate_grants: extra(grants.map((g) => Number(g.n))),
     duplicate_purchases: Math.max(extra(purchases.atMeta.values()), extra(purchases.inOutbox.values())),
@@ -192,7 +193,7 @@ export async function measureGuarantees(
     paid_not_paid_at_gateway: falsePaid.length,
     dead_effects: Number(effects.find((e) => e.status === 'dead')?.n ?? 0),
     samples: {
-      not_committed: notCommitted.slice(0, 5),
+      not_committed: notCommitted.missing.slice(0, 5),
       buyer_errors: errors.slice(0, 5).map((o) => `${o.persona} ${o.userId}: ${o.error}`),
     },
   };

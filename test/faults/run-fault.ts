@@ -5,7 +5,6 @@
  * stopped, database dropped), whatever happens.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BuyerOutcome } from '../../src/demo/buyer.ts';
 import { driveBuyers, personaOf, type PushedUpdates } from './drive-buyers.ts';
 import {
   emptyHostileResult,
@@ -43,6 +42,8 @@ export type FaultReport = {
   first_commit_seconds: number | null;
   cut_seconds: number | null;
   settled: boolean;
+  /** Clicks on the tracking link repeated because botflow did not answer the first (see drive-buyers). */
+  click_retries?: number;
   hostile: HostileResult | null;
   duration_seconds: number;
   log: string;
@@ -202,7 +203,7 @@ async function exercise(fault: FaultName, cluster: Cluster, options: FaultOption
   const firstUser = () => userOf(pushed);
   const injected = await inject(fault, cluster, options, { pushed, direct, firstUser });
   const recovery = watchRecovery(cluster.db, injected.referenceAt, options.stuckSeconds * 1000 + 5_000);
-  const outcomes: BuyerOutcome[] = await buyers;
+  const { outcomes, clickRetries } = await buyers;
   options.log(`${fault}: ${outcomes.length} buyers done`);
   let referenceAt = injected.referenceAt;
   if (hostile) {
@@ -226,6 +227,7 @@ async function exercise(fault: FaultName, cluster: Cluster, options: FaultOption
     first_commit_seconds: recovered.firstCommitSeconds,
     settled,
     hostile: injected.hostile,
+    click_retries: clickRetries,
   };
 }
 
