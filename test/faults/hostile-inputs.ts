@@ -71,7 +71,11 @@ export async function sendForgeries(cluster: Cluster, userId: number, result: Ho
     update_id: FORGED_BASE,
     message: { message_id: 1, date: 0, chat: { id: userId, type: 'private' }, from, text: '/start' },
   });
-  record('tg_bad_secret', await post(tg(cluster.bot.id), message, { 'x-telegram-bot-api-secret-token': 'x'.repeat(32) }), 'forged');
+  record(
+    'tg_bad_secret',
+    await post(tg(cluster.bot.id), message, { 'x-telegram-bot-api-secret-token': 'x'.repeat(32) }),
+    'forged',
+  );
   record('tg_no_secret', await post(tg(cluster.bot.id), message, {}), 'forged');
   record('tg_unknown_bot', await post(tg('nosuchbot'), message, right), 'forged');
   const forgedData = ['c.zzzzzzz.0.0', 'c.1.0000000.99', 'c.zz.zz.0', 'c.', 'zzz', 'p.1'];
@@ -91,12 +95,24 @@ export async function sendForgeries(cluster: Cluster, userId: number, result: Ho
     });
   if (charge !== undefined) {
     const body = notice(charge.id, charge.order_id);
-    record('pay_bad_signature', await post(pay(cluster.bot.id), body, { 'x-sandbox-signature': signSandbox(body, 'wrong-secret') }), 'forged');
+    record(
+      'pay_bad_signature',
+      await post(pay(cluster.bot.id), body, { 'x-sandbox-signature': signSandbox(body, 'wrong-secret') }),
+      'forged',
+    );
     record('pay_no_signature', await post(pay(cluster.bot.id), body, {}), 'forged');
-    record('pay_unknown_bot', await post(pay('nosuchbot'), body, { 'x-sandbox-signature': signSandbox(body) }), 'unroutable');
+    record(
+      'pay_unknown_bot',
+      await post(pay('nosuchbot'), body, { 'x-sandbox-signature': signSandbox(body) }),
+      'unroutable',
+    );
   }
   const unknown = notice('ch_00000000000000000000ff', 'no-such-order');
-  record('pay_unknown_charge', await post(pay(cluster.bot.id), unknown, { 'x-sandbox-signature': signSandbox(unknown) }), 'unroutable');
+  record(
+    'pay_unknown_charge',
+    await post(pay(cluster.bot.id), unknown, { 'x-sandbox-signature': signSandbox(unknown) }),
+    'unroutable',
+  );
 }
 
 /**
@@ -110,7 +126,10 @@ export async function replayLate(
   result: HostileResult,
   limit: number,
 ): Promise<void> {
-  const sample = [...pushed.entries()].filter(([, p]) => p.mustCommit).slice(-limit).reverse();
+  const sample = [...pushed.entries()]
+    .filter(([, p]) => p.mustCommit)
+    .slice(-limit)
+    .reverse();
   const url = `${cluster.url}/telegram/${cluster.bot.id}`;
   const headers = { 'x-telegram-bot-api-secret-token': cluster.secret };
   for (const [id, p] of sample) {

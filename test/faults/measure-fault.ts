@@ -98,7 +98,10 @@ async function countDuplicateSends(cluster: Cluster): Promise<number> {
   );
   const expected = new Map<string, number>();
   for (const row of rows) {
-    const calls = renderEffect(row.effect, { chatId: Number(row.user_id), flowVersion: row.flow_version ?? 1 });
+    const calls = renderEffect(row.effect, {
+      chatId: Number(row.user_id),
+      flowVersion: row.flow_version ?? 1,
+    });
     for (const call of calls) {
       const key = signature(row.user_id, call.method, call.params);
       expected.set(key, (expected.get(key) ?? 0) + 1);
@@ -140,9 +143,7 @@ async function countNotCommitted(cluster: Cluster, acknowledged: Set<number>, pu
 /** Purchase events per order: at the fake Graph API and in the conversions outbox. */
 async function purchasesByOrder(cluster: Cluster) {
   const atMeta = tally(
-    (cluster.graph.events.get(PIXEL.pixel_id) ?? []).filter(
-      (e) => e['event_name'] === 'Purchase',
-    ),
+    (cluster.graph.events.get(PIXEL.pixel_id) ?? []).filter((e) => e['event_name'] === 'Purchase'),
     (e) => String((e['custom_data'] as Record<string, unknown> | undefined)?.['order_id'] ?? ''),
   );
   const { rows } = await cluster.db.query<{ order_id: string; n: string }>(
@@ -161,10 +162,13 @@ export async function measureGuarantees(
   const acknowledged = acknowledgedUpdates(cluster, input.direct);
   const notCommitted = await countNotCommitted(cluster, acknowledged, input.pushed);
   const charges = tally(cluster.sandbox.charges.values(), (c) => c.order_id);
-  const { rows: payments } = await cluster.db.query<{ order_id: string; status: string; charge: string | null }>(
-    `select order_id, status, gateway_charge_id as charge from payments where bot_id = $1`,
-    [cluster.bot.id],
-  );
+  const { rows: payments } = await cluster.db.query<{
+    order_id: string;
+    status: string;
+    charge: string | null;
+  }>(`select order_id, status, gateway_charge_id as charge from payments where bot_id = $1`, [
+    cluster.bot.id,
+  ]);
   const { rows: grants } = await cluster.db.query<{ order_id: string; n: string }>(
     `select order_id, count(*)::text as n from access_grants where bot_id = $1 group by 1`,
     [cluster.bot.id],
@@ -175,7 +179,9 @@ export async function measureGuarantees(
   const purchases = await purchasesByOrder(cluster);
   const paid = payments.filter((p) => p.status === 'paid');
   const granted = new Set(grants.map((g) => g.order_id));
-  const falsePaid = paid.filter((p) => p.charge === null || cluster.sandbox.charges.get(p.charge)?.status !== 'paid');
+  const falsePaid = paid.filter(
+    (p) => p.charge === null || cluster.sandbox.charges.get(p.charge)?.status !== 'paid',
+  );
   const errors = input.outcomes.filter((o) => o.error !== null);
   return {
     buyers: input.outcomes.length,

@@ -13,7 +13,14 @@ import {
   replayLate,
   sendForgeries,
 } from './hostile-inputs.ts';
-import { countStuck, type Guarantees, measureGuarantees, type Recovery, settle, watchRecovery } from './measure-fault.ts';
+import {
+  countStuck,
+  type Guarantees,
+  measureGuarantees,
+  type Recovery,
+  settle,
+  watchRecovery,
+} from './measure-fault.ts';
 import { type Cluster, startCluster } from './start-cluster.ts';
 
 export const FAULTS = ['kill_worker', 'postgres_cut', 'redis_cut', 'webhooks_hostile'] as const;
@@ -114,7 +121,10 @@ async function inject(
 function failuresOf(fault: FaultName, r: FaultReport): string[] {
   const failures: string[] = [];
   const check = (bad: boolean, what: string) => bad && failures.push(what);
-  check((r.acknowledged_not_committed ?? 0) > 0, `${r.acknowledged_not_committed} acknowledged updates not committed`);
+  check(
+    (r.acknowledged_not_committed ?? 0) > 0,
+    `${r.acknowledged_not_committed} acknowledged updates not committed`,
+  );
   check((r.duplicate_charges ?? 0) > 0, `${r.duplicate_charges} duplicate charges`);
   check((r.duplicate_grants ?? 0) > 0, `${r.duplicate_grants} duplicate grants`);
   check((r.duplicate_purchases ?? 0) > 0, `${r.duplicate_purchases} duplicate Purchase events`);
@@ -122,7 +132,10 @@ function failuresOf(fault: FaultName, r: FaultReport): string[] {
   check((r.dead_effects ?? 0) > 0, `${r.dead_effects} effects given up (dead)`);
   check((r.paid_without_access ?? 0) > 0, `${r.paid_without_access} paid orders without access`);
   check((r.paid_without_purchase ?? 0) > 0, `${r.paid_without_purchase} paid orders without a Purchase`);
-  check((r.paid_not_paid_at_gateway ?? 0) > 0, `${r.paid_not_paid_at_gateway} orders paid that the gateway never paid`);
+  check(
+    (r.paid_not_paid_at_gateway ?? 0) > 0,
+    `${r.paid_not_paid_at_gateway} orders paid that the gateway never paid`,
+  );
   if (fault === 'kill_worker')
     check(
       r.resends_after_crash > (r.inflight_effects_at_kill ?? 0),
@@ -131,8 +144,14 @@ function failuresOf(fault: FaultName, r: FaultReport): string[] {
   else check((r.duplicate_sends ?? 0) > 0, `${r.duplicate_sends} duplicate sends without a crash`);
   if (r.hostile !== null) {
     check(r.hostile.forged_accepted > 0, `${r.hostile.forged_accepted} forged inputs accepted`);
-    check(r.hostile.retryable_answers > 0, `${r.hostile.retryable_answers} forged or unroutable inputs answered 5xx`);
-    check(r.hostile.replays_refused > 0, `${r.hostile.replays_refused} replays of acknowledged updates refused`);
+    check(
+      r.hostile.retryable_answers > 0,
+      `${r.hostile.retryable_answers} forged or unroutable inputs answered 5xx`,
+    );
+    check(
+      r.hostile.replays_refused > 0,
+      `${r.hostile.replays_refused} replays of acknowledged updates refused`,
+    );
   }
   if (r.error !== undefined) failures.push(`the run failed: ${r.error}`);
   return failures;
@@ -180,7 +199,11 @@ export async function runFault(fault: FaultName, options: FaultOptions): Promise
 }
 
 /** Drives buyers, injects the fault mid-run, and measures. */
-async function exercise(fault: FaultName, cluster: Cluster, options: FaultOptions): Promise<Partial<FaultReport>> {
+async function exercise(
+  fault: FaultName,
+  cluster: Cluster,
+  options: FaultOptions,
+): Promise<Partial<FaultReport>> {
   const pushed: PushedUpdates = new Map();
   const direct = new Map<number, number[]>();
   const hostile = fault === 'webhooks_hostile';
@@ -207,7 +230,13 @@ async function exercise(fault: FaultName, cluster: Cluster, options: FaultOption
   options.log(`${fault}: ${outcomes.length} buyers done`);
   let referenceAt = injected.referenceAt;
   if (hostile) {
-    await replayLate(cluster, pushed, direct, injected.hostile!, Math.max(10, Math.floor(options.buyers / 2)));
+    await replayLate(
+      cluster,
+      pushed,
+      direct,
+      injected.hostile!,
+      Math.max(10, Math.floor(options.buyers / 2)),
+    );
     referenceAt = Date.now();
   }
   const wait = referenceAt + options.stuckSeconds * 1000 - Date.now();

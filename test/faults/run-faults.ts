@@ -44,10 +44,14 @@ function readOptions(argv: string[]) {
   });
   const int = (name: string, value: string, min: number, max: number) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${name} must be an integer from ${min} to ${max}`);
     return n;
   };
-  const only = (values.only ?? FAULTS.join(',')).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const only = (values.only ?? FAULTS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const unknown = only.filter((f) => !(FAULTS as readonly string[]).includes(f));
   if (unknown.length > 0 || only.length === 0)
     throw new Error(`--only takes faults among ${FAULTS.join(', ')} (got ${unknown.join(', ') || 'none'})`);
