@@ -13,14 +13,7 @@ import {
   replayLate,
   sendForgeries,
 } from './hostile-inputs.ts';
-import {
-  countStuck,
-  type Guarantees,
-  measureGuarantees,
-  type Recovery,
-  settle,
-  watchRecovery,
-} from './measure-fault.ts';
+import { countStuck, type Guarantees, measureGuarantees, settle, watchRecovery } from './measure-fault.ts';
 import { type Cluster, startCluster } from './start-cluster.ts';
 
 export const FAULTS = ['kill_worker', 'postgres_cut', 'redis_cut', 'webhooks_hostile'] as const;
@@ -44,7 +37,7 @@ export type FaultReport = {
   stuck_effects: number;
   stuck_by_type: Record<string, number>;
   resends_after_crash: number;
-  inflight_effects_at_kill: number | null;
+  inflight_effects_at_fault: number | null;
   recovery_seconds: number | null;
   first_commit_seconds: number | null;
   cut_seconds: number | null;
@@ -59,9 +52,10 @@ export type FaultReport = {
 
 /** What the injection tells the report. */
 interface Injected {
+  /** The recovery moment: the restore, the kill, the end of the hostile input. */
   referenceAt: number;
-  recovery: Promise<Recovery>;
-  inflightAtKill: number | null;
+  /** Effects pending in the outbox just before the fault: the bound of re-sends after a crash. */
+  inflightAtFault: number;
   hostile: HostileResult | null;
 }
 
@@ -70,18 +64,26 @@ async function killWorker(cluster: Cluster, log: FaultOptions['log']): Promise<n
   const before = cluster.workerPids();
   const victim = before[0];
   if (victim === undefined) throw new Error('no worker process to kill');
-  const { rows } = await cluster.db.query<{ n: string }>(
-    `select count(*)::text as n from effects where status = 'pending'`,
-  );
   process.kill(victim, 'SIGKILL');
-  log(`kill_worker: SIGKILL to worker ${victim} with ${rows[0]!.n} effects pending`);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  const killedAt = Date.now();
+  log(`kill_worker: SIGKILL to worker ${victim}`);
+  while (Date.now() < killedAt + 30_000) {
     const now = cluster.workerPids();
     if (now.length >= before.length && !now.includes(victim)) break;
     await sleep(100);
   }
-  return Number(rows[0]!.n);
+  return killedAt;
+}
+
+/** Cuts Postgres or Redis for the configured time; returns when it was restored. */
+async function cut(fault: 'postgres_cut' | 'redis_cut', cluster: Cluster, options: FaultOptions) {
+  const proxy = fault === 'postgres_cut' ? cluster.postgres : cluster.redis;
+  proxy.cut();
+  options.log(`${fault}: cut for ${options.cutSeconds} s`);
+  await sleep(options.cutSeconds * 1000);
+  proxy.restore();
+  options.log(`${fault}: restored`);
+  return Date.now();
 }
 
 /** Injects the fault; resolves at its recovery moment. */
@@ -89,30 +91,24 @@ async function inject(
   fault: FaultName,
   cluster: Cluster,
   options: FaultOptions,
-  ctx: { pushed: PushedUpdates; direct: Map<number, number[]>; firstUser: () => number },
-): Promise<Omit<Injected, 'recovery'>> {
-  const watch = (referenceAt: number) => ({ referenceAt, inflightAtKill: null, hostile: null });
+  firstUser: () => number,
+): Promise<Injected> {
+  const { rows } = await cluster.db.query<{ n: string }>(
+    `select count(*)::text as n from effects where status = 'pending'`,
+  );
+  const inflightAtFault = Number(rows[0]!.n);
+  options.log(`${fault}: ${inflightAtFault} effects pending at the fault`);
   switch (fault) {
-    case 'kill_worker': {
-      const killedAt = Date.now();
-      const inflight = await killWorker(cluster, options.log);
-      return { ...watch(killedAt), inflightAtKill: inflight };
-    }
+    case 'kill_worker':
+      return { referenceAt: await killWorker(cluster, options.log), inflightAtFault, hostile: null };
     case 'postgres_cut':
-    case 'redis_cut': {
-      const proxy = fault === 'postgres_cut' ? cluster.postgres : cluster.redis;
-      proxy.cut();
-      options.log(`${fault}: cut for ${options.cutSeconds} s`);
-      await sleep(options.cutSeconds * 1000);
-      proxy.restore();
-      options.log(`${fault}: restored`);
-      return watch(Date.now());
-    }
+    case 'redis_cut':
+      return { referenceAt: await cut(fault, cluster, options), inflightAtFault, hostile: null };
     case 'webhooks_hostile': {
       const hostile = emptyHostileResult();
-      await sendForgeries(cluster, ctx.firstUser(), hostile);
+      await sendForgeries(cluster, firstUser(), hostile);
       options.log(`webhooks_hostile: ${hostile.sent} forged inputs sent`);
-      return { ...watch(Date.now()), hostile };
+      return { referenceAt: Date.now(), inflightAtFault, hostile };
     }
   }
 }
@@ -138,8 +134,8 @@ function failuresOf(fault: FaultName, r: FaultReport): string[] {
   );
   if (fault === 'kill_worker')
     check(
-      r.resends_after_crash > (r.inflight_effects_at_kill ?? 0),
-      `${r.resends_after_crash} re-sends after the crash, above the ${r.inflight_effects_at_kill} effects in flight`,
+      r.resends_after_crash > (r.inflight_effects_at_fault ?? 0),
+      `${r.resends_after_crash} re-sends after the crash, above the ${r.inflight_effects_at_fault} effects in flight`,
     );
   else check((r.duplicate_sends ?? 0) > 0, `${r.duplicate_sends} duplicate sends without a crash`);
   if (r.hostile !== null) {
@@ -167,7 +163,7 @@ export async function runFault(fault: FaultName, options: FaultOptions): Promise
     stuck_effects: 0,
     stuck_by_type: {},
     resends_after_crash: 0,
-    inflight_effects_at_kill: null,
+    inflight_effects_at_fault: null,
     recovery_seconds: null,
     first_commit_seconds: null,
     cut_seconds: fault.endsWith('_cut') ? options.cutSeconds : null,
@@ -207,6 +203,8 @@ async function exercise(
   const pushed: PushedUpdates = new Map();
   const direct = new Map<number, number[]>();
   const hostile = fault === 'webhooks_hostile';
+  // Bot API calls take about as long as Telegram's: effects are in flight when the fault hits.
+  cluster.fake.setLatency(40);
   if (hostile) {
     cluster.sandbox.setDelivery({ duplicates: 2, reorder: true, delayMs: 150, concurrent: true });
     payBeforeCreated(cluster, (userId) => personaOf(userId % 1000) === 'payer');
@@ -216,7 +214,7 @@ async function exercise(
   const triggered = new Promise<void>((resolve) => (fire = resolve));
   const buyers = driveBuyers(cluster, {
     buyers: options.buyers,
-    concurrency: Math.min(25, Math.max(3, Math.ceil(options.buyers / 4))),
+    concurrency: Math.min(25, Math.max(6, Math.ceil(options.buyers / 4))),
     waitMs: options.cutSeconds * 1000 + 60_000,
     duplicateEvery: hostile ? 3 : 0,
     pushed,
@@ -224,7 +222,7 @@ async function exercise(
   }).finally(() => fire());
   await triggered;
   const firstUser = () => userOf(pushed);
-  const injected = await inject(fault, cluster, options, { pushed, direct, firstUser });
+  const injected = await inject(fault, cluster, options, firstUser);
   const recovery = watchRecovery(cluster.db, injected.referenceAt, options.stuckSeconds * 1000 + 5_000);
   const { outcomes, clickRetries } = await buyers;
   options.log(`${fault}: ${outcomes.length} buyers done`);
@@ -251,7 +249,7 @@ async function exercise(
     stuck_effects: stuck.stuck,
     stuck_by_type: stuck.byType,
     resends_after_crash: fault === 'kill_worker' ? guarantees.duplicate_sends : 0,
-    inflight_effects_at_kill: injected.inflightAtKill,
+    inflight_effects_at_fault: injected.inflightAtFault,
     recovery_seconds: recovered.drainSeconds,
     first_commit_seconds: recovered.firstCommitSeconds,
     settled,
