@@ -118,6 +118,23 @@ async function countDuplicateSends(cluster: Cluster): Promise<number> {
   return duplicates;
 }
 
+/**
+ * Orders granted more than once: distinct invite links a buyer was sent beyond their grants (the
+ * database keeps one grant per order, so a second grant shows as a second link the buyer received).
+ */
+function countDuplicateGrants(cluster: Cluster, grantsByUser: Map<string, number>): number {
+  const links = new Map<string, Set<string>>();
+  for (const call of cluster.fake.callsOf(cluster.bot.token, 'sendMessage')) {
+    if (call.status !== 200) continue;
+    const chat = String(call.params['chat_id']);
+    for (const link of String(call.params['text'] ?? '').match(/https:\/\/t\.me\/\+[A-Za-z0-9_-]+/g) ?? [])
+      links.set(chat, (links.get(chat) ?? new Set()).add(link));
+  }
+  let duplicates = 0;
+  for (const [chat, sent] of links) duplicates += Math.max(0, sent.size - (grantsByUser.get(chat) ?? 0));
+  return duplicates;
+}
+
 /** Telegram updates answered 2xx (by the fake's webhook deliveries and the suite's own posts). */
 function acknowledgedUpdates(cluster: Cluster, direct: Map<number, number[]>): Set<number> {
   const ids = new Set<number>();
@@ -169,8 +186,8 @@ export async function measureGuarantees(
   }>(`select order_id, status, gateway_charge_id as charge from payments where bot_id = $1`, [
     cluster.bot.id,
   ]);
-  const { rows: grants } = await cluster.db.query<{ order_id: string; n: string }>(
-    `select order_id, count(*)::text as n from access_grants where bot_id = $1 group by 1`,
+  const { rows: grants } = await cluster.db.query<{ order_id: string; user_id: string }>(
+    `select order_id, user_id::text from access_grants where bot_id = $1`,
     [cluster.bot.id],
   );
   const { rows: effects } = await cluster.db.query<{ status: string; n: string }>(
@@ -190,7 +207,10 @@ export async function measureGuarantees(
     acknowledged_must_commit: notCommitted.checked,
     acknowledged_not_committed: notCommitted.missing.length,
     duplicate_charges: extra(charges.values()),
-    duplicate_grants: extra(grants.map((g) => Number(g.n))),
+    duplicate_grants: countDuplicateGrants(
+      cluster,
+      tally(grants, (g) => g.user_id),
+    ),
     duplicate_purchases: Math.max(extra(purchases.atMeta.values()), extra(purchases.inOutbox.values())),
     duplicate_sends: await countDuplicateSends(cluster),
     paid: paid.length,
