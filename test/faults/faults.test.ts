@@ -18,8 +18,8 @@ function runSuite(args: string[], timeoutMs: number) {
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    // SIGINT lets the suite stop its clusters and drop its databases.
-    const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
+    // SIGTERM lets the suite stop its clusters and drop its databases.
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

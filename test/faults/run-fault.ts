@@ -153,6 +153,23 @@ function failuresOf(fault: FaultName, r: FaultReport): string[] {
   return failures;
 }
 
+/** The longest one fault may take before it is given up: generous, so only a hang reaches it. */
+const deadlineMs = (o: FaultOptions) =>
+  600_000 + 3 * (o.cutSeconds + o.stuckSeconds) * 1000 + o.buyers * 2_000;
+
+/** Rejects when `work` has not finished within `ms`. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the fault did not finish within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs one fault and returns its report (never throws: a crash of the run is a failed report). */
 export async function runFault(fault: FaultName, options: FaultOptions): Promise<FaultReport> {
   const started = Date.now();
@@ -182,7 +199,7 @@ export async function runFault(fault: FaultName, options: FaultOptions): Promise
     });
     report.log = cluster.logPath;
     options.log(`${fault}: cluster up at ${cluster.url} (log ${cluster.logPath})`);
-    Object.assign(report, await exercise(fault, cluster, options));
+    Object.assign(report, await withDeadline(exercise(fault, cluster, options), deadlineMs(options)));
   } catch (error) {
     report.error = (error as Error).message;
   } finally {
