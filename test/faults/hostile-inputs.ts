@@ -18,6 +18,11 @@ export interface HostileResult {
   retryable_answers: number;
   /** Late and concurrent replays of acknowledged updates answered other than 2xx. */
   replays_refused: number;
+  /** Charges paid before their create request was answered (their paid webhook may come first). */
+  paid_before_created: number;
+  /** Gateway webhook deliveries (each sent twice, held and reordered) and how many were answered 2xx. */
+  gateway_deliveries: number;
+  gateway_deliveries_2xx: number;
   answers: Record<string, number | string>;
 }
 
@@ -145,11 +150,26 @@ export async function replayLate(
 }
 
 /** Pays some payers' charges before their create request is answered (paid-before-created). */
-export function payBeforeCreated(cluster: Cluster, isPayer: (userId: number) => boolean): void {
+export function payBeforeCreated(
+  cluster: Cluster,
+  isPayer: (userId: number) => boolean,
+  result: HostileResult,
+): void {
   cluster.sandbox.onCreate(async (charge) => {
     const userId = Number(/:(\d+):/.exec(charge.order_id)?.[1] ?? NaN);
-    if (Number.isFinite(userId) && userId % 3 === 0 && isPayer(userId)) await cluster.sandbox.pay(charge.id);
+    if (!Number.isFinite(userId) || userId % 3 !== 0 || !isPayer(userId)) return;
+    await cluster.sandbox.pay(charge.id);
+    result.paid_before_created += 1;
   });
+}
+
+/** Counts the gateway's webhook deliveries into the result. */
+export function countGatewayDeliveries(cluster: Cluster, result: HostileResult): void {
+  const deliveries = cluster.sandbox.deliveries;
+  result.gateway_deliveries = deliveries.length;
+  result.gateway_deliveries_2xx = deliveries.filter(
+    (d) => typeof d.status === 'number' && d.status >= 200 && d.status < 300,
+  ).length;
 }
 
 /** An empty result. */
@@ -158,5 +178,8 @@ export const emptyHostileResult = (): HostileResult => ({
   forged_accepted: 0,
   retryable_answers: 0,
   replays_refused: 0,
+  paid_before_created: 0,
+  gateway_deliveries: 0,
+  gateway_deliveries_2xx: 0,
   answers: {},
 });

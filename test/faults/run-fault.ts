@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { driveBuyers, personaOf, type PushedUpdates } from './drive-buyers.ts';
 import {
+  countGatewayDeliveries,
   emptyHostileResult,
   type HostileResult,
   payBeforeCreated,
@@ -92,6 +93,7 @@ async function inject(
   cluster: Cluster,
   options: FaultOptions,
   firstUser: () => number,
+  hostile: HostileResult | null,
 ): Promise<Injected> {
   const { rows } = await cluster.db.query<{ n: string }>(
     `select count(*)::text as n from effects where status = 'pending'`,
@@ -105,10 +107,10 @@ async function inject(
     case 'redis_cut':
       return { referenceAt: await cut(fault, cluster, options), inflightAtFault, hostile: null };
     case 'webhooks_hostile': {
-      const hostile = emptyHostileResult();
-      await sendForgeries(cluster, firstUser(), hostile);
-      options.log(`webhooks_hostile: ${hostile.sent} forged inputs sent`);
-      return { referenceAt: Date.now(), inflightAtFault, hostile };
+      const result = hostile ?? emptyHostileResult();
+      await sendForgeries(cluster, firstUser(), result);
+      options.log(`webhooks_hostile: ${result.sent} forged inputs sent`);
+      return { referenceAt: Date.now(), inflightAtFault, hostile: result };
     }
   }
 }
@@ -222,9 +224,10 @@ async function exercise(
   const hostile = fault === 'webhooks_hostile';
   // Bot API calls take about as long as Telegram's: effects are in flight when the fault hits.
   cluster.fake.setLatency(40);
-  if (hostile) {
+  const hostileResult = hostile ? emptyHostileResult() : null;
+  if (hostileResult !== null) {
     cluster.sandbox.setDelivery({ duplicates: 2, reorder: true, delayMs: 150, concurrent: true });
-    payBeforeCreated(cluster, (userId) => personaOf(userId % 1000) === 'payer');
+    payBeforeCreated(cluster, (userId) => personaOf(userId % 1000) === 'payer', hostileResult);
   }
   const trigger = Math.max(1, Math.floor(options.buyers / 4));
   let fire: () => void = () => {};
@@ -239,7 +242,7 @@ async function exercise(
   }).finally(() => fire());
   await triggered;
   const firstUser = () => userOf(pushed);
-  const injected = await inject(fault, cluster, options, firstUser);
+  const injected = await inject(fault, cluster, options, firstUser, hostileResult);
   const recovery = watchRecovery(cluster.db, injected.referenceAt, options.stuckSeconds * 1000 + 5_000);
   const { outcomes, clickRetries } = await buyers;
   options.log(`${fault}: ${outcomes.length} buyers done`);
@@ -261,6 +264,7 @@ async function exercise(
   const settled = await settle(cluster, 30_000);
   await Promise.race([Promise.all([cluster.fake.settled(), cluster.sandbox.settled()]), sleep(20_000)]);
   const guarantees = await measureGuarantees(cluster, { pushed, direct, outcomes });
+  if (hostileResult !== null) countGatewayDeliveries(cluster, hostileResult);
   return {
     ...guarantees,
     stuck_effects: stuck.stuck,
