@@ -91,7 +91,9 @@ const signature = (chat: unknown, method: string, params: Record<string, unknown
  * Messages sent to a chat more often than the effects in the outbox call for them: each effect row
  * renders to its messages once, so a message seen more often is an effect sent twice.
  */
-async function countDuplicateSends(cluster: Cluster): Promise<number> {
+async function countDuplicateSends(
+  cluster: Cluster,
+): Promise<{ count: number; most: number; samples: string[] }> {
   const { rows } = await cluster.db.query<{ user_id: string; effect: Effect; flow_version: number | null }>(
     `select user_id::text, effect, flow_version from effects where bot_id = $1`,
     [cluster.bot.id],
@@ -113,9 +115,19 @@ async function countDuplicateSends(cluster: Cluster): Promise<number> {
       .filter((c) => c.method.startsWith('send') && c.status === 200 && Number(c.params['chat_id']) > 0),
     (c) => signature(c.params['chat_id'], c.method, c.params),
   );
-  let duplicates = 0;
-  for (const [key, n] of sent) duplicates += Math.max(0, n - Math.max(1, expected.get(key) ?? 0));
-  return duplicates;
+  let count = 0;
+  let most = 0;
+  const samples: string[] = [];
+  for (const [key, n] of sent) {
+    const surplus = n - Math.max(1, expected.get(key) ?? 0);
+    if (surplus <= 0) continue;
+    count += surplus;
+    // Identical effects (a re-asked question) share a signature: spread the surplus over them.
+    most = Math.max(most, Math.ceil(surplus / Math.max(1, expected.get(key) ?? 0)));
+    const [chat, method, text] = key.split('\u0000');
+    samples.push(`${method} to ${chat} x${n} (${expected.get(key) ?? 0} effects): ${text!.slice(0, 40)}`);
+  }
+  return { count, most, samples: samples.slice(0, 5) };
 }
 
 /**
@@ -200,6 +212,7 @@ export async function measureGuarantees(
     (p) => p.charge === null || cluster.sandbox.charges.get(p.charge)?.status !== 'paid',
   );
   const errors = input.outcomes.filter((o) => o.error !== null);
+  const sends = await countDuplicateSends(cluster);
   return {
     buyers: input.outcomes.length,
     buyer_errors: errors.length,
@@ -212,7 +225,8 @@ export async function measureGuarantees(
       tally(grants, (g) => g.user_id),
     ),
     duplicate_purchases: Math.max(extra(purchases.atMeta.values()), extra(purchases.inOutbox.values())),
-    duplicate_sends: await countDuplicateSends(cluster),
+    duplicate_sends: sends.count,
+    max_resends_per_message: sends.most,
     paid: paid.length,
     paid_without_access: paid.filter((p) => !granted.has(p.order_id)).length,
     paid_without_purchase: paid.filter((p) => (purchases.atMeta.get(p.order_id) ?? 0) === 0).length,
@@ -221,6 +235,7 @@ export async function measureGuarantees(
     samples: {
       not_committed: notCommitted.missing.slice(0, 5),
       buyer_errors: errors.slice(0, 5).map((o) => `${o.persona} ${o.userId}: ${o.error}`),
+      duplicate_sends: sends.samples,
     },
   };
 }
