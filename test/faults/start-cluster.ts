@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
@@ -66,6 +67,22 @@ export function killAllSync(): void {
     } catch {
       // already gone
     }
+  }
+}
+
+/** Deletes the run's Redis keys (its prefix only: Redis is shared). */
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_BASE, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -205,6 +222,7 @@ export async function startCluster(options: {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const prefix = `faults-${run}`;
+    cleanups.push(() => deleteKeys(prefix));
     const shared = {
       BOTFLOW_PUBLIC_URL: url,
       TELEGRAM_API_ROOT: fake.url,
