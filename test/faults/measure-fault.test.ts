@@ -5,6 +5,8 @@
  * link, a second Purchase, an effect left pending), and each counter must count exactly that one.
  */
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { driveBuyers, type PushedUpdates } from './drive-buyers.ts';
 import { countStuck, measureGuarantees, settle } from './measure-fault.ts';
@@ -18,7 +20,7 @@ let outcomes: Awaited<ReturnType<typeof driveBuyers>>['outcomes'];
 before(async () => {
   cluster = await startCluster({
     label: 'detectors',
-    logDir: '/tmp/botflow-faults',
+    logDir: join(tmpdir(), 'botflow-faults'),
     logLevel: 'warn',
     webhookRetry: { baseMs: 100, attempts: 5 },
   });

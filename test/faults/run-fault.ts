@@ -238,6 +238,29 @@ export async function runFault(fault: FaultName, options: FaultOptions): Promise
   return report;
 }
 
+/** Starts the buyers; `triggered` resolves once a quarter of them are done (or all have ended). */
+function startBuyers(fault: FaultName, cluster: Cluster, options: FaultOptions, pushed: PushedUpdates) {
+  const trigger = Math.max(1, Math.floor(options.buyers / 4));
+  let fire: () => void = () => {};
+  const triggered = new Promise<void>((resolve) => (fire = resolve));
+  const buyers = driveBuyers(cluster, {
+    buyers: options.buyers,
+    concurrency: Math.min(25, Math.max(6, Math.ceil(options.buyers / 4))),
+    waitMs: options.cutSeconds * 1000 + 30_000,
+    duplicateEvery: fault === 'webhooks_hostile' ? 3 : 0,
+    pushed,
+    onProgress: (done) => done >= trigger && fire(),
+  }).finally(() => fire());
+  return { buyers, triggered };
+}
+
+/** Counts stuck effects once the stuck window after `referenceAt` has passed. */
+async function stuckAfter(cluster: Cluster, referenceAt: number, options: FaultOptions) {
+  const wait = referenceAt + options.stuckSeconds * 1000 - Date.now();
+  if (wait > 0) await sleep(wait);
+  return countStuck(cluster.db, options.stuckSeconds * 1000);
+}
+
 /** Drives buyers, injects the fault mid-run, and measures. */
 async function exercise(
   fault: FaultName,
@@ -246,50 +269,27 @@ async function exercise(
 ): Promise<Partial<FaultReport>> {
   const pushed: PushedUpdates = new Map();
   const direct = new Map<number, number[]>();
-  const hostile = fault === 'webhooks_hostile';
   // Bot API calls take about as long as Telegram's: effects are in flight when the fault hits.
   cluster.fake.setLatency(40);
-  const hostileResult = hostile ? emptyHostileResult() : null;
-  if (hostileResult !== null) {
+  const hostile = fault === 'webhooks_hostile' ? emptyHostileResult() : null;
+  if (hostile !== null) {
     cluster.sandbox.setDelivery({ duplicates: 2, reorder: true, delayMs: 150, concurrent: true });
-    payBeforeCreated(cluster, (userId) => personaOf(userId % 1000) === 'payer', hostileResult);
+    payBeforeCreated(cluster, (userId) => personaOf(userId % 1000) === 'payer', hostile);
   }
-  const trigger = Math.max(1, Math.floor(options.buyers / 4));
-  let fire: () => void = () => {};
-  const triggered = new Promise<void>((resolve) => (fire = resolve));
-  const buyers = driveBuyers(cluster, {
-    buyers: options.buyers,
-    concurrency: Math.min(25, Math.max(6, Math.ceil(options.buyers / 4))),
-    waitMs: options.cutSeconds * 1000 + 60_000,
-    duplicateEvery: hostile ? 3 : 0,
-    pushed,
-    onProgress: (done) => done >= trigger && fire(),
-  }).finally(() => fire());
+  const { buyers, triggered } = startBuyers(fault, cluster, options, pushed);
   await triggered;
-  const firstUser = () => userOf(pushed);
-  const injected = await inject(fault, cluster, options, firstUser, hostileResult);
+  const injected = await inject(fault, cluster, options, () => userOf(pushed), hostile);
   const recovery = watchRecovery(cluster.db, injected.referenceAt, options.stuckSeconds * 1000 + 5_000);
   const { outcomes, clickRetries } = await buyers;
   options.log(`${fault}: ${outcomes.length} buyers done`);
-  let referenceAt = injected.referenceAt;
-  if (hostile) {
-    await replayLate(
-      cluster,
-      pushed,
-      direct,
-      injected.hostile!,
-      Math.max(10, Math.floor(options.buyers / 2)),
-    );
-    referenceAt = Date.now();
-  }
-  const wait = referenceAt + options.stuckSeconds * 1000 - Date.now();
-  if (wait > 0) await sleep(wait);
-  const stuck = await countStuck(cluster.db, options.stuckSeconds * 1000);
+  if (hostile !== null)
+    await replayLate(cluster, pushed, direct, hostile, Math.max(10, Math.floor(options.buyers / 2)));
+  const stuck = await stuckAfter(cluster, hostile === null ? injected.referenceAt : Date.now(), options);
   const recovered = await recovery;
   const settled = await settle(cluster, 30_000);
   await Promise.race([Promise.all([cluster.fake.settled(), cluster.sandbox.settled()]), sleep(20_000)]);
   const guarantees = await measureGuarantees(cluster, { pushed, direct, outcomes });
-  if (hostileResult !== null) countGatewayDeliveries(cluster, hostileResult);
+  if (hostile !== null) countGatewayDeliveries(cluster, hostile);
   return {
     ...guarantees,
     stuck_effects: stuck.stuck,
@@ -300,7 +300,7 @@ async function exercise(
     recovery_seconds: recovered.drainSeconds,
     first_commit_seconds: recovered.firstCommitSeconds,
     settled,
-    hostile: injected.hostile,
+    hostile,
     click_retries: clickRetries,
   };
 }
