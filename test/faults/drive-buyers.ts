@@ -87,7 +87,11 @@ export async function driveBuyers(
     token: cluster.bot.token,
     fake,
     sandbox: tolerantSandbox(cluster.sandbox),
-    inbox: { next: inbox.next.bind(inbox), close: inbox.close.bind(inbox) },
+    inbox: {
+      next: inbox.next.bind(inbox),
+      close: inbox.close.bind(inbox),
+      isClosed: inbox.isClosed.bind(inbox),
+    },
     groupChatId: GROUP_CHAT_ID,
   };
   const next = ctx.inbox.next;
