@@ -276,6 +276,13 @@ export function createFunnel(options: FunnelOptions): Funnel {
       trustProxy: config.trustProxy,
       now,
       pixelIdOf: async (botId) => (await pixelOf(botId).catch(() => null))?.pixel_id ?? null,
+      onClickLost(botId, error) {
+        metrics.trackingResolution.inc({ source: 'click_lost' });
+        logger.warn(
+          { bot_id: botId, code: error.code },
+          'click not stored; buyer sent to the bot without it',
+        );
+      },
       async onClick(token, click) {
         const pixel = await pixelOf(click.bot_id).catch(() => null);
         if (pixel === null) return;

@@ -8,7 +8,7 @@ import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
 import { Router } from '@koa/router';
 import { BotflowError } from '../errors.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
-import { buildStartRedirect, type ClickPayload, captureClick } from '../tracking/click.ts';
+import { buildBotRedirect, buildStartRedirect, type ClickPayload, captureClick } from '../tracking/click.ts';
 import { eventIdFor } from '../tracking/conversion-event.ts';
 import { renderPresellPage } from '../tracking/presell-page.ts';
 
@@ -32,6 +32,8 @@ export interface TrackingRouterOptions {
   pixelIdOf?(botId: string): Promise<string | null>;
   /** Called after the click is stored (the PageView conversion, event id `eventIdFor('PageView', token)`). */
   onClick?(token: string, click: ClickPayload): Promise<void>;
+  /** Called when the click could not be stored and the buyer was sent to the bot without it. */
+  onClickLost?(botId: string, error: BotflowError): void;
 }
 
 const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
@@ -75,7 +77,18 @@ export function createTrackingRouter(options: TrackingRouterOptions): Router {
     });
     // Validated before anything is stored: the answer can only lead to this t.me link.
     const target = buildStartRedirect(link.botUsername, click.token);
-    await options.tracking.saveClick(click.token, click.payload, options.ttlSeconds);
+    try {
+      await options.tracking.saveClick(click.token, click.payload, options.ttlSeconds);
+    } catch (error) {
+      // The click store is down: the buyer still reaches the bot (a plain /start, unattributed),
+      // rather than an error page that loses the sale with the click.
+      if (!(error instanceof BotflowError) || error.code !== 'STORE_UNAVAILABLE') throw error;
+      options.onClickLost?.(link.botId, error);
+      ctx.set('cache-control', 'no-store');
+      ctx.status = 302;
+      ctx.redirect(buildBotRedirect(link.botUsername));
+      return;
+    }
     for (const cookie of click.setCookies)
       ctx.cookies.set(cookie.name, cookie.value, {
         maxAge: cookie.maxAgeSeconds * 1000,

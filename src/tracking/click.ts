@@ -85,9 +85,15 @@ export function captureClick(input: {
 
 /** The redirect target: only `https://t.me/<username>?start=<token>`, with both validated. */
 export function buildStartRedirect(botUsername: string, token: string): string {
-  if (!/^[A-Za-z][A-Za-z0-9_]{3,31}$/.test(botUsername))
-    throw new BotflowError('BAD_REQUEST', 'not a Telegram bot username');
+  const bot = buildBotRedirect(botUsername);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(token))
     throw new BotflowError('BAD_REQUEST', 'not a valid /start payload');
-  return `https://t.me/${botUsername}?start=${token}`;
+  return `${bot}?start=${token}`;
+}
+
+/** The bot's own t.me link without a payload (where a buyer goes when the click cannot be kept). */
+export function buildBotRedirect(botUsername: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_]{3,31}$/.test(botUsername))
+    throw new BotflowError('BAD_REQUEST', 'not a Telegram bot username');
+  return `https://t.me/${botUsername}`;
 }

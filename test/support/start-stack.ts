@@ -45,6 +45,8 @@ export async function startStack(options: {
   joinRequests?: boolean;
   config?: BootstrapOptions['config'];
   now?: () => number;
+  /** Default: REDIS_TEST_URL (a test puts its own TCP proxy in front of Redis here). */
+  redisUrl?: string;
 }): Promise<Stack> {
   const token = `${options.botNumber}:AAharness-token-for-the-fake-bot-api`;
   const fresh = await createFreshDatabase();
@@ -62,7 +64,7 @@ export async function startStack(options: {
   const app = await bootstrap({
     env: {
       DATABASE_URL: fresh.url,
-      REDIS_URL: REDIS,
+      REDIS_URL: options.redisUrl ?? REDIS,
       LOG_LEVEL: 'silent',
       BOTFLOW_ADMIN_TOKEN: options.adminToken,
     },
