@@ -1,13 +1,16 @@
 /**
  * The Postgres conversation store: the hot write path of the actor runtime. A batch of commits from
- * many conversations is written in one transaction with one statement per table (unnest arrays), each
- * row guarded by its row version and its shard epoch; a refused row writes nothing, the others commit.
+ * many conversations is written by one prepared statement (one round trip, one transaction), each row
+ * guarded by its row version and its shard epoch; a refused row writes nothing, the others commit.
  */
+import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { PersistedConversation } from '../flow/advance-conversation.ts';
 import { BotflowError } from '../errors.ts';
-import { writeCommitBatch } from './write-commit-batch.ts';
+import { BUILTIN_RECORD_WRITERS } from './builtin-record-writers.ts';
+import { preparedName } from './sql-client.ts';
+import { buildCommitStatement, type RecordWriter, writeCommitBatch } from './write-commit-batch.ts';
 import type { ConversationStore, DueTimer, StoredConversation } from '../runtime/ports.ts';
 
 /** A due timer with its row id (for `markTimerFired`). */
@@ -28,9 +31,15 @@ export interface PostgresConversationStore extends ConversationStore {
   markTimerFired(id: string): Promise<boolean>;
 }
 
-/** Options: `xstateVersion` is recorded with each snapshot (default '5'). */
+/**
+ * Options: `xstateVersion` is recorded with each snapshot (default '5'); `recordWriters` write the
+ * records committed with rows, by kind; `prepare` (default true) names the commit statement so the
+ * server parses and plans it once per connection.
+ */
 export interface ConversationStoreOptions {
   xstateVersion?: string;
+  recordWriters?: readonly RecordWriter[];
+  prepare?: boolean;
 }
 
 const USER_ID = /^-?\d{1,19}$/;
@@ -42,6 +51,11 @@ export function createConversationStore(
 ): PostgresConversationStore {
   const xstateVersion = options.xstateVersion ?? '5';
   const pool = () => orm.em.getConnection().getNativeClient();
+  const writers = options.recordWriters ?? BUILTIN_RECORD_WRITERS;
+  const kinds = new Set(writers.map((w) => w.kind));
+  const statement = buildCommitStatement(writers);
+  const base = `bf_commit_${createHash('sha256').update(statement.text).digest('hex').slice(0, 12)}`;
+  const prepare = options.prepare ?? true;
 
   async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     try {
@@ -74,7 +88,13 @@ export function createConversationStore(
 
     async commitBatch(rows) {
       if (rows.length === 0) return [];
-      for (const row of rows) checkUserId(row.userId);
+      for (const row of rows) {
+        checkUserId(row.userId);
+        for (const record of row.records ?? []) {
+          if (!kinds.has(record.kind))
+            throw new BotflowError('BAD_REQUEST', `no writer for records of kind ${record.kind}`);
+        }
+      }
       let client: pg.PoolClient;
       try {
         client = await (await pool()).connect();
@@ -82,11 +102,9 @@ export function createConversationStore(
         throw storeError(error);
       }
       try {
-        const outcomes = await writeCommitBatch(client, rows, xstateVersion);
-        await client.query('commit');
-        return outcomes;
+        const name = prepare ? await preparedName(client, base) : null;
+        return await writeCommitBatch(client, statement, rows, xstateVersion, name);
       } catch (error) {
-        await client.query('rollback').catch(() => {});
         throw storeError(error);
       } finally {
         client.release();

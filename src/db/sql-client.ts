@@ -61,3 +61,28 @@ export async function withTransaction<T>(orm: MikroORM, fn: (sql: Sql) => Promis
     client.release();
   }
 }
+
+const clientIds = new WeakMap<object, number>();
+let nextClientId = 1;
+
+/**
+ * The name under which `client` runs the prepared statement `base`, readying the session on first
+ * use: the client's own number makes the name new to the session, earlier connections' copies are
+ * deallocated (the embedded PGlite socket server keeps one session for every connection, so they
+ * would pile up), and `plan_cache_mode` is set to reuse the generic plan (by default Postgres
+ * re-plans a statement over `unnest` arrays on every execution, which costs more than running it).
+ */
+export async function preparedName(client: pg.ClientBase, base: string): Promise<string> {
+  const known = clientIds.get(client);
+  if (known !== undefined) return `${base}_${known}`;
+  const id = nextClientId++;
+  const results = (await client.query(
+    `set plan_cache_mode = force_generic_plan;
+     select name from pg_prepared_statements where starts_with(name, '${base}_')`,
+  )) as unknown as Array<pg.QueryResult<{ name: string }>>;
+  for (const { name } of results[1]?.rows ?? []) {
+    await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
+  }
+  clientIds.set(client, id);
+  return `${base}_${id}`;
+}
