@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { PersistedConversation } from '../flow/advance-conversation.ts';
 import { BotflowError } from '../errors.ts';
 import { BUILTIN_RECORD_WRITERS } from './builtin-record-writers.ts';
-import { preparedName } from './sql-client.ts';
+import { preparedName, queryPrepared } from './sql-client.ts';
 import { buildCommitStatement, type RecordWriter, writeCommitBatch } from './write-commit-batch.ts';
 import type { ConversationStore, DueTimer, StoredConversation } from '../runtime/ports.ts';
 
@@ -33,8 +33,8 @@ export interface PostgresConversationStore extends ConversationStore {
 
 /**
  * Options: `xstateVersion` is recorded with each snapshot (default '5'); `recordWriters` write the
- * records committed with rows, by kind; `prepare` (default true) names the commit statement so the
- * server parses and plans it once per connection.
+ * records committed with rows, by kind; `prepare` (default true) names the commit and load statements
+ * so the server parses and plans them once per connection.
  */
 export interface ConversationStoreOptions {
   xstateVersion?: string;
@@ -70,20 +70,34 @@ export function createConversationStore(
     loadConversation: (botId, userId) => store.load(botId, userId),
 
     async load(botId, userId) {
-      checkUserId(userId);
-      const rows = await query<LoadRow>(LOAD_SQL, [botId, userId]);
-      const row = rows[0];
-      if (row === undefined) return null;
-      const stored: StoredConversation = {
-        botId,
-        userId,
-        flowId: row.flow_id,
-        flowVersion: row.flow_version,
-        snapshot: row.snapshot,
-        rowVersion: row.row_version,
-        timers: row.timers,
-      };
-      return stored;
+      return (await store.loadMany([{ botId, userId }])).get(`${botId}:${userId}`) ?? null;
+    },
+
+    async loadMany(keys) {
+      const found = new Map<string, StoredConversation>();
+      if (keys.length === 0) return found;
+      for (const key of keys) checkUserId(key.userId);
+      let rows: LoadRow[];
+      try {
+        const params = [keys.map((k) => k.botId), keys.map((k) => k.userId)];
+        rows = prepare
+          ? await queryPrepared<LoadRow>(await pool(), 'bf_load', LOAD_SQL, params)
+          : (await (await pool()).query<LoadRow>(LOAD_SQL, params)).rows;
+      } catch (error) {
+        throw storeError(error);
+      }
+      for (const row of rows) {
+        found.set(`${row.bot_id}:${row.user_id}`, {
+          botId: row.bot_id,
+          userId: row.user_id,
+          flowId: row.flow_id,
+          flowVersion: row.flow_version,
+          snapshot: row.snapshot,
+          rowVersion: row.row_version,
+          timers: row.timers,
+        });
+      }
+      return found;
     },
 
     async commitBatch(rows) {
@@ -156,6 +170,8 @@ export function createConversationStore(
 }
 
 interface LoadRow {
+  bot_id: string;
+  user_id: string;
   flow_id: string;
   flow_version: number;
   snapshot: PersistedConversation;
@@ -173,11 +189,12 @@ interface TimerRow {
 }
 
 const LOAD_SQL = `
-  select c.flow_id, c.flow_version, c.snapshot, c.row_version,
+  select c.bot_id, c.user_id::text, c.flow_id, c.flow_version, c.snapshot, c.row_version,
     coalesce((select jsonb_object_agg(t.timer_id, round(extract(epoch from t.due_at) * 1000))
               from timers t
               where t.bot_id = c.bot_id and t.user_id = c.user_id and t.status = 'pending'), '{}'::jsonb) as timers
-  from conversations c where c.bot_id = $1 and c.user_id = $2`;
+  from unnest($1::text[], $2::bigint[]) as k(b, u)
+  join conversations c on c.bot_id = k.b and c.user_id = k.u`;
 
 const DUE_TIMERS_SQL = `
   select id::text, bot_id, user_id::text, timer_id, round(extract(epoch from due_at) * 1000)::float8 as due_at, event

@@ -62,7 +62,8 @@ export async function withTransaction<T>(orm: MikroORM, fn: (sql: Sql) => Promis
   }
 }
 
-const clientIds = new WeakMap<object, number>();
+/** Per pooled client: its number and the statements it has readied. */
+const sessions = new WeakMap<object, { id: number; bases: Set<string> }>();
 let nextClientId = 1;
 
 /**
@@ -73,16 +74,35 @@ let nextClientId = 1;
  * re-plans a statement over `unnest` arrays on every execution, which costs more than running it).
  */
 export async function preparedName(client: pg.ClientBase, base: string): Promise<string> {
-  const known = clientIds.get(client);
-  if (known !== undefined) return `${base}_${known}`;
-  const id = nextClientId++;
-  const results = (await client.query(
-    `set plan_cache_mode = force_generic_plan;
-     select name from pg_prepared_statements where starts_with(name, '${base}_')`,
-  )) as unknown as Array<pg.QueryResult<{ name: string }>>;
-  for (const { name } of results[1]?.rows ?? []) {
-    await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
+  let session = sessions.get(client);
+  if (session === undefined) {
+    session = { id: nextClientId++, bases: new Set() };
+    sessions.set(client, session);
   }
-  clientIds.set(client, id);
-  return `${base}_${id}`;
+  if (!session.bases.has(base)) {
+    const results = (await client.query(
+      `set plan_cache_mode = force_generic_plan;
+       select name from pg_prepared_statements where starts_with(name, '${base}_')`,
+    )) as unknown as Array<pg.QueryResult<{ name: string }>>;
+    for (const { name } of results[1]?.rows ?? []) {
+      await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
+    }
+    session.bases.add(base);
+  }
+  return `${base}_${session.id}`;
+}
+
+/** Runs `text` as the prepared statement `base` (letters, digits, `_`) on a client of `pool`. */
+export async function queryPrepared<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  base: string,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
+  const client = await pool.connect();
+  try {
+    return (await client.query<R>({ name: await preparedName(client, base), text, values })).rows;
+  } finally {
+    client.release();
+  }
 }

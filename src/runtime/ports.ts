@@ -74,9 +74,17 @@ export interface DueTimer {
   event: { type: string };
 }
 
+/** Which conversation: a Telegram user of a bot. */
+export interface ConversationKey {
+  botId: string;
+  userId: string;
+}
+
 /** The system of record for conversations. */
 export interface ConversationStore {
   load(botId: string, userId: string): Promise<StoredConversation | null>;
+  /** Loads many conversations in one read; absent ones are left out of the map (keyed `botId:userId`). */
+  loadMany(keys: ReadonlyArray<ConversationKey>): Promise<Map<string, StoredConversation>>;
   /** Commits rows independently within one transaction; one outcome per row, in order. */
   commitBatch(rows: CommitRow[]): Promise<CommitOutcome[]>;
   /** Pending timers due at or before `now` in the given shards, oldest first. */
