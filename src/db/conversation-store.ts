@@ -8,10 +8,9 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { PersistedConversation } from '../flow/advance-conversation.ts';
 import { BotflowError } from '../errors.ts';
-import { BUILTIN_RECORD_WRITERS } from './builtin-record-writers.ts';
 import { preparedName, queryPrepared } from './sql-client.ts';
-import { buildCommitStatement, type RecordWriter, writeCommitBatch } from './write-commit-batch.ts';
-import type { ConversationStore, DueTimer, StoredConversation } from '../runtime/ports.ts';
+import { buildCommitStatement, writeCommitBatch } from './write-commit-batch.ts';
+import type { ConversationStore, DueTimer, RecordWriter, StoredConversation } from '../runtime/ports.ts';
 
 /** A due timer with its row id (for `markTimerFired`). */
 export interface DueTimerRow extends DueTimer {
@@ -33,7 +32,7 @@ export interface PostgresConversationStore extends ConversationStore {
 
 /**
  * Options: `xstateVersion` is recorded with each snapshot (default '5'); `recordWriters` write the
- * records committed with rows, by kind; `prepare` (default true) names the commit and load statements
+ * records committed with rows, by kind (the domains' writers, registered by the composition root; none by default); `prepare` (default true) names the commit and load statements
  * so the server parses and plans them once per connection.
  */
 export interface ConversationStoreOptions {
@@ -51,7 +50,7 @@ export function createConversationStore(
 ): PostgresConversationStore {
   const xstateVersion = options.xstateVersion ?? '5';
   const pool = () => orm.em.getConnection().getNativeClient();
-  const writers = options.recordWriters ?? BUILTIN_RECORD_WRITERS;
+  const writers = options.recordWriters ?? [];
   const kinds = new Set(writers.map((w) => w.kind));
   const statement = buildCommitStatement(writers);
   const base = `bf_commit_${createHash('sha256').update(statement.text).digest('hex').slice(0, 12)}`;

@@ -5,21 +5,7 @@
  * autocommit, it is one round trip and one transaction; it returns every row's outcome.
  */
 import type pg from 'pg';
-import type { CommitOutcome, CommitRow } from '../runtime/ports.ts';
-
-/**
- * A kind of record written with the rows that commit: the columns it binds (name and Postgres type,
- * one array each) and the statement that writes them, reading `source` (`bot_id`, `user_id`, `shard`
- * and the named columns, one line per tuple, in order).
- */
-export interface RecordWriter {
-  kind: string;
-  columns: ReadonlyArray<readonly [name: string, type: string]>;
-  /** The tuples one row contributes from its records of this kind (possibly none, possibly derived). */
-  tuples(row: CommitRow, records: ReadonlyArray<Record<string, unknown>>): unknown[][];
-  /** A data-modifying statement (insert, update) reading the tuples from `source` (a subquery to alias). */
-  statement(source: string): string;
-}
+import type { CommitOutcome, CommitRow, RecordWriter } from '../runtime/ports.ts';
 
 /** A compiled batch statement: its text and how to bind a batch to it. */
 export interface CommitStatement {
@@ -170,7 +156,7 @@ function writerParams(writer: RecordWriter, rows: ReadonlyArray<{ i: number; row
   const columns: unknown[][] = writer.columns.map(() => []);
   for (const { i, row } of rows) {
     const records = (row.records ?? []).filter((r) => r.kind === writer.kind);
-    for (const tuple of writer.tuples(row, records as unknown as Array<Record<string, unknown>>)) {
+    for (const tuple of writer.tuples(row, records)) {
       owners.push(i);
       tuple.forEach((value, c) => columns[c]!.push(value));
     }

@@ -7,8 +7,12 @@ import { createConversationStore, type PostgresConversationStore } from '../../s
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import { BotflowError } from '../../src/errors.ts';
 import type { PersistedConversation } from '../../src/flow/advance-conversation.ts';
-import type { CommitRecord, CommitRow } from '../../src/runtime/ports.ts';
+import type { CommitRecord, CommitRow, RecordWriter } from '../../src/runtime/ports.ts';
+import { PAYMENT_RECORD_WRITERS } from '../../src/payments/payment-record-writers.ts';
+import { TRACKING_RECORD_WRITERS } from '../../src/tracking/tracking-record-writers.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+
+const recordWriters = [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS];
 
 let fresh: FreshDatabase;
 let db: DatabaseHandle;
@@ -18,7 +22,7 @@ let nextUser = 1000;
 before(async () => {
   fresh = await createFreshDatabase();
   db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  store = createConversationStore(db.orm);
+  store = createConversationStore(db.orm, { recordWriters });
 });
 
 after(async () => {
@@ -331,9 +335,11 @@ describe('the commit statement', () => {
       await tags(`select tracking_token as t from bot_users where tracking_token like 'tok:%'`),
       ['tok:ok'],
     );
-    assert.deepEqual(await tags(`select event_id as t from conversion_events where event_id like 'mix:%'`), [
-      'mix:ev:ok',
-    ]);
+    assert.deepEqual(
+      await sql(`select event_id, bot_id from conversion_events where event_id like 'mix:%'`),
+      [{ event_id: 'mix:ev:ok', bot_id: 'bot1' }],
+      'the conversion records the bot of the row that committed it',
+    );
     assert.deepEqual(await tags(`select order_id as t from payments where order_id like 'mix:charge:%'`), [
       'mix:charge:ok',
     ]);
@@ -350,6 +356,34 @@ describe('the commit statement', () => {
     assert.equal((await store.load('bot1', ok.userId))?.rowVersion, 1);
   });
 
+  it('commits any registered record kind, with the rows that commit only', async () => {
+    await sql('create table test_notes (bot_id text, user_id bigint, note text)');
+    const notes: RecordWriter = {
+      kind: 'note',
+      columns: [['note', 'text']],
+      tuples: (_row, records) => records.map((r) => [r['note']]),
+      statement: (source) => `insert into test_notes select bot_id, user_id, note from ${source} as x`,
+    };
+    const local = createConversationStore(db.orm, { recordWriters: [notes] });
+    const epoch = await local.claimShard(7, 'worker-a');
+    const kept = row({
+      epoch,
+      records: [
+        { kind: 'note', note: 'first' },
+        { kind: 'note', note: 'second' },
+      ],
+    });
+    const stale = row({ epoch: epoch - 1, records: [{ kind: 'note', note: 'stale' }] });
+    assert.deepEqual(await local.commitBatch([kept, stale]), ['ok', 'stale_epoch']);
+    assert.deepEqual(await sql('select bot_id, user_id::text, note from test_notes order by note'), [
+      { bot_id: 'bot1', user_id: kept.userId, note: 'first' },
+      { bot_id: 'bot1', user_id: kept.userId, note: 'second' },
+    ]);
+    await assert.rejects(local.commitBatch([row({ records: [{ kind: 'bindTracking' }] })]), {
+      code: 'BAD_REQUEST',
+    });
+  });
+
   it('refuses a record kind no writer handles before writing', async () => {
     const r = row({ records: [{ kind: 'mystery' } as unknown as CommitRecord] });
     await assert.rejects(store.commitBatch([r]), { code: 'BAD_REQUEST' });
@@ -360,7 +394,7 @@ describe('the commit statement', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'botflow-prepared-'));
     const embedded = await openDatabase({ dataDir });
     try {
-      const local = createConversationStore(embedded.orm);
+      const local = createConversationStore(embedded.orm, { recordWriters });
       const pool = await embedded.orm.em.getConnection().getNativeClient();
       const prepared = async () => {
         const client = await pool.connect();

@@ -67,6 +67,7 @@ describe('migrations', () => {
         '0004-access-lookups',
         '0005-join-requests',
         '0006-payment-checks',
+        '0007-conversion-bots',
       ],
     );
     assert.equal(db.embedded, false);

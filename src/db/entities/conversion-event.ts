@@ -10,6 +10,8 @@ export const ConversionEvent = defineEntity({
     id: p.bigint('string').primary().autoincrement(),
     eventId: p.text().unique(),
     pixelId: p.text(),
+    /** The bot that produced the event (its Meta token sends it); null on rows from before 0007. */
+    botId: p.text().nullable(),
     payload: p.json<Record<string, unknown>>(),
     status: p.text().$type<OutboxStatus>().default('pending'),
     attempts: p.integer().default(0),

@@ -9,6 +9,7 @@ import { PresellMigration } from './0003-presell.ts';
 import { AccessLookupsMigration } from './0004-access-lookups.ts';
 import { JoinRequestsMigration } from './0005-join-requests.ts';
 import { PaymentChecksMigration } from './0006-payment-checks.ts';
+import { ConversionBotsMigration } from './0007-conversion-bots.ts';
 
 /** The ordered migration list. Names are stored in `mikro_orm_migrations`: never change one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0004-access-lookups', class: AccessLookupsMigration },
   { name: '0005-join-requests', class: JoinRequestsMigration },
   { name: '0006-payment-checks', class: PaymentChecksMigration },
+  { name: '0007-conversion-bots', class: ConversionBotsMigration },
 ];
