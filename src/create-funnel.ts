@@ -155,7 +155,9 @@ export function createFunnel(options: FunnelOptions): Funnel {
   /** A tracking link's public URL: the page of its `website` events. */
   const linkUrl = (slug: string) => `${config.publicUrl ?? options.baseUrl()}/r/${encodeURIComponent(slug)}`;
   const gatewayOf = async (botId: string): Promise<PixGateway> => {
-    const settings = (await settingsOf(botId))?.gateway;
+    const bot = await settingsOf(botId);
+    if (bot === null) throw new BotflowError('NOT_FOUND', `no bot ${botId}`);
+    const settings = bot.gateway;
     if (settings === null || settings === undefined)
       throw new BotflowError('CONFIG_INVALID', `bot ${botId} has no payment gateway configured`);
     const key = JSON.stringify(settings);
@@ -267,6 +269,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
           .add({
             eventId,
             pixelId: pixel.pixel_id,
+            botId: click.bot_id,
             payload: buildConversionEvent({
               name: 'PageView',
               eventId,
@@ -286,7 +289,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     expireAccess: () => accessRemoval.expireDue(),
     revokeRefundedAccess: () => accessRemoval.revokeRefunded(),
     conversions,
-    pixelSettings: async (pixelId) => (await bots.settingsByPixel(pixelId))?.pixel ?? null,
+    pixelSettings: async (pixelId, botId) => (await bots.settingsByPixel(pixelId, botId))?.pixel ?? null,
     graphUrl: config.metaGraphUrl,
     retentionDays: config.retentionDays,
     sql,

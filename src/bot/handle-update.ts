@@ -16,7 +16,7 @@ import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
 import type { BotApis } from './bot-apis.ts';
-import { decodeCallbackData } from '../telegram/callback-data.ts';
+import { decodeCallbackData, readCallbackVersion } from '../telegram/callback-data.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
 
 export interface UpdateHandlerOptions {
@@ -42,27 +42,29 @@ export type UpdateHandler = (botId: string, update: unknown) => Promise<void>;
 
 const TOKEN = /^[0-9a-f]{32}$/;
 
+/** A press no step of any version has (`step: ''`): the flow answers it with the stale-button notice. */
+const STALE_PRESS: FlowEvent = { type: 'click', step: '', index: 0 };
+
 /** Creates the handler. */
 export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandler {
   const { logger } = options;
 
+  /**
+   * The flow event of a button press, resolved against the version the button was rendered for (the
+   * conversation then compares that version with its own). Forged, undecodable or unknown-step data
+   * becomes the stale press, which the flow answers with its notice; null only when the bot has no flow.
+   */
   async function eventForCallback(botId: string, data: string): Promise<FlowEvent | null> {
     if (data === 'p') return { type: 'payment.check' };
     const latest = await options.flows.latest(botId);
     if (latest === null) return null;
-    const versions = new Map<number, readonly string[] | null>();
-    const match = /^c\.([0-9a-z]{1,7})\./.exec(data);
-    if (match !== null) {
-      const version = Number.parseInt(match[1]!, 36);
-      const compiled = await options.flows.version(latest.flow.id, version);
-      versions.set(version, compiled === null ? null : [...compiled.steps.keys()]);
-    }
-    const decoded = decodeCallbackData(data, (v) => versions.get(v) ?? null);
-    if (decoded === null) return null;
-    if (decoded.kind === 'paid') return { type: 'payment.check' };
-    // A button whose step this version does not know is stale: the flow answers it with a notice.
-    if (decoded.kind === 'unknown_step') return { type: 'click', step: '', index: decoded.index };
-    return { type: 'click', step: decoded.step, index: decoded.index };
+    const version = readCallbackVersion(data);
+    const compiled = version === null ? null : await options.flows.version(latest.flow.id, version);
+    const stepIds = compiled === null ? null : [...compiled.steps.keys()];
+    const decoded = decodeCallbackData(data, (v) => (v === version ? stepIds : null));
+    if (decoded?.kind === 'paid') return { type: 'payment.check' };
+    if (decoded?.kind !== 'click') return STALE_PRESS;
+    return { type: 'click', version: decoded.version, step: decoded.step, index: decoded.index };
   }
 
   /** The grant an invite link was issued for, by the link itself or its name. */

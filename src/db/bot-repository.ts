@@ -62,8 +62,12 @@ export interface BotRepository {
   upsert(bot: NewBot): Promise<BotRecord>;
   /** Everything about a bot, secrets included (Telegram, payment and Meta edges only). */
   settings(id: string): Promise<BotSettings | null>;
-  /** The bot whose Meta pixel this is (the conversion sender needs its token). */
-  settingsByPixel(pixelId: string): Promise<BotSettings | null>;
+  /**
+   * The settings of bot `botId` when its Meta pixel is `pixelId` (the conversion sender sends a bot's
+   * events with its own token); without `botId` (events from before they recorded their bot), those
+   * of the oldest bot with that pixel.
+   */
+  settingsByPixel(pixelId: string, botId?: string | null): Promise<BotSettings | null>;
   list(): Promise<BotRecord[]>;
   get(id: string): Promise<BotRecord | null>;
   /**
@@ -219,10 +223,11 @@ export function createBotRepository(orm: MikroORM, box: SecretBox = createSecret
       const rows = await sql<SettingsRow>(`select ${SETTINGS} from bots where id = $1`, [id]);
       return rows[0] === undefined ? null : toSettings(rows[0]);
     },
-    async settingsByPixel(pixelId) {
+    async settingsByPixel(pixelId, botId = null) {
       const rows = await sql<SettingsRow>(
-        `select ${SETTINGS} from bots where pixel->>'pixel_id' = $1 limit 1`,
-        [pixelId],
+        `select ${SETTINGS} from bots where pixel->>'pixel_id' = $1 and ($2::text is null or id = $2)
+         order by created_at, id limit 1`,
+        [pixelId, botId],
       );
       return rows[0] === undefined ? null : toSettings(rows[0]);
     },

@@ -12,6 +12,8 @@ export interface ConversionRow {
   id: string;
   eventId: string;
   pixelId: string;
+  /** The bot that produced the event; null on rows written before conversions recorded their bot. */
+  botId: string | null;
   payload: Record<string, unknown>;
   attempts: number;
 }
@@ -21,7 +23,13 @@ export type ConversionCounts = Record<'pending' | 'sent' | 'dead', number>;
 
 /** The outbox. */
 export interface ConversionOutbox {
-  add(row: { eventId: string; pixelId: string; payload: Record<string, unknown> }): Promise<void>;
+  /** Queues an event of bot `botId` (sent later with that bot's Meta credentials). */
+  add(row: {
+    eventId: string;
+    pixelId: string;
+    botId: string;
+    payload: Record<string, unknown>;
+  }): Promise<void>;
   /** Claims up to `limit` due rows for `leaseMs` (they are invisible to other claims meanwhile). */
   claim(now: number, limit: number, leaseMs: number): Promise<ConversionRow[]>;
   markSent(ids: string[], at: number): Promise<void>;
@@ -37,10 +45,15 @@ export function createConversionOutbox(orm: MikroORM): ConversionOutbox {
   // Clicks arrive many at a time: their PageView rows are committed together.
   const add = batchWrites<Parameters<ConversionOutbox['add']>[0]>(async (rows) => {
     await sql(
-      `insert into conversion_events (event_id, pixel_id, payload)
-       select * from unnest($1::text[], $2::text[], $3::jsonb[])
+      `insert into conversion_events (event_id, pixel_id, payload, bot_id)
+       select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
        on conflict (event_id) do nothing`,
-      [rows.map((r) => r.eventId), rows.map((r) => r.pixelId), rows.map((r) => JSON.stringify(r.payload))],
+      [
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.pixelId),
+        rows.map((r) => JSON.stringify(r.payload)),
+        rows.map((r) => r.botId),
+      ],
     );
   });
   return {
@@ -50,19 +63,21 @@ export function createConversionOutbox(orm: MikroORM): ConversionOutbox {
         id: string;
         event_id: string;
         pixel_id: string;
+        bot_id: string | null;
         payload: Record<string, unknown>;
         attempts: number;
       }>(
         `update conversion_events set next_attempt_at = $2
          where id in (select id from conversion_events where status = 'pending' and next_attempt_at <= $1
                       order by next_attempt_at limit $3 for update skip locked)
-         returning id::text, event_id, pixel_id, payload, attempts`,
+         returning id::text, event_id, pixel_id, bot_id, payload, attempts`,
         [iso(now), iso(now + leaseMs), limit],
       );
       return rows.map((r) => ({
         id: r.id,
         eventId: r.event_id,
         pixelId: r.pixel_id,
+        botId: r.bot_id,
         payload: r.payload,
         attempts: r.attempts,
       }));

@@ -110,6 +110,26 @@ export function fastTransition(
   return [next, actions];
 }
 
+/** The press that only the stale-button path handles: no step has the id `''`. */
+const STALE_STEP = '';
+
+/**
+ * A click resolved against the conversation's flow version: a button rendered for another version,
+ * or naming a step, a button or a link button this version does not have, becomes the stale press
+ * (answered with the stale notice, never charged); any other event is returned unchanged.
+ */
+export function resolveClick(compiled: CompiledFlow, event: FlowEvent): FlowEvent {
+  if (event.type !== 'click') return event;
+  const step = compiled.steps.get(event.step);
+  const button =
+    step?.type === 'buttons' && Number.isInteger(event.index) && event.index >= 0
+      ? step.config.custom_buttons[event.index]
+      : undefined;
+  const sameVersion = event.version === undefined || event.version === compiled.version;
+  if (sameVersion && button !== undefined && button.url === undefined) return event;
+  return { type: 'click', step: STALE_STEP, index: event.index };
+}
+
 /** A fresh conversation, before its first event. */
 export function startConversation(compiled: CompiledFlow): PersistedConversation {
   const [snapshot] = initialTransition(compiled.machine);
@@ -119,7 +139,8 @@ export function startConversation(compiled: CompiledFlow): PersistedConversation
 /**
  * Applies one event. A snapshot that no longer resolves against this flow version restarts the
  * conversation from its start step (FLOW_FORMAT.md, "Runtime rules"); the event that found it so is
- * then treated as `/start` (its payload kept if it was one).
+ * then treated as `/start` (its payload kept if it was one). A click is resolved against this version
+ * first (`resolveClick`): a button of another version or step is stale, whatever its step id says.
  */
 export function advanceConversation(
   compiled: CompiledFlow,
@@ -129,7 +150,8 @@ export function advanceConversation(
   let snapshot = persisted === null ? null : restore(compiled, persisted);
   const restarted = persisted !== null && snapshot === null;
   if (snapshot === null) snapshot = initialTransition(compiled.machine)[0];
-  const input: FlowEvent = restarted && event.type !== 'start' ? { type: 'start' } : event;
+  const input: FlowEvent =
+    restarted && event.type !== 'start' ? { type: 'start' } : resolveClick(compiled, event);
   const [next, actions] = fastTransition(compiled, snapshot, input);
   const context = next.context as FlowContext;
   return {

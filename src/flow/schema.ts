@@ -119,6 +119,9 @@ export const stepSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...stepCommon, type: z.literal('end'), config: endConfig.default({}) }),
 ]);
 
+/** The most steps a flow may have (FLOW_FORMAT.md: `flow_steps`, 1–500). */
+export const MAX_FLOW_STEPS = 500;
+
 export const flowSchema = z.strictObject({
   id,
   name: z.string().optional(),
@@ -127,7 +130,7 @@ export const flowSchema = z.strictObject({
   flow_start_step_id: z.string(),
   main_buttons: z.array(offerSchema).optional(),
   redirect_buttons: z.array(redirectButtonSchema).optional(),
-  flow_steps: z.array(stepSchema).min(1).max(500),
+  flow_steps: z.array(stepSchema).min(1).max(MAX_FLOW_STEPS, `a flow has at most ${MAX_FLOW_STEPS} steps`),
 });
 
 /** A flow as it arrives (defaults not yet applied). */

@@ -9,8 +9,12 @@ export type FlowEvent =
   | { type: 'start'; payload?: string }
   /** A text message from the user. */
   | { type: 'text'; text: string }
-  /** A press of an inline button: the step whose keyboard it belongs to and the button's index there. */
-  | { type: 'click'; step: string; index: number }
+  /**
+   * A press of an inline button: the step whose keyboard it belongs to, the button's index there and
+   * the flow version it was rendered for (absent: the conversation's own version, as in the simulator).
+   * A press of another version, step or button than the conversation has is stale.
+   */
+  | { type: 'click'; step: string; index: number; version?: number }
   /** The "I have paid" button: the runtime asks the gateway and answers with `payment.paid` or `payment.unpaid`. */
   | { type: 'payment.check' }
   /** The gateway created the charge asked for by a `createCharge` effect. */

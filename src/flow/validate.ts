@@ -5,8 +5,9 @@
  * throws, on any input.
  */
 import type { FlowProblem } from './flow-problem.ts';
-import { isObj, type LooseStep, readLooseSteps } from './loose-steps.ts';
-import { type Flow, flowSchema } from './schema.ts';
+import { isObj, type LooseStep, type Obj, readLooseSteps } from './loose-steps.ts';
+import { findDeepNesting } from './find-deep-nesting.ts';
+import { type Flow, flowSchema, MAX_FLOW_STEPS } from './schema.ts';
 import { checkRules } from './validate-rules.ts';
 
 export type { FlowProblem, ValidationCode, WarningCode } from './flow-problem.ts';
@@ -63,22 +64,44 @@ function comparePaths(a: FlowProblem, b: FlowProblem): number {
   return pa.length - pb.length || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
 }
 
+/** Deeper than any valid flow nests (a button of a step is at level 6): refused before any other check. */
+export const MAX_FLOW_DEPTH = 32;
+
+/**
+ * The problems that stop validation before it starts, each reported alone: not an object, more steps
+ * than allowed (a huge flow costs no rule checks, whatever its size), nesting deeper than any flow.
+ */
+function refuseOutright(input: unknown): FlowProblem | null {
+  if (!isObj(input)) return { code: 'schema', path: '', message: 'a flow must be a JSON object' };
+  const steps = input['flow_steps'];
+  if (Array.isArray(steps) && steps.length > MAX_FLOW_STEPS)
+    return {
+      code: 'schema',
+      path: '/flow_steps',
+      message: `a flow has at most ${MAX_FLOW_STEPS} steps; this one has ${steps.length}`,
+    };
+  const deep = findDeepNesting(input, MAX_FLOW_DEPTH);
+  if (deep !== null)
+    return {
+      code: 'schema',
+      path: deep,
+      message: `the flow nests deeper than ${MAX_FLOW_DEPTH} levels here`,
+    };
+  return null;
+}
+
 /** Validates a flow. Never throws. */
 export function validateFlow(input: unknown): ValidationResult {
   try {
-    if (!isObj(input)) {
-      return {
-        valid: false,
-        errors: [{ code: 'schema', path: '', message: 'a flow must be a JSON object' }],
-        warnings: [],
-      };
-    }
-    const steps = readLooseSteps(input);
-    const rules = checkRules(input, steps);
-    const errors = [...schemaProblems(input, steps), ...rules.errors].sort(comparePaths);
+    const refused = refuseOutright(input);
+    if (refused !== null) return { valid: false, errors: [refused], warnings: [] };
+    const flow = input as Obj;
+    const steps = readLooseSteps(flow);
+    const rules = checkRules(flow, steps);
+    const errors = [...schemaProblems(flow, steps), ...rules.errors].sort(comparePaths);
     const warnings = rules.warnings.sort(comparePaths);
     if (errors.length > 0) return { valid: false, errors, warnings };
-    const parsed = flowSchema.safeParse(input);
+    const parsed = flowSchema.safeParse(flow);
     return parsed.success
       ? { valid: true, errors, warnings, flow: parsed.data }
       : {

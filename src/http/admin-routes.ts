@@ -111,15 +111,52 @@ const linkChangeBody = z
   .strictObject({ campaign: z.string().max(200).nullable().optional(), presell: z.boolean().optional() })
   .refine((b) => b.campaign !== undefined || b.presell !== undefined, 'give campaign or presell');
 const refundBody = z.strictObject({ amount_cents: z.number().int().min(1).optional() });
-const paymentsQuery = z.strictObject({
-  bot_id: z.string().regex(ID_PATTERN),
-  user_id: z
-    .string()
-    .regex(/^\d{1,19}$/)
-    .optional(),
-  status: z.enum(PAYMENT_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+/**
+ * A query parameter's rule as its error: missing, repeated, or breaking `rule`, each message says
+ * which (the field itself is named by the issue's path).
+ */
+const rule = (text: string) => ({
+  error: (issue: { input?: unknown }) =>
+    issue.input === undefined ? 'is required' : Array.isArray(issue.input) ? 'must be given once' : text,
 });
+const BOT_ID_RULE = 'must be 1-64 of A-Za-z0-9_-';
+const LIMIT_RULE = 'must be an integer from 1 to 500';
+const paymentsQuery = z.strictObject({
+  bot_id: z.string(rule(BOT_ID_RULE)).regex(ID_PATTERN, BOT_ID_RULE),
+  user_id: z
+    .string(rule('must be a Telegram user id (1-19 digits)'))
+    .regex(/^\d{1,19}$/, 'must be a Telegram user id (1-19 digits)')
+    .optional(),
+  status: z.enum(PAYMENT_STATUSES, rule(`must be one of ${PAYMENT_STATUSES.join(', ')}`)).optional(),
+  limit: z
+    .string(rule(LIMIT_RULE))
+    .regex(/^\d{1,3}$/, LIMIT_RULE)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 500, LIMIT_RULE)
+    .default(50),
+});
+const linksQuery = z.strictObject({
+  bot_id: z.string(rule(BOT_ID_RULE)).regex(ID_PATTERN, BOT_ID_RULE).optional(),
+});
+
+/**
+ * Reads a route's query string by its schema; BAD_REQUEST names each bad parameter and its rule
+ * (`limit must be an integer from 1 to 500`), in the message and in `details`.
+ */
+function readQuery<T>(query: unknown, schema: z.ZodType<T>, what: string): T {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: key, message: 'is not a parameter of this query' }))
+      : [{ path: issue.path.join('.'), message: issue.message }],
+  );
+  throw new BotflowError(
+    'BAD_REQUEST',
+    `bad ${what} query: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
+    { details: problems },
+  );
+}
 const draftBody = z.strictObject({
   bot_id: z.string().regex(ID_PATTERN),
   name: z.string().optional(),
@@ -151,7 +188,7 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
   });
 
   router.get('/tracking-links', async (ctx) => {
-    const botId = typeof ctx.query['bot_id'] === 'string' ? ctx.query['bot_id'] : undefined;
+    const { bot_id: botId } = readQuery(ctx.query, linksQuery, 'tracking links');
     ctx.body = { links: await service.listLinks(botId) };
   });
   router.post('/tracking-links', async (ctx) => {
@@ -167,12 +204,7 @@ export function createAdminRouter(service: AdminService, adminToken: string | un
     };
   });
   router.get('/payments', async (ctx) => {
-    const parsed = paymentsQuery.safeParse(ctx.query);
-    if (!parsed.success)
-      throw new BotflowError('BAD_REQUEST', 'bad payments query: bot_id is required', {
-        details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      });
-    const { bot_id: botId, user_id: userId, status, limit } = parsed.data;
+    const { bot_id: botId, user_id: userId, status, limit } = readQuery(ctx.query, paymentsQuery, 'payments');
     ctx.body = {
       payments: await service.listPayments({
         botId,

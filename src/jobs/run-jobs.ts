@@ -29,7 +29,8 @@ export function createJobs(options: {
   expireAccess(): Promise<number>;
   revokeRefundedAccess(): Promise<number>;
   conversions: ConversionOutbox;
-  pixelSettings(pixelId: string): Promise<PixelSettings | null>;
+  /** Bot `botId`'s Meta credentials for the pixel (botId null: the pixel's, for rows from before 0007). */
+  pixelSettings(pixelId: string, botId: string | null): Promise<PixelSettings | null>;
   graphUrl: string;
   retentionDays: number;
   sql: Sql;

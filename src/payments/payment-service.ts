@@ -33,6 +33,7 @@ export interface PaymentServiceOptions {
   recordConversion(row: {
     eventId: string;
     pixelId: string;
+    botId: string;
     payload: Record<string, unknown>;
   }): Promise<void>;
   webhookUrl(botId: string): string;
@@ -52,7 +53,10 @@ export type ConfirmOutcome = 'paid' | 'expired' | 'failed' | 'pending' | 'flagge
 /** The payment service. */
 export interface PaymentService {
   handlers: { createCharge: EffectHandler; checkCharge: EffectHandler };
-  /** Verifies, confirms with the gateway and commits a webhook's news; throws UNAUTHORIZED when forged. */
+  /**
+   * Verifies, confirms with the gateway and commits a webhook's news; throws UNAUTHORIZED when forged,
+   * NOT_FOUND for an unknown bot or order (each refusal is logged).
+   */
   handleWebhook(botId: string, request: WebhookRequest): Promise<{ status: ConfirmOutcome }>;
   /** Asks the gateway about stale and expired pending charges; returns how many changed. */
   reconcile(limit?: number): Promise<number>;
@@ -211,6 +215,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         .recordConversion({
           eventId,
           pixelId: pixel.pixel_id,
+          botId: item.botId,
           payload: buildConversionEvent({
             name: 'InitiateCheckout',
             eventId,
@@ -243,19 +248,35 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     return outcome === 'pending' ? { type: 'payment.unpaid', order: effect.order, step: effect.step } : null;
   };
 
+  /** Verifies a webhook with its bot's gateway, confirms the charge with the gateway and commits the news. */
+  async function handleVerifiedWebhook(
+    botId: string,
+    request: WebhookRequest,
+  ): Promise<{ status: ConfirmOutcome }> {
+    const gateway = await options.gatewayOf(botId);
+    const notice = await gateway.verifyAndParseWebhook(request);
+    const charge = await gateway.getCharge(notice.gatewayChargeId);
+    const payment =
+      (charge.orderId === null ? null : await payments.get(charge.orderId)) ??
+      (await payments.findByCharge(gateway.id, charge.gatewayChargeId));
+    if (payment === null || payment.botId !== botId)
+      throw new BotflowError('NOT_FOUND', 'no order for this charge');
+    if (payment.flagged !== null) return { status: 'flagged' };
+    return { status: await confirm(payment, charge) };
+  }
+
   return {
     handlers: { createCharge, checkCharge },
     async handleWebhook(botId, request) {
-      const gateway = await options.gatewayOf(botId);
-      const notice = await gateway.verifyAndParseWebhook(request);
-      const charge = await gateway.getCharge(notice.gatewayChargeId);
-      const payment =
-        (charge.orderId === null ? null : await payments.get(charge.orderId)) ??
-        (await payments.findByCharge(gateway.id, charge.gatewayChargeId));
-      if (payment === null || payment.botId !== botId)
-        throw new BotflowError('NOT_FOUND', 'no order for this charge');
-      if (payment.flagged !== null) return { status: 'flagged' };
-      return { status: await confirm(payment, charge) };
+      try {
+        return await handleVerifiedWebhook(botId, request);
+      } catch (error) {
+        // A gateway retries what it is refused: say in the log who was refused and why (never the body).
+        const code = error instanceof BotflowError ? error.code : 'INTERNAL';
+        if (code === 'NOT_FOUND' || code === 'UNAUTHORIZED' || code === 'CONFIG_INVALID')
+          logger.warn({ bot_id: botId, code, reason: (error as Error).message }, 'payment webhook refused');
+        throw error;
+      }
     },
     async refund(orderId, amountCents) {
       const payment = await payments.get(orderId);

@@ -11,6 +11,8 @@ export interface FakeGraphApi {
   url: string;
   /** Accepted events by pixel id. */
   events: Map<string, Array<Record<string, unknown>>>;
+  /** The access token each accepted event arrived with, by `event_id` (whose credentials sent it). */
+  tokensByEvent: Map<string, string>;
   /** Answers the next `times` requests with this HTTP status and Meta error code. */
   injectError(error: { status: number; code: number; message?: string; times?: number }): void;
   close(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startFakeGraphApi(options: {
 }): Promise<FakeGraphApi> {
   const now = options.now ?? Date.now;
   const events = new Map<string, Array<Record<string, unknown>>>();
+  const tokensByEvent = new Map<string, string>();
   const injected: Array<{ status: number; code: number; message: string; times: number }> = [];
   let traces = 0;
   const reply = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
@@ -108,6 +111,8 @@ export async function startFakeGraphApi(options: {
       const list = events.get(match[1]!) ?? [];
       list.push(...(data as Array<Record<string, unknown>>));
       events.set(match[1]!, list);
+      for (const event of data as Array<Record<string, unknown>>)
+        tokensByEvent.set(String(event['event_id']), token);
       reply(res, 200, { events_received: data.length, messages: [], fbtrace_id: `trace${++traces}` });
     });
   });
@@ -115,6 +120,7 @@ export async function startFakeGraphApi(options: {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     events,
+    tokensByEvent,
     injectError: (e) =>
       injected.push({
         status: e.status,

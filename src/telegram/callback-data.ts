@@ -29,15 +29,28 @@ export function encodeCallbackData(
   return `c.${data.version.toString(36)}.${hashStepId(data.step)}.${data.index.toString(36)}`;
 }
 
+/** The largest flow version that can exist (versions are Postgres `integer`s); above it, data is forged. */
+export const MAX_FLOW_VERSION = 2 ** 31 - 1;
+
+const CLICK = /^c\.([0-9a-z]{1,7})\.([0-9a-z]{1,7})\.([0-9a-z]{1,2})$/;
+
+/** The flow version a button's data names, or null when it is no flow button a published version could render. */
+export function readCallbackVersion(data: string): number | null {
+  const match = CLICK.exec(data);
+  if (match === null) return null;
+  const version = Number.parseInt(match[1]!, 36);
+  return version >= 1 && version <= MAX_FLOW_VERSION ? version : null;
+}
+
 /** Decodes callback data against the step ids of its flow version; null when it is not ours. */
 export function decodeCallbackData(
   data: string,
   stepIdsOf: (version: number) => readonly string[] | null,
 ): CallbackData | null {
   if (data === 'p') return { kind: 'paid' };
-  const match = /^c\.([0-9a-z]{1,7})\.([0-9a-z]{1,7})\.([0-9a-z]{1,2})$/.exec(data);
-  if (match === null) return null;
-  const version = Number.parseInt(match[1]!, 36);
+  const match = CLICK.exec(data);
+  const version = readCallbackVersion(data);
+  if (match === null || version === null) return null;
   const index = Number.parseInt(match[3]!, 36);
   const candidates = (stepIdsOf(version) ?? []).filter((id) => hashStepId(id) === match[2]);
   if (candidates.length !== 1) return { kind: 'unknown_step', version, index };

@@ -1,5 +1,6 @@
 /**
- * Drains the conversions outbox to Meta: claims due events, posts them per pixel in one request,
+ * Drains the conversions outbox to Meta: claims due events, posts them per (bot, pixel) in one request
+ * with that bot's token (bots sharing a pixel each send their own events),
  * and marks each sent, retried later with backoff (network, 5xx, Meta's transient codes), or dead
  * with the reason (permanent refusals, events older than Meta's 7 days, pixels without settings).
  * A batch refused for an invalid parameter is split in halves and resent, so one bad event cannot
@@ -14,7 +15,11 @@ const INVALID_PARAMETER = 100;
 
 export interface ConversionSenderOptions {
   outbox: ConversionOutbox;
-  pixelSettings(pixelId: string): Promise<PixelSettings | null>;
+  /**
+   * The Meta credentials of bot `botId` for pixel `pixelId` (null when that bot has no such pixel);
+   * `botId` null (rows from before events recorded their bot): any bot's settings for the pixel.
+   */
+  pixelSettings(pixelId: string, botId: string | null): Promise<PixelSettings | null>;
   graphUrl: string;
   now(): number;
   random?(): number;
@@ -23,16 +28,29 @@ export interface ConversionSenderOptions {
   onSent?(count: number): void;
 }
 
-/** Sends one round of due events; returns how many were handled (sent, rescheduled or dead). */
+/** Rows by the credentials that send them: the producing bot and its pixel (bot null: the pixel's). */
+function groupBySender(rows: ConversionRow[]) {
+  const groups = new Map<string, { pixelId: string; botId: string | null; list: ConversionRow[] }>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.botId, row.pixelId]);
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = { pixelId: row.pixelId, botId: row.botId, list: [] };
+      groups.set(key, group);
+    }
+    group.list.push(row);
+  }
+  return groups.values();
+}
+
+/**
+ * Sends one round of due events, each with the Meta credentials of the bot that produced it; returns
+ * how many were handled (sent, rescheduled or dead).
+ */
 export async function sendDueConversions(options: ConversionSenderOptions): Promise<number> {
   const now = options.now();
   const rows = await options.outbox.claim(now, options.batchSize ?? 500, 60_000);
-  const byPixel = new Map<string, typeof rows>();
-  for (const row of rows) {
-    const list = byPixel.get(row.pixelId) ?? [];
-    list.push(row);
-    byPixel.set(row.pixelId, list);
-  }
+  const bySender = groupBySender(rows);
   const maxAttempts = options.maxAttempts ?? 12;
   const settle = async (rows: ConversionRow[], result: SendResult) => {
     if (result.ok) {
@@ -57,13 +75,19 @@ export async function sendDueConversions(options: ConversionSenderOptions): Prom
         );
     }
   };
-  for (const [pixelId, list] of byPixel) {
-    const settings = await options.pixelSettings(pixelId);
+  for (const { pixelId, botId, list } of bySender) {
+    const settings = await options.pixelSettings(pixelId, botId);
     const live: typeof list = [];
     for (const row of list) {
       const attempts = row.attempts + 1;
       if (settings === null)
-        await options.outbox.markDead(row.id, attempts, 'no pixel settings for this pixel id');
+        await options.outbox.markDead(
+          row.id,
+          attempts,
+          botId === null
+            ? 'no pixel settings for this pixel id'
+            : `bot ${botId} has no pixel settings for this pixel id`,
+        );
       else if (isTooOld(Number(row.payload['event_time']), now))
         await options.outbox.markDead(row.id, attempts, 'older than 7 days: Meta would refuse it');
       else live.push(row);

@@ -100,4 +100,26 @@ describe('bot repository: secrets at rest', () => {
     ]);
     assert.ok(row!.token.startsWith('bf1:'));
   });
+
+  it("bots sharing a pixel: settingsByPixel with a bot gives that bot's token, without one the oldest bot's", async () => {
+    const repo = createBotRepository(db.orm, createSecretBox(KEY));
+    const shared = (id: string, accessToken: string, pixelId = '202020') =>
+      repo.upsert({
+        ...bot,
+        id,
+        username: `${id.replace(/-/g, '_')}_bot`,
+        pixel: { pixel_id: pixelId, access_token: accessToken },
+      });
+    await shared('share-first', 'token-of-first');
+    await shared('share-second', 'token-of-second');
+    await shared('share-other', 'token-of-other', '303030');
+    const tokenFor = async (botId?: string | null) =>
+      (await repo.settingsByPixel('202020', botId))?.pixel?.access_token ?? null;
+    assert.equal(await tokenFor('share-second'), 'token-of-second');
+    assert.equal(await tokenFor('share-first'), 'token-of-first');
+    assert.equal(await tokenFor('share-other'), null, 'that bot has another pixel');
+    assert.equal(await tokenFor('no-such-bot'), null);
+    assert.equal(await tokenFor(null), 'token-of-first');
+    assert.equal(await tokenFor(), 'token-of-first');
+  });
 });

@@ -104,6 +104,64 @@ describe('advanceConversation', () => {
     assert.deepEqual(r.effects, []);
   });
 
+  it('a press rendered for another version, step or button is stale and never charged', () => {
+    // v8 of the same flow offers a second, dearer plan first: its `ask` index 0 is not v7's index 0.
+    const v8 = compileFlow(
+      {
+        ...flow,
+        main_buttons: [
+          { text: 'Plan', price: 5 },
+          { text: 'Lifetime', price: 97 },
+        ],
+        flow_steps: [
+          {
+            ...flow.flow_steps[0],
+            config: {
+              text: 'Buy?',
+              custom_buttons: [
+                { text: 'Lifetime', main_button_index: 1 },
+                { text: 'Yes', main_button_index: 0 },
+                { text: 'Site', url: 'https://example.com' },
+              ],
+            },
+            conditions: [
+              { type: 'button_click', button_text: 'Lifetime', target_step: 'pay' },
+              { type: 'button_click', button_text: 'Yes', target_step: 'pay' },
+            ],
+          },
+          ...flow.flow_steps.slice(1),
+        ],
+      },
+      { version: 8 },
+    );
+    const at = advanceConversation(v8, null, { type: 'start' }).snapshot;
+    const stale = [
+      { type: 'click', step: 'ask', index: 0, version: 7 },
+      { type: 'click', step: 'ask', index: 0, version: 9 },
+      { type: 'click', step: 'pay', index: 0, version: 8 },
+      { type: 'click', step: 'gone', index: 0, version: 8 },
+      { type: 'click', step: 'ask', index: 3, version: 8 },
+      { type: 'click', step: 'ask', index: -1, version: 8 },
+      { type: 'click', step: 'ask', index: 2, version: 8 },
+      { type: 'click', step: '', index: 0 },
+    ] as const;
+    for (const event of stale) {
+      const r = advanceConversation(v8, at, event);
+      assert.equal(r.currentStep, 'ask', JSON.stringify(event));
+      assert.deepEqual(
+        r.effects.map((e) => (e.type === 'notice' ? e.code : e.type)),
+        ['stale_button'],
+        JSON.stringify(event),
+      );
+    }
+    const fresh = advanceConversation(v8, at, { type: 'click', step: 'ask', index: 0, version: 8 });
+    const charge = fresh.effects.find((e) => e.type === 'createCharge');
+    assert.equal(charge?.type === 'createCharge' ? charge.amount_cents : null, 9700);
+    const simulated = advanceConversation(v8, at, { type: 'click', step: 'ask', index: 1 });
+    const own = simulated.effects.find((e) => e.type === 'createCharge');
+    assert.equal(own?.type === 'createCharge' ? own.amount_cents : null, 500, 'no version: its own');
+  });
+
   it('a snapshot that no longer resolves restarts from the start step', () => {
     const stale = { ...startConversation(compiled), value: 'removed_step' };
     const r = advanceConversation(compiled, stale, { type: 'text', text: 'hello' });

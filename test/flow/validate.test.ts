@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { findCycles } from '../../src/flow/flow-graph.ts';
 import { validateFlowJson } from '../../src/flow/parse-flow-json.ts';
 import { type FlowProblem, validateFlow } from '../../src/flow/validate.ts';
 
@@ -274,6 +275,84 @@ describe('validateFlow: every code has a failing fixture and a passing neighbour
     assert.deepEqual(only(validateFlow(f).errors), [
       { code: 'schema', step_id: undefined, path: '/a~1b~0c' },
     ]);
+  });
+});
+
+describe('flows of any size and depth', () => {
+  /** A chain of `n` message steps that never wait: the longest path any graph walk can take. */
+  const chain = (n: number) => ({
+    id: 'big',
+    flow_start_step_id: 's0',
+    flow_steps: Array.from({ length: n }, (_, i) =>
+      i === n - 1
+        ? { id: `s${i}`, type: 'end', config: {} }
+        : { id: `s${i}`, type: 'message', config: { text: 'x' }, connections: { next: `s${i + 1}` } },
+    ),
+  });
+
+  for (const n of [501, 2_000, 10_000, 100_000]) {
+    it(`${n} steps: the steps-limit error alone, from the flow and from its JSON`, () => {
+      for (const r of [validateFlow(chain(n)), validateFlowJson(JSON.stringify(chain(n)))]) {
+        assert.equal(r.valid, false);
+        assert.deepEqual(r.errors, [
+          {
+            code: 'schema',
+            path: '/flow_steps',
+            message: `a flow has at most 500 steps; this one has ${n}`,
+          },
+        ]);
+      }
+    });
+  }
+
+  it('500 steps in one chain are valid', () => {
+    assert.deepEqual(validateFlow(chain(500)).errors, []);
+  });
+
+  it('100,000 nested arrays or objects anywhere: one clear schema error, never a stack overflow', () => {
+    const arrays = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const objects = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const flowWith = (where: string) =>
+      `{"id":"f","flow_start_step_id":"a","flow_steps":[{"id":"a","type":"end","config":${where}}]}`;
+    for (const text of [
+      flowWith(objects(100_000)),
+      flowWith(`{"text":${arrays(100_000)}}`),
+      `{"id":"f","x":${arrays(100_000)},"flow_start_step_id":"a","flow_steps":[]}`,
+    ]) {
+      const r = validateFlowJson(text);
+      assert.equal(r.errors.length, 1);
+      assert.equal(r.errors[0]!.code, 'schema');
+      assert.match(r.errors[0]!.message, /nests deeper than 32 levels/);
+      assert.ok(r.errors[0]!.path.split('/').length <= 34, 'the path stops where the nesting goes too deep');
+    }
+    assert.deepEqual(validateFlowJson(arrays(100_000)).errors, [
+      { code: 'schema', path: '', message: 'a flow must be a JSON object' },
+    ]);
+  });
+});
+
+describe('findCycles', () => {
+  it('finds a loop of 100,000 steps without recursion, and none in a chain as long', () => {
+    const n = 100_000;
+    const ids = Array.from({ length: n }, (_, i) => `s${i}`);
+    const loop = new Map(ids.map((id, i) => [id, [ids[(i + 1) % n]!]]));
+    const cycles = findCycles(ids, loop);
+    assert.equal(cycles.length, 1);
+    assert.equal(cycles[0]!.length, n);
+    assert.equal(cycles[0]![0], 's0');
+    const line = new Map(ids.map((id, i) => [id, i + 1 < n ? [ids[i + 1]!] : []]));
+    assert.deepEqual(findCycles(ids, line), []);
+  });
+
+  it('reports each loop once, in discovery order, self-loops included', () => {
+    const edges = new Map([
+      ['a', ['b']],
+      ['b', ['c', 'a']],
+      ['c', ['c']],
+      ['d', ['e']],
+      ['e', ['d', 'a']],
+    ]);
+    assert.deepEqual(findCycles(['a', 'b', 'c', 'd', 'e'], edges), [['c'], ['a', 'b'], ['d', 'e']]);
   });
 });
 

@@ -37,6 +37,8 @@ export async function startStack(options: {
   username: string;
   flow: unknown;
   pixel: PixelSettings;
+  /** Further Meta access tokens the fake Graph API accepts (other bots' pixels). */
+  graphTokens?: string[];
   adminToken: string;
   /** Default: the stack's sandbox. */
   gateway?: GatewaySettings;
@@ -48,7 +50,9 @@ export async function startStack(options: {
   const fresh = await createFreshDatabase();
   const fake = await startFakeBotApi({ retryBaseMs: 20 });
   fake.addBot({ token, id: options.botNumber, username: options.username });
-  const graph = await startFakeGraphApi({ tokens: [options.pixel.access_token] });
+  const graph = await startFakeGraphApi({
+    tokens: [options.pixel.access_token, ...(options.graphTokens ?? [])],
+  });
   const sandbox = await startSandboxGateway({
     apiKey: 'k',
     webhookSecret: 'sandbox-secret',

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeCallbackData, encodeCallbackData } from '../../src/telegram/callback-data.ts';
+import {
+  decodeCallbackData,
+  encodeCallbackData,
+  MAX_FLOW_VERSION,
+  readCallbackVersion,
+} from '../../src/telegram/callback-data.ts';
 import { parseStartCommand } from '../../src/telegram/parse-start.ts';
 
 describe('callback data', () => {
@@ -10,7 +15,7 @@ describe('callback data', () => {
     fc.assert(
       fc.property(
         stepId,
-        fc.integer({ min: 1, max: 36 ** 7 - 1 }),
+        fc.integer({ min: 1, max: MAX_FLOW_VERSION }),
         fc.integer({ min: 0, max: 19 }),
         (step, version, index) => {
           const data = encodeCallbackData({ version, step, index });
@@ -50,6 +55,22 @@ describe('callback data', () => {
         version: 2,
         index: 0,
       },
+    );
+  });
+
+  it('a version no published flow can have is not ours: forged data never reaches the store', () => {
+    assert.equal(readCallbackVersion('c.zzzzzzz.0.0'), null, 'above the largest integer version');
+    assert.equal(readCallbackVersion('c.0.0.0'), null, 'version 0 is never published');
+    assert.equal(readCallbackVersion(`c.${(MAX_FLOW_VERSION + 1).toString(36)}.abc.0`), null);
+    assert.equal(readCallbackVersion(`c.${MAX_FLOW_VERSION.toString(36)}.abc.0`), MAX_FLOW_VERSION);
+    assert.equal(readCallbackVersion('c.1.abc'), null, 'malformed');
+    assert.equal(
+      decodeCallbackData('c.zzzzzzz.0.0', () => ['menu']),
+      null,
+    );
+    assert.equal(
+      decodeCallbackData('c.0.0.0', () => ['menu']),
+      null,
     );
   });
 });

@@ -14,13 +14,14 @@ import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts
 
 const PIXEL = '777000777';
 const TOKEN = 'meta-sender-test-token';
+const OTHER_TOKEN = 'meta-sender-test-token-of-b2';
 let fresh: FreshDatabase;
 let db: DatabaseHandle;
 let graph: FakeGraphApi;
 before(async () => {
   fresh = await createFreshDatabase();
   db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  graph = await startFakeGraphApi({ tokens: [TOKEN] });
+  graph = await startFakeGraphApi({ tokens: [TOKEN, OTHER_TOKEN] });
 });
 after(async () => {
   await graph.close();
@@ -56,11 +57,12 @@ describe('sendDueConversions', () => {
       click: { fbp: 'x' },
     });
     for (const row of [...good.slice(0, 3), { eventId: badId, payload: bad }, ...good.slice(3)])
-      await outbox.add({ eventId: row.eventId, pixelId: PIXEL, payload: row.payload });
+      await outbox.add({ eventId: row.eventId, pixelId: PIXEL, botId: 'b1', payload: row.payload });
 
     const handled = await sendDueConversions({
       outbox,
-      pixelSettings: async (id) => (id === PIXEL ? { pixel_id: PIXEL, access_token: TOKEN } : null),
+      pixelSettings: async (id, botId) =>
+        id === PIXEL && botId === 'b1' ? { pixel_id: PIXEL, access_token: TOKEN } : null,
       graphUrl: graph.url,
       // Rows are due at the database's now(); a second ahead keeps a same-millisecond row due.
       now: () => Date.now() + 1000,
@@ -77,5 +79,60 @@ describe('sendDueConversions', () => {
     );
     assert.match(rows.find((r) => r.event_id === badId)!.last_error ?? '', /code 100/);
     assert.deepEqual(await outbox.counts(), { pending: 0, sent: 6, dead: 1 });
+  });
+
+  it("sends each bot's events with that bot's token; a bot without the pixel's settings gets its own reason", async () => {
+    const outbox = createConversionOutbox(db.orm);
+    const sql = createSql(db.orm);
+    await sql('delete from conversion_events');
+    const nowS = Math.floor(Date.now() / 1000);
+    const event = (id: string) => {
+      const eventId = eventIdFor('Lead', id);
+      const payload = buildConversionEvent({
+        name: 'Lead',
+        eventId,
+        eventTime: nowS - 5,
+        actionSource: 'chat',
+        telegramUserId: '42',
+        click: null,
+      });
+      return { eventId, payload };
+    };
+    for (const [id, botId] of [
+      ['a1', 'b1'],
+      ['b1', 'b2'],
+      ['a2', 'b1'],
+      ['gone', 'b3'],
+    ] as const)
+      await outbox.add({ ...event(id), pixelId: PIXEL, botId });
+    const legacy = event('legacy');
+    await sql('insert into conversion_events (event_id, pixel_id, payload) values ($1, $2, $3)', [
+      legacy.eventId,
+      PIXEL,
+      JSON.stringify(legacy.payload),
+    ]);
+    const tokens: Record<string, string> = { b1: TOKEN, b2: OTHER_TOKEN };
+    await sendDueConversions({
+      outbox,
+      pixelSettings: async (id, botId) => {
+        if (id !== PIXEL) return null;
+        const token = botId === null ? TOKEN : tokens[botId];
+        return token === undefined ? null : { pixel_id: PIXEL, access_token: token };
+      },
+      graphUrl: graph.url,
+      now: () => Date.now() + 1000,
+    });
+    const sentWith = (id: string) => graph.tokensByEvent.get(eventIdFor('Lead', id));
+    assert.equal(sentWith('a1'), TOKEN);
+    assert.equal(sentWith('a2'), TOKEN);
+    assert.equal(sentWith('b1'), OTHER_TOKEN);
+    assert.equal(sentWith('legacy'), TOKEN, 'a row without its bot falls back to the pixel lookup');
+    assert.equal(sentWith('gone'), undefined);
+    const dead = await sql<{ event_id: string; last_error: string }>(
+      `select event_id, last_error from conversion_events where status = 'dead'`,
+    );
+    assert.deepEqual(dead, [
+      { event_id: eventIdFor('Lead', 'gone'), last_error: 'bot b3 has no pixel settings for this pixel id' },
+    ]);
   });
 });
