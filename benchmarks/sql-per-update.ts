@@ -2,7 +2,9 @@
  * SQL statements and transactions per webhook update: one in-process botflow (real Postgres and
  * Redis, the VIP funnel, the sandbox gateway) drives users through the webhook scenario's four updates
  * and counts, for the measured users only, the statements its `pg` clients sent (a counter on
- * `pg.Client.prototype.query`) and the database's committed transactions (`pg_stat_database`).
+ * `pg.Client.prototype.query`), the transactions they made (explicit ones, and single statements
+ * outside them), and the database's committed transactions (`pg_stat_database`, which also counts
+ * autovacuum's).
  * Prints one JSON object. Usage: `node benchmarks/sql-per-update.ts` (BENCH_UPDATES, default 400).
  */
 import { randomBytes } from 'node:crypto';
@@ -26,7 +28,9 @@ const BOT_ID = `sqlbench_${randomBytes(4).toString('hex')}`;
 const TOKEN = `7300000003:bench-${randomBytes(8).toString('hex')}`;
 
 /** Counts every statement sent by the ORM's `pg` clients (MikroORM may load its own copy of pg). */
-const counter = { counting: false, statements: 0, byText: new Map<string, number>() };
+const counter = { counting: false, statements: 0, transactions: 0, byText: new Map<string, number>() };
+/** Clients inside an explicit transaction (`begin` seen, `commit`/`rollback` not yet). */
+const inTransaction = new WeakSet<object>();
 const ormPg = createRequire(import.meta.resolve('@mikro-orm/postgresql'))('pg') as typeof pg;
 const query = ormPg.Client.prototype.query;
 ormPg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
@@ -35,6 +39,12 @@ ormPg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: u
     const first = args[0] as string | { text?: string };
     const text = (typeof first === 'string' ? first : (first?.text ?? '')).replace(/\s+/g, ' ').trim();
     const head = text.slice(0, 60);
+    const verb = text.slice(0, 8).toLowerCase();
+    if (verb.startsWith('begin') || verb.startsWith('start')) {
+      inTransaction.add(this);
+      counter.transactions += 1;
+    } else if (verb.startsWith('commit') || verb.startsWith('rollback')) inTransaction.delete(this);
+    else if (!inTransaction.has(this)) counter.transactions += 1;
     counter.byText.set(head, (counter.byText.get(head) ?? 0) + 1);
   }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
@@ -64,9 +74,9 @@ const database = await createThrowawayDatabase();
 const dbName = new URL(database.url).pathname.slice(1);
 const stats = new pg.Client({ connectionString: process.env['DATABASE_TEST_URL'] ?? database.url });
 await stats.connect();
-/** Committed transactions of the bench database so far (the stats collector flushes within ~1 s). */
+/** Committed transactions of the bench database so far (an idle backend reports within ~10 s). */
 async function committed(): Promise<number> {
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 11_000));
   await stats.query('select pg_stat_clear_snapshot()');
   const res = await stats.query<{ xact_commit: string }>(
     'select xact_commit from pg_stat_database where datname = $1',
@@ -146,9 +156,11 @@ try {
         sends_per_update: sends,
         updates_per_second: Math.round((updates / seconds) * 10) / 10,
         statements: counter.statements,
-        transactions: xactAfter - xactBefore,
+        transactions_client: counter.transactions,
+        transactions_server: xactAfter - xactBefore,
         statements_per_update: Math.round((counter.statements / updates) * 1000) / 1000,
-        transactions_per_update: Math.round(((xactAfter - xactBefore) / updates) * 1000) / 1000,
+        transactions_per_update: Math.round((counter.transactions / updates) * 1000) / 1000,
+        transactions_per_update_server: Math.round(((xactAfter - xactBefore) / updates) * 1000) / 1000,
         top_statements: Object.fromEntries(top),
       },
       null,

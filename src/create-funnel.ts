@@ -214,7 +214,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     resolveTracking: resolveFor,
     pixelOf,
     linkUrl,
-    recordConversion: (row) => conversions.add(row),
     webhookUrl: (botId) =>
       `${config.publicUrl ?? options.baseUrl()}/payments/${encodeURIComponent(botId)}/webhook`,
     now,

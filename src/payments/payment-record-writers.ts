@@ -1,6 +1,7 @@
 /**
  * What payments write inside a conversation's commit: the payment row a `createCharge` effect opens
- * (so the charge exists exactly when the intent committed) and a payment's new status.
+ * (so the charge exists exactly when the intent committed), the gateway's charge once created (with
+ * the `payment.created` it causes) and a payment's new status.
  */
 import type { CommitRecord, RecordWriter } from '../runtime/ports.ts';
 
@@ -11,6 +12,18 @@ export interface PaymentStatusRecord extends CommitRecord {
   status: 'paid' | 'expired' | 'failed';
   /** When it happened (ms since epoch); `paid_at` of a paid one. */
   at: number;
+}
+
+/** The charge the gateway created for an order, stored with the tracking resolved for it. */
+export interface ChargeCreatedRecord extends CommitRecord {
+  kind: 'chargeCreated';
+  orderId: string;
+  gateway: string;
+  gatewayChargeId: string;
+  brCode: string;
+  /** The gateway's expiry (ms since epoch), or null to keep the one the order opened with. */
+  expiresAt: number | null;
+  tracking: Record<string, unknown> | null;
 }
 
 /** Each `createCharge` effect opens its payment row, keyed by the effect's key (a global order id). */
@@ -73,5 +86,32 @@ const paymentStatus: RecordWriter = {
      where p.order_id = x.order_id and (p.status = 'pending' or (x.status = 'paid' and p.status <> 'paid'))`,
 };
 
+/** The first charge stored for an order stays (a re-run of the effect finds the same one). */
+const chargeCreated: RecordWriter = {
+  kind: 'chargeCreated',
+  columns: [
+    ['order_id', 'text'],
+    ['gateway', 'text'],
+    ['charge_id', 'text'],
+    ['br_code', 'text'],
+    ['expires_at', 'timestamptz'],
+    ['tracking', 'jsonb'],
+  ],
+  tuples: (_row, records) =>
+    (records as readonly ChargeCreatedRecord[]).map((r) => [
+      r.orderId,
+      r.gateway,
+      r.gatewayChargeId,
+      r.brCode,
+      r.expiresAt === null ? null : new Date(r.expiresAt).toISOString(),
+      r.tracking === null ? null : JSON.stringify(r.tracking),
+    ]),
+  statement: (source) =>
+    `update payments p set gateway = x.gateway, gateway_charge_id = x.charge_id, br_code = x.br_code,
+       expires_at = coalesce(x.expires_at, p.expires_at), tracking = coalesce(p.tracking, x.tracking)
+     from ${source} as x
+     where p.order_id = x.order_id and p.gateway_charge_id is null`,
+};
+
 /** The record writers payments registers with the conversation store. */
-export const PAYMENT_RECORD_WRITERS: readonly RecordWriter[] = [openPayment, paymentStatus];
+export const PAYMENT_RECORD_WRITERS: readonly RecordWriter[] = [openPayment, chargeCreated, paymentStatus];

@@ -384,6 +384,51 @@ describe('the commit statement', () => {
     });
   });
 
+  it('stores a created charge with the row that commits it, once per order', async () => {
+    const epoch = await store.claimShard(7, 'worker-a');
+    const owner = row({ epoch });
+    assert.deepEqual(await store.commitBatch([owner]), ['ok']);
+    await sql(
+      `insert into payments (order_id, bot_id, user_id, flow_step_id, amount_cents, description, expires_at)
+       values ('charge:1', 'bot1', $1, 'pay', 990, 'VIP', '2030-01-01T00:00:00Z')`,
+      [owner.userId],
+    );
+    const created = (chargeId: string) => ({
+      kind: 'chargeCreated',
+      orderId: 'charge:1',
+      gateway: 'sandbox',
+      gatewayChargeId: chargeId,
+      brCode: `br-${chargeId}`,
+      expiresAt: null,
+      tracking: { source: 'none' },
+    });
+    const stale = { ...owner, epoch: epoch - 1, expectedVersion: 1, records: [created('stale')] };
+    assert.deepEqual(await store.commitBatch([stale]), ['stale_epoch']);
+    const read = () =>
+      sql(
+        `select gateway, gateway_charge_id, br_code, tracking, extract(epoch from expires_at)::float8 as expires_at
+         from payments where order_id = 'charge:1'`,
+      );
+    assert.deepEqual((await read())[0], {
+      gateway: null,
+      gateway_charge_id: null,
+      br_code: null,
+      tracking: null,
+      expires_at: Date.parse('2030-01-01T00:00:00Z') / 1000,
+    });
+    const first = { ...owner, expectedVersion: 1, inputKey: 'effect:charge:1', records: [created('ch_1')] };
+    assert.deepEqual(await store.commitBatch([first]), ['ok']);
+    const again = { ...owner, expectedVersion: 2, records: [created('ch_2')] };
+    assert.deepEqual(await store.commitBatch([again]), ['ok']);
+    assert.deepEqual((await read())[0], {
+      gateway: 'sandbox',
+      gateway_charge_id: 'ch_1',
+      br_code: 'br-ch_1',
+      tracking: { source: 'none' },
+      expires_at: Date.parse('2030-01-01T00:00:00Z') / 1000,
+    });
+  });
+
   it('refuses a record kind no writer handles before writing', async () => {
     const r = row({ records: [{ kind: 'mystery' } as unknown as CommitRecord] });
     await assert.rejects(store.commitBatch([r]), { code: 'BAD_REQUEST' });
