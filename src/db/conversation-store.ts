@@ -32,8 +32,9 @@ export interface PostgresConversationStore extends ConversationStore {
 
 /**
  * Options: `xstateVersion` is recorded with each snapshot (default '5'); `recordWriters` write the
- * records committed with rows, by kind (the domains' writers, registered by the composition root; none by default); `prepare` (default true) names the commit and load statements
- * so the server parses and plans them once per connection.
+ * records committed with rows, by kind (the domains' writers, which the composition root registers;
+ * none by default); `prepare` (default true) names the commit and load statements so the server
+ * parses and plans them once per connection.
  */
 export interface ConversationStoreOptions {
   xstateVersion?: string;

@@ -5,6 +5,7 @@
  * autocommit, it is one round trip and one transaction; it returns every row's outcome.
  */
 import type pg from 'pg';
+import { BotflowError } from '../errors.ts';
 import type { CommitOutcome, CommitRow, RecordWriter } from '../runtime/ports.ts';
 
 /** A compiled batch statement: its text and how to bind a batch to it. */
@@ -17,26 +18,15 @@ export interface CommitStatement {
 const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::int[], $8::text[], $9::int[], $10::jsonb[], $11::text[]`;
 const FIRST_WRITER_PARAM = 22;
 
-/** Builds the one statement of a group commit for a fixed set of record writers. */
-export function buildCommitStatement(writers: readonly RecordWriter[]): CommitStatement {
-  const kinds = new Set<string>();
-  let next = FIRST_WRITER_PARAM;
-  const parts = writers.map((writer, w) => {
-    if (kinds.has(writer.kind)) throw new Error(`two record writers for kind ${writer.kind}`);
-    kinds.add(writer.kind);
-    const first = next;
-    next += 1 + writer.columns.length;
-    const arrays = [
-      `$${first}::int[]`,
-      ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
-    ];
-    const names = writer.columns.map(([name]) => name);
-    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}
-        from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
-        join done d on d.i = x.r order by x.ord)`;
-    return `record_${w} as (${writer.statement(source)})`;
-  });
-  const text = `with
+/**
+ * The fixed part of the statement: the rows (`input`), their checks in order (epoch, input key, row
+ * version) into `checked`, the snapshot writes whose returned rows make `done`, and what `done` rows
+ * write: their input keys, effects and timers. Record writers append their parts after it. The checks
+ * read the statement's snapshot: no other transaction writes these conversations or input keys
+ * meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
+ * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
+ */
+const COMMIT_HEAD = `with
   input as materialized (
     select * from unnest(${ROW_COLUMNS}) as t(i, b, u, sh, ep, ev, f, v, s, k)),
   epochs as materialized (
@@ -89,9 +79,34 @@ export function buildCommitStatement(writers: readonly RecordWriter[]): CommitSt
     from unnest($18::int[], $19::text[], $20::timestamptz[], $21::jsonb[]) as x(r, id, due, event)
     join done d on d.i = x.r
     on conflict (bot_id, user_id, timer_id) where status = 'pending'
-    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard)${parts.map((p) => `,\n  ${p}`).join('')}
+    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard)`;
+
+/** Every row's outcome: its check's, or a conflict if its snapshot write found the row changed. */
+const COMMIT_TAIL = `
 select a.i, case when a.outcome <> 'ok' then a.outcome when w.i is null then 'version_conflict' else 'ok' end as outcome
 from checked a left join written w on w.i = a.i`;
+
+/** Builds the one statement of a group commit for a fixed set of record writers. */
+export function buildCommitStatement(writers: readonly RecordWriter[]): CommitStatement {
+  const kinds = new Set<string>();
+  let next = FIRST_WRITER_PARAM;
+  const parts = writers.map((writer, w) => {
+    if (kinds.has(writer.kind))
+      throw new BotflowError('CONFIG_INVALID', `two record writers for kind ${writer.kind}`);
+    kinds.add(writer.kind);
+    const first = next;
+    next += 1 + writer.columns.length;
+    const arrays = [
+      `$${first}::int[]`,
+      ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
+    ];
+    const names = writer.columns.map(([name]) => name);
+    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}
+        from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
+        join done d on d.i = x.r order by x.ord)`;
+    return `record_${w} as (${writer.statement(source)})`;
+  });
+  const text = `${COMMIT_HEAD}${parts.map((p) => `,\n  ${p}`).join('')}${COMMIT_TAIL}`;
   return {
     text,
     bind: (rows, xstateVersion) => [
