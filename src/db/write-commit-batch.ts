@@ -33,17 +33,19 @@ const COMMIT_HEAD = `with
     select shard, epoch from shard_epochs where shard = any($5::int[]) for share),
   fenced as materialized (
     select t.*, coalesce(e.epoch, 0) = t.ep as epoch_ok from input t left join epochs e on e.shard = t.sh),
+  ranked as materialized (
+    select f.*, row_number() over (partition by f.epoch_ok, f.k order by f.i) as k_rank from fenced f),
   checked as materialized (
     select f.*, case
       when not f.epoch_ok then 'stale_epoch'
-      when f.k is not null and (exists (select 1 from processed_inputs p where p.key = f.k)
-        or exists (select 1 from fenced g where g.epoch_ok and g.k = f.k and g.i < f.i)) then 'duplicate_input'
+      when f.k is not null and (f.k_rank > 1 or exists (select 1 from processed_inputs p where p.key = f.k))
+        then 'duplicate_input'
       when f.ev = 0 and exists (select 1 from conversations c where c.bot_id = f.b and c.user_id = f.u)
         then 'version_conflict'
       when f.ev > 0 and not exists (select 1 from conversations c
         where c.bot_id = f.b and c.user_id = f.u and c.row_version = f.ev) then 'version_conflict'
       else 'ok' end as outcome
-    from fenced f),
+    from ranked f),
   updated as (
     update conversations c set flow_id = a.f, flow_version = a.v, xstate_version = $1, snapshot = a.s,
       row_version = a.ev + 1, shard = a.sh, updated_at = now()
