@@ -31,6 +31,9 @@ export const machine = flowSetup.extend({ delays: {} }).createMachine({
           },
           {
             "type": "restart"
+          },
+          {
+            "type": "keepProfile"
           }
         ]
       }

@@ -31,6 +31,9 @@ export const machine = flowSetup.extend({ delays: {"elapsed_pay_0":900000,"delay
           },
           {
             "type": "restart"
+          },
+          {
+            "type": "keepProfile"
           }
         ]
       }
@@ -296,6 +299,12 @@ export const machine = flowSetup.extend({ delays: {"elapsed_pay_0":900000,"delay
             "actions": [
               {
                 "type": "beginTurn"
+              },
+              {
+                "type": "keepAnswer",
+                "params": {
+                  "field": "email"
+                }
               }
             ]
           },

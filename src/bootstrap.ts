@@ -72,6 +72,8 @@ export interface BootstrapOptions {
   ownAllShards?: boolean;
   /** How long `close` waits for running effects before leaving them to the outbox (default 5 s). */
   drainTimeoutMs?: number;
+  /** How long `close` lets in-flight HTTP requests finish before cutting their connections (default 10 s). */
+  httpCloseTimeoutMs?: number;
   /** Period of the payment, access and conversion jobs (ms); 0 disables the loop (tests call `runJobs`). */
   jobsIntervalMs?: number;
   /**
@@ -330,6 +332,13 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       listening = await listen(http, {
         port: options.http?.port ?? config.port,
         host: options.http?.host ?? '127.0.0.1',
+      }).catch(async (error: unknown) => {
+        // Not listening (port in use): nothing may keep polling a database about to be closed.
+        await timers.stop();
+        effects.stop();
+        await funnel.close();
+        await bus.close();
+        throw error;
       });
     }
 
@@ -389,7 +398,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         shuttingDown = true;
         // Stop fetching first: the updates being handled still commit, the rest stay with Telegram.
         await polling?.stop();
-        await listening?.close();
+        await listening?.close(options.httpCloseTimeoutMs);
         clearInterval(sweeper);
         await jobs.stop();
         await timers.stop();

@@ -16,6 +16,8 @@ import { createSql } from './db/sql-client.ts';
 import { createTrackingLinkRepository, type TrackingLinkRepository } from './db/tracking-link-repository.ts';
 import { createSecretBox } from './db/secret-box.ts';
 import { BotflowError } from './errors.ts';
+import { createConversionStatsRouter } from './http/conversion-stats-routes.ts';
+import { readConversionStats } from './db/conversion-stats.ts';
 import { createPaymentRouter } from './http/payment-routes.ts';
 import { createTelegramRouter } from './http/telegram-routes.ts';
 import { createTrackingRouter } from './http/tracking-routes.ts';
@@ -39,6 +41,7 @@ import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
 import { createTelegramEffects } from './bot/telegram-effects.ts';
+import type { BuyerFacts } from './flow/machine-setup.ts';
 import type { ClickPayload } from './tracking/click.ts';
 import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
 import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
@@ -205,6 +208,15 @@ export function createFunnel(options: FunnelOptions): Funnel {
     return resolved;
   }
 
+  /** The buyer facts of a committed conversation (its snapshot's context), for Meta's user_data. */
+  async function buyerOf(botId: string, userId: string): Promise<BuyerFacts | null> {
+    const rows = await sql<{ buyer: BuyerFacts | null }>(
+      `select snapshot->'context'->'buyer' as buyer from conversations where bot_id = $1 and user_id = $2`,
+      [botId, userId],
+    );
+    return rows[0]?.buyer ?? null;
+  }
+
   const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
 
   const paymentService = createPaymentService({
@@ -213,6 +225,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     dispatch: options.dispatch,
     resolveTracking: resolveFor,
     pixelOf,
+    buyerOf,
     linkUrl,
     webhookUrl: (botId) =>
       `${config.publicUrl ?? options.baseUrl()}/payments/${encodeURIComponent(botId)}/webhook`,
@@ -230,6 +243,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     apis,
     access,
     pixelOf,
+    buyerOf,
     linkUrl,
     removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
@@ -252,6 +266,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
       handle: handleUpdate,
     }),
+    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
     createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
     createTrackingRouter({
       linkOf: (slug) => links.get(slug),

@@ -54,6 +54,16 @@ export const ERROR_CATALOG = {
     description:
       'An outside service refused the request for good (bad parameters, a bot blocked by the user).',
   },
+  UPSTREAM_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description: 'An outside service (Telegram, gateway, Meta) could not be reached: refused or timed out.',
+  },
+  PORT_IN_USE: {
+    status: 500,
+    retryable: false,
+    description: 'The HTTP port is taken by another process; set PORT to a free one.',
+  },
   PAYMENT_MISMATCH: {
     status: 409,
     retryable: false,

@@ -10,13 +10,15 @@ import type { Logger } from 'pino';
 import type { AccessGrantRecord, AccessRepository } from '../db/access-repository.ts';
 import { BotflowError } from '../errors.ts';
 import type { PixelSettings } from '../db/bot-repository.ts';
+import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
+import { pickUserData, sendsField } from '../tracking/pick-user-data.ts';
 import type { BotApis } from './bot-apis.ts';
-import { decodeCallbackData, readCallbackVersion } from '../telegram/callback-data.ts';
+import { decodeCallbackData } from '../telegram/callback-data.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
 
 export interface UpdateHandlerOptions {
@@ -26,6 +28,8 @@ export interface UpdateHandlerOptions {
   apis: BotApis;
   access: AccessRepository;
   pixelOf(botId: string): Promise<PixelSettings | null>;
+  /** What the buyer told the bot so far (their committed conversation's `buyer`), for Meta's user_data. */
+  buyerOf(botId: string, userId: string): Promise<BuyerFacts | null>;
   /** The public URL of a tracking link (a `website` event's page). */
   linkUrl(slug: string): string;
   /** Removes a user from a chat (ban + unban); throws coded errors. */
@@ -50,21 +54,18 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
   const { logger } = options;
 
   /**
-   * The flow event of a button press, resolved against the version the button was rendered for (the
-   * conversation then compares that version with its own). Forged, undecodable or unknown-step data
-   * becomes the stale press, which the flow answers with its notice; null only when the bot has no flow.
+   * The flow event of a button press: what its data names (flow and step tags, version, index), which
+   * the conversation matches against its own flow version (`resolveClick`), so a button of another
+   * flow or version is stale. Forged or undecodable data becomes the stale press, which the flow
+   * answers with its notice; null only when the bot has no flow.
    */
   async function eventForCallback(botId: string, data: string): Promise<FlowEvent | null> {
-    if (data === 'p') return { type: 'payment.check' };
-    const latest = await options.flows.latest(botId);
-    if (latest === null) return null;
-    const version = readCallbackVersion(data);
-    const compiled = version === null ? null : await options.flows.version(latest.flow.id, version);
-    const stepIds = compiled === null ? null : [...compiled.steps.keys()];
-    const decoded = decodeCallbackData(data, (v) => (v === version ? stepIds : null));
+    const decoded = decodeCallbackData(data);
     if (decoded?.kind === 'paid') return { type: 'payment.check' };
-    if (decoded?.kind !== 'click') return STALE_PRESS;
-    return { type: 'click', version: decoded.version, step: decoded.step, index: decoded.index };
+    if ((await options.flows.latest(botId)) === null) return null;
+    if (decoded === null) return STALE_PRESS;
+    const { flow, version, step, index } = decoded;
+    return { type: 'click', step: '', index, callback: { flow, version, step } };
   }
 
   /** The grant an invite link was issued for, by the link itself or its name. */
@@ -118,7 +119,26 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
     }
   }
 
-  async function startRecords(botId: string, userId: string, payload: string | undefined) {
+  /** The sender's names, when the bot's pixel sends fn or ln (only then are they kept). */
+  function profileFor(
+    pixel: PixelSettings | null,
+    start: Extract<MappedUpdate, { kind: 'start' }>,
+  ): { first_name?: string; last_name?: string } | undefined {
+    if (pixel === null) return undefined;
+    const profile = {
+      ...(sendsField(pixel.user_data, 'fn') && start.firstName ? { first_name: start.firstName } : {}),
+      ...(sendsField(pixel.user_data, 'ln') && start.lastName ? { last_name: start.lastName } : {}),
+    };
+    return Object.keys(profile).length === 0 ? undefined : profile;
+  }
+
+  async function startRecords(
+    botId: string,
+    userId: string,
+    payload: string | undefined,
+    pixel: PixelSettings | null,
+    profile: BuyerFacts | undefined,
+  ) {
     const records: CommitRecord[] = [];
     const click =
       payload !== undefined && TOKEN.test(payload) ? await options.tracking.getClick(payload) : null;
@@ -132,9 +152,9 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
       payload: click as unknown as Record<string, unknown>,
       fbclid: click.fbclid ?? null,
     });
-    const pixel = await options.pixelOf(botId);
     if (pixel !== null) {
       const eventId = eventIdFor('Lead', `${botId}:${userId}:${payload}`);
+      const buyer = await options.buyerOf(botId, userId).catch(() => null);
       records.push({
         kind: 'conversion',
         eventId,
@@ -144,7 +164,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
           eventId,
           eventTime: Math.floor(options.now() / 1000),
           ...pickActionSource(pixel.action_source, click, options.linkUrl),
-          telegramUserId: userId,
+          ...pickUserData(pixel.user_data, { ...buyer, ...profile }, userId),
           click,
         }),
       });
@@ -158,11 +178,13 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
     const inputKey = `tg:${botId}:${updateId}`;
     switch (mapped.kind) {
       case 'start': {
-        const { records, token } = await startRecords(botId, mapped.userId, mapped.payload);
+        const pixel = await options.pixelOf(botId);
+        const profile = profileFor(pixel, mapped);
+        const { records, token } = await startRecords(botId, mapped.userId, mapped.payload, pixel, profile);
         const result = await options.dispatch({
           botId,
           userId: mapped.userId,
-          event: { type: 'start' },
+          event: profile === undefined ? { type: 'start' } : { type: 'start', profile },
           inputKey,
           records,
         });

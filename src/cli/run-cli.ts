@@ -2,10 +2,11 @@
  * The botflow CLI: parses arguments, runs a command, and is the one place where errors become exit
  * codes and messages (0 ok, 1 the input is invalid, 2 usage or runtime error).
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import { getFlowJsonSchema } from '../flow/schema.ts';
-import { createAdminClient } from './admin-client.ts';
+import { type AdminClient, createAdminClient } from './admin-client.ts';
 import { runBotsAdd, runBotsList, runBotsRemove, runBotsUpdate } from './commands/bots.ts';
 import { runCompile } from './commands/compile.ts';
 import { runDemoCommand } from './commands/demo.ts';
@@ -14,6 +15,7 @@ import { runLinksAdd, runLinksList, runLinksRemove, runLinksUpdate } from './com
 import { runMigrate } from './commands/migrate.ts';
 import { runPay } from './commands/pay.ts';
 import { runPaymentsList, runPaymentsRefund } from './commands/payments.ts';
+import { runConversionsStats } from './commands/conversions.ts';
 import { runStart } from './commands/start.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runValidate } from './commands/validate.ts';
@@ -32,9 +34,10 @@ Commands:
   start [--polling]                                    run botflow (webhooks, tracking links, admin API, metrics);
                                                        --polling: long polling instead of webhooks, for
                                                        development without a public URL (one process only)
-  demo [--buyers N] [--workers W] [--json]             the whole funnel offline: fake Telegram, sandbox PIX,
+  demo [--buyers N] [--workers W] [--json] [--keep]    the whole funnel offline: fake Telegram, sandbox PIX,
                                                        fake Meta, N simulated buyers; prints a funnel report
-                                                       (W > 1 runs a real cluster: needs DATABASE_URL, REDIS_URL)
+                                                       (W > 1 runs a real cluster: needs DATABASE_URL, REDIS_URL).
+                                                       It removes what it wrote unless --keep
   pay <charge-id> [--gateway URL] [--status paid|expired|failed]
                                                        settle a charge on the sandbox gateway
 
@@ -66,8 +69,11 @@ http://127.0.0.1:$PORT, with the token in BOTFLOW_ADMIN_TOKEN):
   payments refund ORDER_ID [--amount-cents N] [--json]
                                                        refund a paid order at its gateway (all, or N
                                                        centavos); a full refund removes the buyer's access
+  conversions stats [--bot BOT] [--json]               Meta events per name: sent / pending / dead, and the share
+                                                       of sent ones carrying fbc, fbp, IP+UA, em, ph, external_id
 
   help                                                 this text
+  --version                                            botflow's version
 `;
 
 type Options = Record<string, string | boolean | undefined>;
@@ -78,11 +84,13 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   events: { type: 'string', short: 'e' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
   buyers: { type: 'string', short: 'n' },
   workers: { type: 'string', short: 'w' },
   gateway: { type: 'string' },
   status: { type: 'string' },
   polling: { type: 'boolean' },
+  keep: { type: 'boolean' },
   url: { type: 'string' },
   id: { type: 'string' },
   // Accepted only to refuse it with a clear message: a token in argv leaks.
@@ -124,6 +132,7 @@ const ADMIN_OPTIONS: Record<string, readonly string[]> = {
   'payments refund': ['url', 'amount-cents', 'json'],
   'flows publish': ['url', 'bot', 'json'],
   'payments list': ['url', 'bot', 'user', 'status', 'json'],
+  'conversions stats': ['url', 'bot', 'json'],
 };
 
 function requireFile(positionals: string[], command: string): string {
@@ -134,6 +143,27 @@ function requireFile(positionals: string[], command: string): string {
   return file;
 }
 
+/** Errors the admin API answered with: the server's verdict, so no usage hint follows them. */
+const serverErrors = new WeakSet<object>();
+
+/** Marks what `client` throws as the server's. */
+function markServerErrors(client: AdminClient): AdminClient {
+  return {
+    url: client.url,
+    request: (...args) =>
+      client.request(...args).catch((error: unknown) => {
+        if (typeof error === 'object' && error !== null) serverErrors.add(error);
+        throw error;
+      }),
+  };
+}
+
+/** The version in package.json. */
+async function readVersion(): Promise<string> {
+  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
 const text = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
 
@@ -142,6 +172,7 @@ const SUBCOMMANDS: Record<string, string> = {
   links: 'add, list, update or remove',
   payments: 'list or refund',
   flows: 'publish',
+  conversions: 'stats',
 };
 
 /** `bots ...`, `links ...` and `payments ...`: checks the subcommand and its options, then calls the admin API. */
@@ -164,7 +195,7 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
       'BAD_REQUEST',
       `${name} takes ${takesTarget ? 'one argument' : 'no arguments, only options'}`,
     );
-  const client = createAdminClient(io.env ?? {}, text(options.url));
+  const client = markServerErrors(createAdminClient(io.env ?? {}, text(options.url)));
   const json = options.json === true;
   switch (name) {
     case 'bots add':
@@ -216,6 +247,8 @@ async function dispatchAdmin(io: CliIo, positionals: string[], options: Options)
       });
     case 'payments refund':
       return runPaymentsRefund(io, client, target, { json, amountCents: text(options['amount-cents']) });
+    case 'conversions stats':
+      return runConversionsStats(io, client, { json, bot: text(options.bot) });
     default:
       return runLinksRemove(io, client, target);
   }
@@ -248,12 +281,14 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
     case 'links':
     case 'payments':
     case 'flows':
+    case 'conversions':
       return dispatchAdmin(io, positionals, options);
     case 'demo':
       if (positionals.length > 1)
         throw new BotflowError('BAD_REQUEST', `unexpected argument: ${positionals[1]}`);
       return runDemoCommand(io, io.env ?? {}, {
         json: options.json === true,
+        keep: options.keep === true,
         ...(typeof options.buyers === 'string' ? { buyers: options.buyers } : {}),
         ...(typeof options.workers === 'string' ? { workers: options.workers } : {}),
       });
@@ -270,7 +305,7 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
       io.stdout.write(`${JSON.stringify(getFlowJsonSchema(), null, 2)}\n`);
       return 0;
     default:
-      throw new BotflowError('BAD_REQUEST', `unknown command "${command}" (botflow help lists them)`);
+      throw new BotflowError('BAD_REQUEST', `unknown command "${command}"`);
   }
 }
 
@@ -280,6 +315,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     let parsed: ReturnType<
       typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>
     >;
+    if (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version') {
+      io.stdout.write(`botflow ${await readVersion()}\n`);
+      return 0;
+    }
     try {
       parsed = parseArgs({
         args: argv,
@@ -289,13 +328,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         strict: true,
       });
     } catch (error) {
-      throw new BotflowError('BAD_REQUEST', (error as Error).message);
+      // Node's message adds advice about `--` that only confuses here: the option is unknown, full stop.
+      const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+      throw new BotflowError('BAD_REQUEST', message);
     }
     if (parsed.values.token !== undefined)
       throw new BotflowError(
         'BAD_REQUEST',
         'never pass a bot token as an argument (it leaks into ps and shell history): use --token-file FILE or --token-env VAR',
       );
+    if (parsed.values.version === true) {
+      io.stdout.write(`botflow ${await readVersion()}\n`);
+      return 0;
+    }
     if (parsed.values.help === true) {
       io.stdout.write(USAGE);
       return 0;
@@ -317,7 +362,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             `  ${typeof problem.path === 'string' && problem.path !== '' ? `${problem.path}: ` : ''}${problem.message}\n`,
           );
     if (error.code === 'INTERNAL' && error.cause instanceof Error) io.stderr.write(`${error.cause.stack}\n`);
-    if (error.code === 'BAD_REQUEST') io.stderr.write('Run `botflow help` for usage.\n');
+    if (error.code === 'BAD_REQUEST' && !serverErrors.has(error))
+      io.stderr.write('Run `botflow help` for usage.\n');
     return 2;
   }
 }

@@ -3,6 +3,7 @@
  * listings never include them. Every secret is sealed by the secret box (encrypted when
  * BOTFLOW_SECRET_KEY is set) on the way in and opened on the way out.
  */
+import type { UserDataSwitches } from '../tracking/pick-user-data.ts';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createSecretBox, type SecretBox } from './secret-box.ts';
 import { createSql } from './sql-client.ts';
@@ -29,6 +30,8 @@ export interface PixelSettings {
   test_event_code?: string;
   /** Lead, InitiateCheckout and Purchase as `chat` (default) or, where the click allows, `website`. */
   action_source?: 'chat' | 'website';
+  /** Hashed user_data fields sent or not (em, ph, external_id on by default; fn, ln off). */
+  user_data?: UserDataSwitches;
 }
 
 /** What the edges need to act for a bot: secrets included, never listed or logged. */

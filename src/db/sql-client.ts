@@ -12,10 +12,18 @@ export type Sql = <R extends pg.QueryResultRow>(text: string, params?: unknown[]
 /** Errors Postgres raises for bad data (constraint violations) rather than unavailability. */
 const DATA_ERRORS = new Set(['23505', '23503', '23502', '23514', '22P02']);
 
+/** What already exists, from Postgres' detail `Key (username)=(x) already exists.` (keys hold no secrets). */
+function describeConflict(error: unknown): string {
+  const { table, detail } = error as { table?: string; detail?: string };
+  const key = /^Key \((.+)\)=\((.*)\) already exists/.exec(detail ?? '');
+  if (key === null) return `${table ?? 'a row'}: already exists`;
+  return `${table ?? 'a row'} with ${key[1]} ${key[2]} already exists`;
+}
+
 function toStoreError(error: unknown): BotflowError {
   if (error instanceof BotflowError) return error;
   const code = (error as { code?: string }).code;
-  if (code === '23505') return new BotflowError('CONFLICT', 'already exists', { cause: error });
+  if (code === '23505') return new BotflowError('CONFLICT', describeConflict(error), { cause: error });
   if (code !== undefined && DATA_ERRORS.has(code)) {
     return new BotflowError('BAD_REQUEST', 'the database refused the data', { cause: error });
   }

@@ -44,13 +44,16 @@ export interface Inbox {
     test: (call: RecordedCall) => boolean,
     timeoutMs?: number,
   ): Promise<[RecordedCall, number]>;
+  /** Ends every wait at once (an interrupted demo): waiting buyers fail instead of polling on. */
   close(): void;
+  isClosed(): boolean;
 }
 
 /** Creates the inbox over the fake's call log. */
 export function createInbox(fake: FakeBotApi): Inbox {
   const byChat = new Map<number, RecordedCall[]>();
   let scanned = 0;
+  let closed = false;
   const scan = () => {
     for (; scanned < fake.calls.length; scanned++) {
       const call = fake.calls[scanned]!;
@@ -69,10 +72,14 @@ export function createInbox(fake: FakeBotApi): Inbox {
         const list = byChat.get(chatId) ?? [];
         for (let i = from; i < list.length; i++) if (test(list[i]!)) return [list[i]!, i + 1];
         if (Date.now() > deadline) throw new Error(`no expected message for chat ${chatId}`);
+        if (closed) throw new Error('the demo stopped');
         await new Promise((r) => setTimeout(r, 15));
       }
     },
-    close() {},
+    close() {
+      closed = true;
+    },
+    isClosed: () => closed,
   };
 }
 
@@ -157,7 +164,8 @@ export async function runBuyer(
           (c) => c.method === 'answerCallbackQuery' && c.params['callback_query_id'] === id,
         )
       ) {
-        if (Date.now() > deadline) throw new Error('the stale button was never answered');
+        if (Date.now() > deadline || ctx.inbox.isClosed())
+          throw new Error('the stale button was never answered');
         await new Promise((r) => setTimeout(r, 15));
       }
       return out;

@@ -5,13 +5,16 @@
  * report whose `ok` is true only when every paid order has its access and exactly one Purchase.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createSql } from '../db/sql-client.ts';
 import { BotflowError } from '../errors.ts';
 import { startFakeBotApi } from '../sim/fake-bot-api.ts';
 import { startFakeGraphApi } from '../sim/fake-graph-api.ts';
 import { startSandboxGateway } from '../sim/sandbox-gateway.ts';
+import { removeDemoData } from './remove-demo-data.ts';
 import { type DemoTarget, startDemoTarget } from './start-target.ts';
 import { createInbox, type BuyerOutcome, type Persona, runBuyer } from './buyer.ts';
 
@@ -24,6 +27,13 @@ export interface DemoOptions {
   /** Buyers walking at once. */
   concurrency?: number;
   onProgress?(done: number, total: number): void;
+  /**
+   * Keep what the run wrote (its bot, payments, Redis keys; the embedded database in BOTFLOW_DATA_DIR).
+   * By default the embedded database is a throwaway directory and Postgres rows and Redis keys are removed.
+   */
+  keep?: boolean;
+  /** Stops the run (Ctrl-C): no new buyers start, the run cleans up and rejects with SHUTTING_DOWN. */
+  signal?: AbortSignal;
 }
 
 /** The funnel report (see README: demo). */
@@ -44,6 +54,9 @@ export interface DemoReport {
   purchase_events_with_fbc: number;
   purchase_events_with_fbp: number;
   purchase_events_with_ip_ua: number;
+  /** Purchases carrying the buyer's hashed e-mail / phone (their answers to the flow's questions). */
+  purchase_events_with_em: number;
+  purchase_events_with_ph: number;
   purchases_from_tracked_clicks: number;
   tracked_purchases_missing_click_data: number;
   untracked_purchases_sent: number;
@@ -87,6 +100,46 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const started = Date.now();
   const runId = `${started.toString(36)}${randomBytes(2).toString('hex')}`;
   const bot = botFor(runId);
+  const env = options.env ?? process.env;
+  // The embedded database of a run that keeps nothing lives in a directory removed at the end.
+  const throwaway =
+    options.keep !== true && (env['DATABASE_URL'] ?? '').trim() === ''
+      ? await mkdtemp(join(tmpdir(), 'botflow-demo-'))
+      : undefined;
+  try {
+    return await runDemoOn(
+      options,
+      { ...env, ...(throwaway === undefined ? {} : { BOTFLOW_DATA_DIR: throwaway }) },
+      {
+        started,
+        runId,
+        bot,
+        workers,
+      },
+    );
+  } finally {
+    if (throwaway !== undefined) await rm(throwaway, { recursive: true, force: true });
+  }
+}
+
+/** Rejects once `signal` aborts (never, without one). */
+function abortedBy(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const stop = () => reject(new BotflowError('SHUTTING_DOWN', 'demo interrupted'));
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+/** Runs the demo against botflow started with `env`. */
+async function runDemoOn(
+  options: DemoOptions,
+  env: Record<string, string | undefined>,
+  run: { started: number; runId: string; bot: ReturnType<typeof botFor>; workers: number },
+): Promise<DemoReport> {
+  const { started, runId, bot, workers } = run;
+  const interrupted = abortedBy(options.signal);
+  interrupted.catch(() => {});
   const fake = await startFakeBotApi({ retryBaseMs: 50 });
   const sandbox = await startSandboxGateway({
     apiKey: 'sandbox-demo-key',
@@ -99,7 +152,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   try {
     target = await startDemoTarget({
       workers,
-      env: options.env ?? process.env,
+      env,
       telegramApiRoot: fake.url,
       metaGraphUrl: graph.url,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -150,17 +203,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     let next = 0;
     const base = 5_000_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
     const worker = async () => {
-      while (next < options.buyers) {
+      while (next < options.buyers && options.signal?.aborted !== true) {
         const i = next++;
         const tracked = i % 20 !== 7; // a few never clicked an ad
         outcomes.push(await runBuyer(ctx, base + i, personaOf(i), tracked));
         options.onProgress?.(outcomes.length, options.buyers);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, options.buyers) }, worker));
+    await Promise.race([
+      Promise.all(Array.from({ length: Math.min(concurrency, options.buyers) }, worker)),
+      interrupted,
+    ]);
 
     // Let the outbox drain: effects, then conversions to the fake Graph API.
-    await target.settle(60_000);
+    await Promise.race([target.settle(60_000), interrupted]);
     // Webhook → committed, as Telegram sees it: the round trip of each accepted webhook POST.
     const latencies = fake.deliveries
       .filter((d) => d.token === bot.token && typeof d.status === 'number' && d.status < 300)
@@ -179,8 +235,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     };
   } finally {
     inbox.close();
+    // Interrupted: the stand-ins first, so buyers' webhook pushes stop before botflow drains (their
+    // connections would hold its HTTP close for seconds); what is left in the outbox is removed below.
+    const standIns = () => Promise.all([fake.close(), sandbox.close(), graph.close()]);
+    if (options.signal?.aborted === true) await standIns();
     await target.close();
-    await Promise.all([fake.close(), sandbox.close(), graph.close()]);
+    if (options.signal?.aborted !== true) await standIns();
+    if (options.keep !== true)
+      await removeDemoData(
+        { databaseUrl: app.config.databaseUrl, redisUrl: app.config.redisUrl },
+        { botId: bot.id, pixelId: PIXEL.pixel_id, redisPrefix: target.redisPrefix },
+      );
   }
 }
 
@@ -232,8 +297,16 @@ async function report(
   const duplicates = [...byOrder.values()].reduce((n, list) => n + Math.max(0, list.length - 1), 0);
   const withoutAccess = paid.filter((p) => !granted.has(p.order_id)).length;
   const missingClick = trackedEvents.filter((e) => !hasClick(e)).length;
+  // Every demo buyer answers the e-mail question, so every Purchase must carry em.
+  const withEm = purchases.filter((e) => userData(e)['em']).length;
   return {
-    ok: lost === 0 && duplicates === 0 && withoutAccess === 0 && missingClick === 0 && errors.length === 0,
+    ok:
+      lost === 0 &&
+      duplicates === 0 &&
+      withoutAccess === 0 &&
+      missingClick === 0 &&
+      withEm === purchases.length &&
+      errors.length === 0,
     buyers: outcomes.length,
     clicks: outcomes.filter((o) => o.clicked).length,
     starts: outcomes.filter((o) => o.started).length,
@@ -248,6 +321,8 @@ async function report(
     purchase_events_with_ip_ua: purchases.filter(
       (e) => userData(e)['client_ip_address'] && userData(e)['client_user_agent'],
     ).length,
+    purchase_events_with_em: withEm,
+    purchase_events_with_ph: purchases.filter((e) => userData(e)['ph']).length,
     purchases_from_tracked_clicks: trackedEvents.length,
     tracked_purchases_missing_click_data: missingClick,
     untracked_purchases_sent: purchases.length - trackedEvents.length,

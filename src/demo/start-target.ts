@@ -19,6 +19,8 @@ export interface DemoTarget {
   /** Where buyers click and Telegram (the fake) posts webhooks. */
   url: string;
   workers: number;
+  /** The Redis key prefix botflow writes under (the demo removes its keys at the end). */
+  redisPrefix: string;
   /** Waits (at most `timeoutMs`) until every effect ran and every conversion event left the outbox. */
   settle(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +51,7 @@ function freePort(): Promise<number> {
 export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoTarget> {
   const logger = options.logger === undefined ? {} : { logger: options.logger };
   if (options.workers === 1) {
+    const redisPrefix = `bf-demo-${process.pid}-${Date.now()}`;
     const app = await bootstrap({
       env: { ...options.env, BOTFLOW_WORKERS: '1' },
       config: {
@@ -60,13 +63,17 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
       http: { port: 0 },
       timerIntervalMs: 100,
       jobsIntervalMs: 200,
-      redisPrefix: `bf-demo-${process.pid}-${Date.now()}`,
+      // A finished run has settled its effects; an interrupted one must not wait on a closed fake.
+      drainTimeoutMs: 1_000,
+      httpCloseTimeoutMs: 1_000,
+      redisPrefix,
       ...logger,
     });
     return {
       app,
       url: app.url!,
       workers: 1,
+      redisPrefix,
       async settle(timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         await app.effects.idle();
@@ -123,6 +130,7 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
     app,
     url,
     workers: options.workers,
+    redisPrefix: shared.BOTFLOW_REDIS_PREFIX,
     async settle(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {

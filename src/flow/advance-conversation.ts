@@ -7,8 +7,9 @@ import { type AnyActorScope, createActor, initialTransition } from 'xstate';
 import { collectEffects } from './collect-effects.ts';
 import type { CompiledFlow } from './compile.ts';
 import { DISABLED, HALTED, IDLE } from './compile.ts';
-import type { FlowContext } from './machine-setup.ts';
-import type { ConversationStatus, Effect, FlowEvent } from './types.ts';
+import type { BuyerFacts, FlowContext } from './machine-setup.ts';
+import { hashId } from './hash-id.ts';
+import type { ButtonCallback, ConversationStatus, Effect, FlowEvent } from './types.ts';
 
 /** What is stored for a conversation: XState's persisted form (`getPersistedSnapshot`), JSON only. */
 export interface PersistedConversation {
@@ -74,8 +75,7 @@ const scopes = new WeakMap<CompiledFlow['machine'], ReusedScope>();
 
 /**
  * XState's pure `transition()`, without building a fresh inert actor and system per call: one never
- * started actor per compiled machine serves as the scope (the approach in ../shared/reference/xstate.md
- * §3.2, 3-4x faster). Safe because flows use no invoke/spawn/systemId, and calls are synchronous.
+ * started actor per compiled machine serves as the scope (3-4x faster, measured when this was written). Safe because flows use no invoke/spawn/systemId, and calls are synchronous.
  * Pinned to xstate 5.33.3; test/flow/advance-conversation.test.ts checks it against `transition()`.
  */
 export function fastTransition(
@@ -113,20 +113,46 @@ export function fastTransition(
 /** The press that only the stale-button path handles: no step has the id `''`. */
 const STALE_STEP = '';
 
+/** Per compiled version: its flow's tag and its step ids by tag (null: a tag two steps share). */
+const stepTags = new WeakMap<CompiledFlow, { flow: string; steps: Map<string, string | null> }>();
+
 /**
- * A click resolved against the conversation's flow version: a button rendered for another version,
- * or naming a step, a button or a link button this version does not have, becomes the stale press
- * (answered with the stale notice, never charged); any other event is returned unchanged.
+ * The step a Telegram button names, when it was rendered for this very flow version: the flow tag
+ * (when the data has one) and the version must be this version's, and exactly one of its steps must
+ * have the step tag. Null otherwise: the button belongs to another flow or version, or to no step.
+ */
+function stepOfCallback(compiled: CompiledFlow, callback: ButtonCallback): string | null {
+  if (callback.version !== compiled.version) return null;
+  let tags = stepTags.get(compiled);
+  if (tags === undefined) {
+    tags = { flow: hashId(compiled.flow.id), steps: new Map() };
+    // Two steps with one tag are both refused: a press must name exactly one step.
+    for (const id of compiled.steps.keys()) {
+      const tag = hashId(id);
+      tags.steps.set(tag, tags.steps.has(tag) ? null : id);
+    }
+    stepTags.set(compiled, tags);
+  }
+  if (callback.flow !== null && callback.flow !== tags.flow) return null;
+  return tags.steps.get(callback.step) ?? null;
+}
+
+/**
+ * A click resolved against the conversation's flow version: a button rendered for another flow or
+ * version, or naming a step, a button or a link button this version does not have, becomes the stale
+ * press (answered with the stale notice, never charged); any other event is returned unchanged.
  */
 export function resolveClick(compiled: CompiledFlow, event: FlowEvent): FlowEvent {
   if (event.type !== 'click') return event;
-  const step = compiled.steps.get(event.step);
+  const stepId = event.callback === undefined ? event.step : stepOfCallback(compiled, event.callback);
+  const step = stepId === null ? undefined : compiled.steps.get(stepId);
   const button =
     step?.type === 'buttons' && Number.isInteger(event.index) && event.index >= 0
       ? step.config.custom_buttons[event.index]
       : undefined;
-  const sameVersion = event.version === undefined || event.version === compiled.version;
-  if (sameVersion && button !== undefined && button.url === undefined) return event;
+  if (stepId !== null && button !== undefined && button.url === undefined) {
+    return { type: 'click', step: stepId, index: event.index };
+  }
   return { type: 'click', step: STALE_STEP, index: event.index };
 }
 
@@ -140,12 +166,15 @@ export function startConversation(compiled: CompiledFlow): PersistedConversation
  * Applies one event. A snapshot that no longer resolves against this flow version restarts the
  * conversation from its start step (FLOW_FORMAT.md, "Runtime rules"); the event that found it so is
  * then treated as `/start` (its payload kept if it was one). A click is resolved against this version
- * first (`resolveClick`): a button of another version or step is stale, whatever its step id says.
+ * first (`resolveClick`): a button of another flow, version or step is stale, whatever its step says.
+ * What the buyer told the bot survives a restart: the stored snapshot's `buyer`, or `carried` (the
+ * facts of the conversation's previous flow version), seeds the fresh one.
  */
 export function advanceConversation(
   compiled: CompiledFlow,
   persisted: PersistedConversation | null,
   event: FlowEvent,
+  carried?: BuyerFacts,
 ): AdvanceResult {
   let snapshot = persisted === null ? null : restore(compiled, persisted);
   const restarted = persisted !== null && snapshot === null;
@@ -154,8 +183,11 @@ export function advanceConversation(
     restarted && event.type !== 'start' ? { type: 'start' } : resolveClick(compiled, event);
   const [next, actions] = fastTransition(compiled, snapshot, input);
   const context = next.context as FlowContext;
+  const stored = persist(compiled, next);
+  const kept = restarted ? persisted?.context?.buyer : persisted === null ? carried : undefined;
+  if (kept !== undefined) stored.context = { ...stored.context, buyer: { ...kept, ...stored.context.buyer } };
   return {
-    snapshot: persist(compiled, next),
+    snapshot: stored,
     effects: collectEffects(compiled, actions, input),
     currentStep: getCurrentStep(next.value, context),
     status: next.status === 'error' ? 'error' : getConversationStatus(compiled, next.value),

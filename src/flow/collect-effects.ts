@@ -122,7 +122,7 @@ export function collectEffects(
           break;
         }
         const message = step === undefined ? null : messageOf(flow, step);
-        if (message !== null) effects.push({ type: 'send', step: stepId, message });
+        if (message !== null) effects.push({ type: 'send', step: stepId, flow: flow.id, message });
         break;
       }
       case 'createCharge': {

@@ -111,7 +111,7 @@ export function buildMachineConfig(
       {
         target: ref(flow.flow_enabled ? flow.flow_start_step_id : DISABLED),
         reenter: true,
-        actions: [...begin(), { type: 'restart' }],
+        actions: [...begin(), { type: 'restart' }, { type: 'keepProfile' }],
       },
     ],
     click: [
@@ -293,7 +293,12 @@ function inputHandlers(
     if (c.type === 'text_validation' && c.validation !== undefined) {
       const params =
         c.value === undefined ? { validation: c.validation } : { validation: c.validation, value: c.value };
-      add('text', { guard: { type: 'textMatches', params }, target, actions: begin() });
+      // A validated e-mail or phone is kept for Meta's em / ph (issue 18).
+      const keep: JsonAction[] =
+        c.validation === 'email' || c.validation === 'phone'
+          ? [{ type: 'keepAnswer', params: { field: c.validation } }]
+          : [];
+      add('text', { guard: { type: 'textMatches', params }, target, actions: [...begin(), ...keep] });
     } else if (c.type === 'button_click' && step.type === 'buttons' && c.button_text !== undefined) {
       const wanted = c.button_text.trim().toLowerCase();
       const index = step.config.custom_buttons.findIndex((b) => b.text.trim().toLowerCase() === wanted);

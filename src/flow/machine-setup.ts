@@ -17,6 +17,17 @@ export interface ChargeRef {
   charge_id: string | null;
 }
 
+/**
+ * What the buyer told the bot: answers to steps validated as `email` or `phone`, and the Telegram
+ * names when the bot's pixel asks for them. Committed with the snapshot; Meta events carry them hashed.
+ */
+export interface BuyerFacts {
+  email?: string;
+  phone?: string;
+  first_name?: string;
+  last_name?: string;
+}
+
 /** A conversation's extended state: small, flat, JSON only (it is persisted with every commit). */
 export interface FlowContext {
   /** Non-matching inputs on the current step. */
@@ -32,6 +43,8 @@ export interface FlowContext {
   paid: string[];
   /** The step where the conversation stopped after running out of its step budget. */
   halted: string | null;
+  /** What the buyer told the bot (absent until they do; snapshots from before lack it). */
+  buyer?: BuyerFacts;
 }
 
 /** The most steps that may run for one event (FLOW_FORMAT.md, "Runtime rules"). */
@@ -91,6 +104,20 @@ export const flowSetup = setup({
       return { charge, paid };
     }),
     halt: assign((_: Args, params: { step: string }) => ({ halted: params.step })),
+    keepAnswer: assign(({ context, event }: Args, params: { field: 'email' | 'phone' }) =>
+      event.type === 'text' ? { buyer: { ...context.buyer, [params.field]: event.text.trim() } } : {},
+    ),
+    keepProfile: assign(({ context, event }: Args) => {
+      if (event.type !== 'start' || event.profile === undefined) return {};
+      const { first_name, last_name } = event.profile;
+      return {
+        buyer: {
+          ...context.buyer,
+          ...(first_name === undefined ? {} : { first_name }),
+          ...(last_name === undefined ? {} : { last_name }),
+        },
+      };
+    }),
     // Effects: returned as data by transition(), executed by the runtime after commit.
     send: noop,
     createCharge: noop,

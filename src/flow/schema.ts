@@ -1,5 +1,5 @@
 /**
- * The shape of flow format v1 (../shared/FLOW_FORMAT.md) as a zod schema: field names, types and
+ * The shape of flow format v1 (docs/flow-format.md) as a zod schema: field names, types and
  * ranges, with unknown fields rejected. Rules that relate fields to each other (targets, cycles,
  * prices, what a condition needs) live in `validate-rules.ts` and the files it uses, and carry their own
  * codes, so this schema is deliberately lenient on the condition fields those rules own.

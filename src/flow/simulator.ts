@@ -175,7 +175,8 @@ export function createSimulator(compiled: CompiledFlow): Simulator {
       case 'expire':
       case 'fail': {
         const charge = currentCharge();
-        if (charge === null) return null;
+        // A finished conversation settles nothing: a paid charge must not grant access again.
+        if (charge === null || status !== 'waiting') return null;
         const type =
           event.type === 'pay'
             ? 'payment.paid'
@@ -220,7 +221,14 @@ export function createSimulator(compiled: CompiledFlow): Simulator {
           flowEvent === null &&
           (event.type === 'pay' || event.type === 'expire' || event.type === 'fail')
         ) {
-          produced.push({ step: currentStep, kind: 'notice', text: 'No open charge to act on.' });
+          produced.push({
+            step: currentStep,
+            kind: 'notice',
+            text:
+              status === 'waiting'
+                ? 'No open charge to act on.'
+                : `The conversation is ${status}: no charge to act on (/start to restart).`,
+          });
         } else if (flowEvent !== null) {
           dispatch(flowEvent, produced);
         }

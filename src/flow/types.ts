@@ -5,16 +5,21 @@
 
 /** Events a conversation machine accepts. The runtime (Telegram, payments, timers) produces them. */
 export type FlowEvent =
-  /** `/start`, with the deep-link payload (a tracking token) when there was one. */
-  | { type: 'start'; payload?: string }
+  /**
+   * `/start`, with the deep-link payload (a tracking token) when there was one, and the sender's
+   * Telegram names when the bot's pixel asks for them (kept as `buyer` facts for Meta's fn/ln).
+   */
+  | { type: 'start'; payload?: string; profile?: { first_name?: string; last_name?: string } }
   /** A text message from the user. */
   | { type: 'text'; text: string }
   /**
-   * A press of an inline button: the step whose keyboard it belongs to, the button's index there and
-   * the flow version it was rendered for (absent: the conversation's own version, as in the simulator).
-   * A press of another version, step or button than the conversation has is stale.
+   * A press of an inline button: the step whose keyboard it belongs to and the button's index there
+   * (the simulator's form: a button of the conversation's own flow version). A Telegram press names
+   * its step by tag instead: `callback` is what its data said, matched by `resolveClick` against the
+   * conversation's flow version (`step` stays empty until then). A press of another flow, version,
+   * step or button than the conversation has is stale.
    */
-  | { type: 'click'; step: string; index: number; version?: number }
+  | { type: 'click'; step: string; index: number; callback?: ButtonCallback }
   /** The "I have paid" button: the runtime asks the gateway and answers with `payment.paid` or `payment.unpaid`. */
   | { type: 'payment.check' }
   /** The gateway created the charge asked for by a `createCharge` effect. */
@@ -31,6 +36,17 @@ export type FlowEvent =
   | { type: `xstate.after.${string}` };
 
 export type FlowEventType = FlowEvent['type'];
+
+/**
+ * What a button's callback data says it was rendered for: the flow and step as `hashId` tags and the
+ * flow version. `flow` is null for data rendered before buttons named their flow (matched as before:
+ * by version and step only).
+ */
+export interface ButtonCallback {
+  flow: string | null;
+  version: number;
+  step: string;
+}
 
 /** An inline button as rendered: `index` is its position in the step's `custom_buttons`. */
 export interface OutButton {
@@ -61,7 +77,8 @@ export type NoticeCode =
  * committed, at least once each, giving each an idempotency key (conversation, turn, position).
  */
 export type Effect =
-  | { type: 'send'; step: string; message: OutMessage }
+  /** `flow`: the id of the flow the step belongs to, which its buttons name (absent in older outbox rows). */
+  | { type: 'send'; step: string; message: OutMessage; flow?: string }
   | {
       type: 'createCharge';
       step: string;

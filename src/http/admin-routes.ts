@@ -16,7 +16,8 @@ import { readJsonBody } from './read-json-body.ts';
 
 /** What the admin API needs from the running app. */
 export interface AdminService {
-  addBot(bot: z.infer<typeof botBody>): Promise<BotRecord>;
+  /** The stored bot, with a `warning` when Telegram cannot reach its webhook. */
+  addBot(bot: z.infer<typeof botBody>): Promise<BotRecord & { warning?: string }>;
   addLink(link: {
     slug: string;
     botId: string;
@@ -78,6 +79,16 @@ const pixelBody = z.strictObject({
   access_token: z.string().min(1),
   test_event_code: z.string().min(1).optional(),
   action_source: z.enum(['chat', 'website']).optional(),
+  /** Per-field switches of the hashed user_data (issue 18): em, ph, external_id default on; fn, ln off. */
+  user_data: z
+    .strictObject({
+      em: z.boolean().optional(),
+      ph: z.boolean().optional(),
+      fn: z.boolean().optional(),
+      ln: z.boolean().optional(),
+      external_id: z.boolean().optional(),
+    })
+    .optional(),
 });
 const botBody = z.strictObject({
   id: z.string().regex(ID_PATTERN),

@@ -26,8 +26,12 @@ export function createAdminService(deps: {
   const bots = funnel.bots;
   return {
     async addBot({ join_requests: joinRequests, ...bot }) {
-      await deps.addBot({ ...bot, ...(joinRequests === undefined ? {} : { joinRequests }) });
-      return (await bots.get(bot.id))!;
+      const added = (await deps.addBot({
+        ...bot,
+        ...(joinRequests === undefined ? {} : { joinRequests }),
+      })) as { warning?: string } | undefined;
+      const record = (await bots.get(bot.id))!;
+      return added?.warning === undefined ? record : { ...record, warning: added.warning };
     },
     addLink: (link) => funnel.links.add(link),
     listLinks: (botId) => funnel.links.list(botId),

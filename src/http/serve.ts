@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { BotflowError } from '../errors.ts';
 
 /** A listening server. */
 export interface Listening {
@@ -10,12 +11,22 @@ export interface Listening {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Starts `app` on `host:port` (port 0: any free port). */
+/** Starts `app` on `host:port` (port 0: any free port); a taken port is PORT_IN_USE. */
 export async function listen(app: Koa, options: { port: number; host?: string }): Promise<Listening> {
   const server = app.listen(options.port, options.host ?? '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new BotflowError(
+              'PORT_IN_USE',
+              `port ${options.port} is in use (another botflow?); set PORT to a free port`,
+              { cause: error },
+            )
+          : error,
+      ),
+    );
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -11,12 +11,14 @@ import type { Logger } from 'pino';
 import type { PixelSettings } from '../db/bot-repository.ts';
 import type { PaymentRecord, PaymentRepository } from '../db/payment-repository.ts';
 import { BotflowError } from '../errors.ts';
+import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
+import { pickUserData } from '../tracking/pick-user-data.ts';
 import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
 import type { ConversionRecord } from '../tracking/tracking-record-writers.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
@@ -29,6 +31,8 @@ export interface PaymentServiceOptions {
   /** Resolves the buyer's click: once per charge (`charge`, counted), and again at payment (`purchase`). */
   resolveTracking(botId: string, userId: string, purpose: 'charge' | 'purchase'): Promise<ResolvedTracking>;
   pixelOf(botId: string): Promise<PixelSettings | null>;
+  /** What the buyer told the bot (their committed conversation's `buyer`), for Meta's user_data. */
+  buyerOf(botId: string, userId: string): Promise<BuyerFacts | null>;
   /** The public URL of a tracking link (a `website` event's page). */
   linkUrl(slug: string): string;
   webhookUrl(botId: string): string;
@@ -95,6 +99,15 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     return chosen?.payload ?? null;
   }
 
+  /** The user_data inputs of a buyer's event: what they told the bot, as far as the pixel sends it. */
+  async function userDataOf(pixel: PixelSettings, botId: string, userId: string) {
+    const buyer = await options.buyerOf(botId, userId).catch((error: unknown) => {
+      logger.warn({ bot_id: botId, code: (error as { code?: string }).code }, 'buyer facts not read');
+      return null;
+    });
+    return pickUserData(pixel.user_data, buyer, userId);
+  }
+
   async function purchaseRecord(payment: PaymentRecord, paidAt: number): Promise<CommitRecord[]> {
     const pixel = await options.pixelOf(payment.botId);
     if (pixel === null) return [];
@@ -110,7 +123,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
           eventId,
           eventTime: Math.floor(paidAt / 1000),
           ...pickActionSource(pixel.action_source, click, options.linkUrl),
-          telegramUserId: payment.userId,
+          ...(await userDataOf(pixel, payment.botId, payment.userId)),
           click,
           valueCents: payment.amountCents,
           orderId: payment.orderId,
@@ -218,7 +231,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
           eventId,
           eventTime: Math.floor(options.now() / 1000),
           ...pickActionSource(pixel.action_source, clickOf(payment), options.linkUrl),
-          telegramUserId: item.userId,
+          ...(await userDataOf(pixel, item.botId, item.userId)),
           click: clickOf(payment),
           valueCents: payment.amountCents,
           orderId: item.key,

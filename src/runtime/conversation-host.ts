@@ -190,7 +190,9 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     }
     const sameVersion =
       current !== null && current.flowVersion === compiled.version && current.flowId === compiled.flow.id;
-    const result = advanceConversation(compiled, sameVersion ? current.snapshot : null, event);
+    const result = sameVersion
+      ? advanceConversation(compiled, current.snapshot, event)
+      : advanceConversation(compiled, null, event, current?.snapshot.context?.buyer);
     const rowVersion = (current?.rowVersion ?? 0) + 1;
     const now = options.now();
     const timers = { ...(current?.timers ?? {}) };

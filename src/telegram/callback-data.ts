@@ -1,58 +1,47 @@
 /**
- * Inline-button callback data, always within Telegram's 64 bytes: a button press carries the flow
- * version, the step (as a short hash, resolved against the version's step ids) and the button index,
- * so a press is matched by identity and a button of an older step or version is recognised as stale.
- * Formats: `c.<version36>.<stepHash>.<index36>` for a flow button, `p` for "I have paid".
+ * Inline-button callback data, always within Telegram's 64 bytes: a button press carries the flow (a
+ * tag of its id), the flow version, the step (a tag of its id) and the button index, so a press is
+ * matched by identity and a button of another flow, version or step is recognised as stale.
+ * Formats (tags are `hashId`, numbers base36):
+ * - `c.<flowTag>.<version>.<stepTag>.<index>`: a flow button (at most 2 + 8 + 8 + 8 + 2 = 28 bytes);
+ * - `c.<version>.<stepTag>.<index>`: a flow button rendered before buttons named their flow (still in
+ *   chats; decoded with `flow: null`, and matched by version and step only);
+ * - `p`: "I have paid".
+ * Decoding needs no flow: the conversation matches the tags against its own flow version.
  */
+import { hashId } from '../flow/hash-id.ts';
 
-/** A decoded press. */
+/** A decoded press: a flow button names its flow (null in the older format), version, step tag and index. */
 export type CallbackData =
-  | { kind: 'click'; version: number; step: string; index: number }
-  | { kind: 'paid' }
-  | { kind: 'unknown_step'; version: number; index: number };
+  { kind: 'click'; flow: string | null; version: number; step: string; index: number } | { kind: 'paid' };
 
-/** FNV-1a (32 bit) of a step id, base36: short, stable, and collisions are refused at decode time. */
-export function hashStepId(stepId: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < stepId.length; i++) {
-    h ^= stepId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
-}
-
-/** Encodes a press (at most 1 + 1 + 7 + 1 + 7 + 1 + 2 bytes for any version < 36^7 and index < 36^2). */
+/** Encodes a press; `flow` is the flow's id (absent only to reproduce the older, untagged format). */
 export function encodeCallbackData(
-  data: { version: number; step: string; index: number } | { kind: 'paid' },
+  data: { flow?: string; version: number; step: string; index: number } | { kind: 'paid' },
 ): string {
   if ('kind' in data) return 'p';
-  return `c.${data.version.toString(36)}.${hashStepId(data.step)}.${data.index.toString(36)}`;
+  const flow = data.flow === undefined ? '' : `${hashId(data.flow)}.`;
+  return `c.${flow}${data.version.toString(36)}.${hashId(data.step)}.${data.index.toString(36)}`;
 }
 
 /** The largest flow version that can exist (versions are Postgres `integer`s); above it, data is forged. */
 export const MAX_FLOW_VERSION = 2 ** 31 - 1;
 
-const CLICK = /^c\.([0-9a-z]{1,7})\.([0-9a-z]{1,7})\.([0-9a-z]{1,2})$/;
+const TAG = '([0-9a-z]{1,7})';
+const CLICK = new RegExp(`^c\\.(?:${TAG}\\.)?${TAG}\\.${TAG}\\.([0-9a-z]{1,2})$`);
 
-/** The flow version a button's data names, or null when it is no flow button a published version could render. */
-export function readCallbackVersion(data: string): number | null {
-  const match = CLICK.exec(data);
-  if (match === null) return null;
-  const version = Number.parseInt(match[1]!, 36);
-  return version >= 1 && version <= MAX_FLOW_VERSION ? version : null;
-}
-
-/** Decodes callback data against the step ids of its flow version; null when it is not ours. */
-export function decodeCallbackData(
-  data: string,
-  stepIdsOf: (version: number) => readonly string[] | null,
-): CallbackData | null {
+/** Decodes callback data; null when it is no button a published flow version could have rendered. */
+export function decodeCallbackData(data: string): CallbackData | null {
   if (data === 'p') return { kind: 'paid' };
   const match = CLICK.exec(data);
-  const version = readCallbackVersion(data);
-  if (match === null || version === null) return null;
-  const index = Number.parseInt(match[3]!, 36);
-  const candidates = (stepIdsOf(version) ?? []).filter((id) => hashStepId(id) === match[2]);
-  if (candidates.length !== 1) return { kind: 'unknown_step', version, index };
-  return { kind: 'click', version, step: candidates[0]!, index };
+  if (match === null) return null;
+  const version = Number.parseInt(match[2]!, 36);
+  if (!(version >= 1 && version <= MAX_FLOW_VERSION)) return null;
+  return {
+    kind: 'click',
+    flow: match[1] ?? null,
+    version,
+    step: match[3]!,
+    index: Number.parseInt(match[4]!, 36),
+  };
 }

@@ -9,7 +9,7 @@ import { parseStartCommand } from './parse-start.ts';
 
 /** What an update means to botflow. */
 export type MappedUpdate =
-  | { kind: 'start'; userId: string; payload?: string }
+  | { kind: 'start'; userId: string; payload?: string; firstName?: string; lastName?: string }
   | { kind: 'text'; userId: string; text: string }
   | { kind: 'callback'; userId: string; callbackQueryId: string; data: string }
   | { kind: 'join_request'; userId: string; chatId: string; inviteLink?: string; inviteLinkName?: string }
@@ -40,7 +40,12 @@ function mapBody(update: Record<string, unknown>): MappedUpdate {
     if (typeof text !== 'string') return { kind: 'ignored', reason: 'not a text message' };
     const start = parseStartCommand(text);
     if (start !== null)
-      return { kind: 'start', userId, ...(start.payload === undefined ? {} : { payload: start.payload }) };
+      return {
+        kind: 'start',
+        userId,
+        ...(start.payload === undefined ? {} : { payload: start.payload }),
+        ...namesOf(from as Record<string, unknown>),
+      };
     return { kind: 'text', userId, text };
   }
   const query = update['callback_query'];
@@ -65,6 +70,16 @@ function mapBody(update: Record<string, unknown>): MappedUpdate {
   const member = update['chat_member'];
   if (isObject(member)) return mapChatMember(member);
   return { kind: 'ignored', reason: 'update type not handled' };
+}
+
+/** The sender's Telegram first and last names, when present. */
+function namesOf(from: Record<string, unknown>): { firstName?: string; lastName?: string } {
+  const first = from['first_name'];
+  const last = from['last_name'];
+  return {
+    ...(typeof first === 'string' && first !== '' ? { firstName: first } : {}),
+    ...(typeof last === 'string' && last !== '' ? { lastName: last } : {}),
+  };
 }
 
 /** The link fields of an update's `invite_link`, when present. */

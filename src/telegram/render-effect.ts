@@ -1,7 +1,8 @@
 /**
  * Renders effects as Bot API calls (pure): media, caption and keyboard in one message where Telegram
- * allows it (captions up to 1024 characters), the PIX charge as its QR image captioned with the
- * copyable code and an "I have paid" button, notices as short messages. Effects Telegram does not carry render to nothing.
+ * allows it (captions up to 1024 characters; each button's data names its flow, version, step and
+ * index), the PIX charge as its QR image captioned with the copyable code and an "I have paid"
+ * button, notices as short messages. Effects Telegram does not carry render to nothing.
  */
 import type { Effect, OutMessage } from '../flow/types.ts';
 import { encodeCallbackData } from './callback-data.ts';
@@ -32,22 +33,29 @@ export function escapeHtml(text: string): string {
     .replaceAll('"', '&quot;');
 }
 
-function keyboard(message: OutMessage, step: string, version: number) {
+/** Where a message's buttons come from: flow (absent in effects committed before it was recorded), version, step. */
+interface ButtonOrigin {
+  flow?: string;
+  version: number;
+  step: string;
+}
+
+function keyboard(message: OutMessage, origin: ButtonOrigin) {
   if (message.buttons === undefined || message.buttons.length === 0) return {};
   return {
     reply_markup: {
       inline_keyboard: message.buttons.map((b) => [
         b.url === undefined
-          ? { text: b.text, callback_data: encodeCallbackData({ version, step, index: b.index }) }
+          ? { text: b.text, callback_data: encodeCallbackData({ ...origin, index: b.index }) }
           : { text: b.text, url: b.url },
       ]),
     },
   };
 }
 
-function renderMessage(message: OutMessage, step: string, chatId: number, version: number): BotApiCall[] {
+function renderMessage(message: OutMessage, origin: ButtonOrigin, chatId: number): BotApiCall[] {
   const parse = message.parse_mode === undefined ? {} : { parse_mode: message.parse_mode };
-  const markup = keyboard(message, step, version);
+  const markup = keyboard(message, origin);
   if (message.media === undefined) {
     return [{ method: 'sendMessage', params: { chat_id: chatId, text: message.text, ...parse, ...markup } }];
   }
@@ -79,7 +87,15 @@ export function renderEffect(
 ): BotApiCall[] {
   switch (effect.type) {
     case 'send':
-      return renderMessage(effect.message, effect.step, ctx.chatId, ctx.flowVersion);
+      return renderMessage(
+        effect.message,
+        {
+          ...(effect.flow === undefined ? {} : { flow: effect.flow }),
+          version: ctx.flowVersion,
+          step: effect.step,
+        },
+        ctx.chatId,
+      );
     case 'sendCharge':
       return [
         {

@@ -1,24 +1,14 @@
 /**
  * Meta Conversions API events (pure): deterministic `event_id`s for deduplication, `user_data`
- * normalized and SHA-256 hashed per Meta's rules (never IP, user agent, fbc or fbp), `custom_data`
+ * normalized and SHA-256 hashed as Meta's SDK does (hash-for-meta.ts) (never IP, user agent, fbc or fbp), `custom_data`
  * with the value in BRL. The Purchase of a chat funnel uses `action_source: "chat"` (Meta: conversion
  * "via a messaging app") unless the pixel asks for `website`; the click's own events use `website`.
  */
-import { createHash } from 'node:crypto';
 import type { ClickPayload } from './click.ts';
+import { hashForMeta, type MetaHashedField } from './hash-for-meta.ts';
 
+export { hashForMeta } from './hash-for-meta.ts';
 export type ConversionName = 'PageView' | 'Lead' | 'InitiateCheckout' | 'Purchase';
-type Hashed = 'em' | 'ph' | 'fn' | 'ln' | 'ct' | 'st' | 'zp' | 'country' | 'external_id';
-
-/** SHA-256 hex of a value after Meta's normalization for its kind. */
-export function hashForMeta(kind: Hashed, value: string): string {
-  let v = value.trim().toLowerCase();
-  if (kind === 'ph') v = v.replace(/\D/g, '').replace(/^(?!55)(\d{10,11})$/, '55$1');
-  if (kind === 'ct' || kind === 'fn' || kind === 'ln')
-    v = v.normalize('NFC').replace(/\s+/g, kind === 'ct' ? '' : ' ');
-  if (kind === 'zp') v = v.replace(/\D/g, '');
-  return createHash('sha256').update(v, 'utf8').digest('hex');
-}
 
 /** The deterministic event id of an event about `id` (a payment id, a click token). */
 export function eventIdFor(name: ConversionName, id: string): string {
@@ -56,7 +46,7 @@ export function buildConversionEvent(input: {
   orderId?: string;
 }): Record<string, unknown> {
   const u = input.user ?? {};
-  const hashed: Array<[string, Hashed, string | undefined]> = [
+  const hashed: Array<[string, MetaHashedField, string | undefined]> = [
     ['em', 'em', u.email],
     ['ph', 'ph', u.phone],
     ['fn', 'fn', u.firstName],
@@ -68,7 +58,10 @@ export function buildConversionEvent(input: {
     ['external_id', 'external_id', input.telegramUserId],
   ];
   const userData: Record<string, unknown> = {};
-  for (const [field, kind, value] of hashed) if (value) userData[field] = [hashForMeta(kind, value)];
+  for (const [field, kind, value] of hashed) {
+    const hash = value ? hashForMeta(kind, value) : null;
+    if (hash !== null) userData[field] = [hash];
+  }
   const click = input.click ?? {};
   if (click.ip) userData['client_ip_address'] = click.ip;
   if (click.user_agent) userData['client_user_agent'] = click.user_agent;

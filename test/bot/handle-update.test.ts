@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createSql } from '../../src/db/sql-client.ts';
 import { NOTICE_TEXTS } from '../../src/flow/collect-effects.ts';
-import { encodeCallbackData, hashStepId } from '../../src/telegram/callback-data.ts';
+import { hashId } from '../../src/flow/hash-id.ts';
+import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
@@ -87,7 +88,7 @@ describe('a button press is resolved against the flow version it was rendered fo
     assert.equal((await h.say(user, '/start')).status, 200);
     assert.equal((await h.say(user, 'bia@example.com')).status, 200);
     await h.settle();
-    const offers = hashStepId('offers');
+    const offers = hashId('offers');
     const forged = [
       'c.zzzzzzz.0.0', // a version beyond any integer version
       `c.${(2 ** 31).toString(36)}.${offers}.0`,
@@ -109,5 +110,72 @@ describe('a button press is resolved against the flow version it was rendered fo
     assert.equal(await payments(user), 0);
     const answered = h.fake.callsOf(h.token, 'answerCallbackQuery').filter((c) => c.status === 200);
     assert.ok(answered.length >= forged.length, 'every press is answered');
+  });
+});
+
+describe('a button press is resolved against the flow it was rendered for', () => {
+  let f: VipFunnel;
+  before(async () => {
+    f = await startVipFunnel(7500000002, { botId: 'twoflows' });
+  });
+  after(() => f.close());
+
+  /** The callback data of the buttons of the last offers message the user got. */
+  const offersKeyboard = (userId: number) => {
+    const offers = f
+      .sentTo(userId, 'sendMessage')
+      .filter((c) => c.params['text'] === 'Escolha o seu plano:')
+      .at(-1);
+    const rows = (
+      offers?.params['reply_markup'] as {
+        inline_keyboard: Array<Array<{ text: string; callback_data: string }>>;
+      }
+    ).inline_keyboard;
+    return rows.map((row) => row[0]!);
+  };
+  const chargesOf = async (userId: number) =>
+    (
+      await createSql(f.app.db.orm)<{ amount_cents: number; description: string }>(
+        'select amount_cents, description from payments where bot_id = $1 and user_id = $2',
+        [f.botId, String(userId)],
+      )
+    ).map((r) => [Number(r.amount_cents), r.description]);
+  const staleTo = (userId: number) =>
+    f.sentTo(userId, 'sendMessage').filter((c) => c.params['text'] === NOTICE_TEXTS.stale_button).length;
+
+  it("flow X's v1 button is stale once the conversation moved to flow Y v1 (same step ids); Y's charges Y's price", async () => {
+    const mover = 880101;
+    const stayer = 880102;
+    for (const user of [mover, stayer]) {
+      assert.equal((await f.say(user, '/start')).status, 200);
+      assert.equal((await f.say(user, `u${user}@example.com`)).status, 200);
+    }
+    await f.settle();
+    const [xMensal] = offersKeyboard(mover);
+    assert.equal(xMensal?.text, 'VIP Mensal');
+
+    // Flow Y: another flow of the same bot, with X's step ids and the offers reversed.
+    assert.equal(await f.app.publishFlow(f.botId, { ...reversedOffers, id: 'vip-reversed' }), 1);
+    assert.equal((await f.say(mover, '/start')).status, 200);
+    assert.equal((await f.say(mover, 'ana@example.com')).status, 200);
+    await f.settle();
+    const [yFirst] = offersKeyboard(mover);
+    assert.equal(yFirst?.text, 'VIP Vitalício', 'the buyer sees flow Y offers');
+
+    assert.equal((await f.press(mover, xMensal.callback_data)).status, 200);
+    await f.settle();
+    assert.equal(staleTo(mover), 1, 'the X button gets the stale notice');
+    assert.deepEqual(await chargesOf(mover), [], 'and charges nothing');
+
+    assert.equal((await f.press(mover, yFirst.callback_data)).status, 200);
+    await f.settle();
+    assert.deepEqual(await chargesOf(mover), [[9700, 'Grupo VIP - vitalício']]);
+
+    // A buyer still on flow X (no /start since Y was published) keeps X's buttons and prices.
+    const [stayerMensal] = offersKeyboard(stayer);
+    assert.equal((await f.press(stayer, stayerMensal!.callback_data)).status, 200);
+    await f.settle();
+    assert.equal(staleTo(stayer), 0);
+    assert.deepEqual(await chargesOf(stayer), [[2990, 'Grupo VIP - 30 dias']]);
   });
 });

@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
@@ -146,6 +148,7 @@ describe('botflow bots', () => {
     assert.match(r.stderr, /BAD_REQUEST: the body does not have the expected shape/);
     assert.match(r.stderr, /token: a Telegram bot token/);
     assert.doesNotMatch(r.stderr, /not-a-token/, 'the rejected value is not echoed');
+    assert.doesNotMatch(r.stderr, /botflow help/, "the server's verdict is not a usage error");
     const refused = await cli(['bots', 'add', '--id', 'bad', '--token-env', 'T'], {
       T: '7399999999:AAunknown-to-telegram-xxxxxxx',
     });
@@ -202,6 +205,75 @@ describe('botflow bots', () => {
     const wrong = await cli(['bots', 'list'], { BOTFLOW_ADMIN_TOKEN: 'wrong-token-0123456789' });
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /UNAUTHORIZED/);
+  });
+
+  it('Telegram unreachable is UPSTREAM_UNAVAILABLE (not a refused token), logged, and registers nothing', async () => {
+    const logs: string[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          logs.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const offline = await bootstrap({
+      env: { DATABASE_URL: fresh.url, BOTFLOW_ADMIN_TOKEN: ADMIN },
+      config: { telegramApiRoot: `http://127.0.0.1:${await closedPort()}` },
+      http: { port: 0 },
+      timerIntervalMs: 0,
+      jobsIntervalMs: 0,
+      logger,
+    });
+    try {
+      const r = await cli(['bots', 'add', '--id', 'offline', '--token-file', join(dir, 'token')], {
+        BOTFLOW_URL: offline.url,
+      });
+      assert.equal(r.code, 2);
+      assert.match(
+        r.stderr,
+        /UPSTREAM_UNAVAILABLE: Telegram could not be reached at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+      );
+      assert.doesNotMatch(r.stderr, /refused the bot token|Run `botflow help`/);
+      assert.ok(
+        logs.some((line) => /"code":"UPSTREAM_UNAVAILABLE"/.test(line) && /bot not registered/.test(line)),
+        logs.join(''),
+      );
+      assert.doesNotMatch(logs.join(''), SECRET_PART);
+      const list = await cli(['bots', 'list', '--json'], { BOTFLOW_URL: offline.url });
+      assert.ok(!JSON.parse(list.stdout).some((b: { id: string }) => b.id === 'offline'));
+    } finally {
+      await offline.close();
+    }
+  });
+
+  it('a webhook Telegram refuses leaves no bot registered; a local webhook URL is warned about', async () => {
+    const token = '7300000003:AAthird-secret-token-never-printed';
+    fake.addBot({ token, id: 7300000003, username: 'cli_third_bot' });
+    await writeFile(join(dir, 'third-token'), token);
+    fake.injectError({ status: 400, method: 'setWebhook', token, description: 'Bad Request: bad webhook' });
+    const add = ['bots', 'add', '--id', 'halfbot', '--token-file', join(dir, 'third-token')];
+    const refused = await cli([...add, '--username', 'cli_third_bot']);
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /UPSTREAM_REJECTED: Telegram did not accept the webhook: Bad Request: bad webhook/,
+    );
+    const list = await cli(['bots', 'list', '--json']);
+    assert.ok(!JSON.parse(list.stdout).some((b: { id: string }) => b.id === 'halfbot'), list.stdout);
+
+    const added = await cli(add);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(
+      added.stderr,
+      /warning: the webhook points at http:\/\/127\.0\.0\.1:\d+, which Telegram cannot reach.*BOTFLOW_PUBLIC_URL/,
+    );
+    // Registering it again under another id: the conflict says what exists.
+    const twice = await cli(['bots', 'add', '--id', 'halfbot2', '--token-file', join(dir, 'third-token')]);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /CONFLICT: bots with username cli_third_bot already exists\n$/);
+    assert.equal((await cli(['bots', 'remove', 'halfbot'])).code, 0);
   });
 
   it('a server that is down is a coded UPSTREAM_FAILED, never a stack', async () => {

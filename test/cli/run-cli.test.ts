@@ -146,8 +146,74 @@ describe('botflow CLI', () => {
     const r = await cli(['simulate', vipPath], ['x@y.com', '2', '/wait 1', '/pay', '/quit']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /1\) VIP Mensal/);
-    assert.match(r.stdout, /PIX charge R\$ 97\.00/);
+    assert.match(r.stdout, /PIX charge R\$ 97,00/);
     assert.match(r.stdout, /access granted/);
+  });
+
+  it('the chat answers every line: no charge, an idle wait, an unknown command, a missing button, a finished conversation', async () => {
+    const r = await cli(
+      ['simulate', vipPath],
+      ['/pay', '/wait 1', '/bogus', 'x@y.com', '9', '2', '/pay', '/pay', '/fail', '/quit'],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const after = (typed: string) => lines.find((l) => l.includes(typed));
+    assert.ok(after('[notice] No open charge to act on.'), r.stdout);
+    assert.ok(after('(1 min passed; nothing was due)'), r.stdout);
+    assert.ok(after('(unknown command /bogus; /help lists them)'), r.stdout);
+    assert.equal(
+      lines.filter((l) => l.includes('Qual é o seu melhor e-mail?')).length,
+      1,
+      '/bogus is no answer',
+    );
+    assert.ok(after('(no button 9: the buttons are numbered 1 to 2)'), r.stdout);
+    assert.equal(lines.filter((l) => l.includes('access granted')).length, 1, r.stdout);
+    assert.equal(
+      lines.filter((l) => l.includes('The conversation is done: no charge to act on')).length,
+      2,
+      r.stdout,
+    );
+  });
+
+  it('simulate --events: /pay after the conversation is done grants nothing', async () => {
+    const events = await tempFile(
+      'events.jsonl',
+      [
+        '{"type":"start"}',
+        '{"type":"text","text":"a@b.com"}',
+        '{"type":"click","text":"VIP Mensal"}',
+        '{"type":"pay"}',
+        '{"type":"pay"}',
+      ].join('\n'),
+    );
+    const r = await cli(['simulate', vipPath, '--events', events, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const kinds = JSON.parse(r.stdout).outputs.map((o: { kind: string }) => o.kind);
+    assert.deepEqual(kinds, ['message', 'message', 'buttons', 'charge', 'access', 'notice']);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+    for (const argv of [['--version'], ['-v'], ['version']]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `botflow ${version}\n`);
+    }
+  });
+
+  it('an unknown command or option says so once, with one usage hint', async () => {
+    const command = await cli(['frob']);
+    assert.equal(command.code, 2);
+    assert.equal(
+      command.stderr,
+      'botflow: BAD_REQUEST: unknown command "frob"\nRun `botflow help` for usage.\n',
+    );
+    const option = await cli(['validate', vipPath, '--frob']);
+    assert.equal(option.code, 2);
+    assert.equal(
+      option.stderr,
+      "botflow: BAD_REQUEST: Unknown option '--frob'\nRun `botflow help` for usage.\n",
+    );
   });
 
   it('schema prints a JSON Schema that rejects unknown fields', async () => {
@@ -260,6 +326,82 @@ describe('botflow start', { timeout: 120_000 }, () => {
     } finally {
       child.kill('SIGKILL');
       await fake.close();
+    }
+  });
+});
+
+describe('a port in use', { timeout: 120_000 }, () => {
+  it('start exits 2 at once with PORT_IN_USE naming the port and PORT, no stack, no poller noise', async () => {
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const run = promisify(execFile);
+      const failed = await run(process.execPath, [join(root, 'src', 'cli.ts'), 'start'], {
+        env: {
+          ...process.env,
+          BOTFLOW_DATA_DIR: await mkdtemp(join(tmpdir(), 'botflow-port-')),
+          PORT: String(port),
+          DATABASE_URL: '',
+          REDIS_URL: '',
+        },
+      }).then(
+        () => assert.fail('start succeeded on a taken port'),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      assert.equal(failed.code, 2);
+      assert.equal(
+        failed.stderr,
+        `botflow: PORT_IN_USE: port ${port} is in use (another botflow?); set PORT to a free port\n`,
+      );
+      assert.equal(failed.stdout, '');
+      assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('bootstrap losing the port stops its loops: PORT_IN_USE, then no timer poll against a closed database', async () => {
+    const [{ createServer }, { Writable }, { default: pino }, { bootstrap }, { createFreshDatabase }] =
+      await Promise.all([
+        import('node:net'),
+        import('node:stream'),
+        import('pino'),
+        import('../../src/bootstrap.ts'),
+        import('../db/fresh-database.ts'),
+      ]);
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    const fresh = await createFreshDatabase();
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    });
+    try {
+      await assert.rejects(
+        bootstrap({
+          env: { DATABASE_URL: fresh.url },
+          http: { port },
+          timerIntervalMs: 50,
+          logger: pino({ level: 'info' }, sink),
+        }),
+        (error: { code?: string; message: string }) =>
+          error.code === 'PORT_IN_USE' && error.message.includes(`port ${port} is in use`),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(
+        logs.filter((line) => /timer poll failed/.test(line)),
+        [],
+      );
+    } finally {
+      holder.close();
+      await fresh.drop();
     }
   });
 });

@@ -3,6 +3,23 @@ import { describe, it } from 'node:test';
 import { advanceConversation, startConversation } from '../../src/flow/advance-conversation.ts';
 import { compileFlow } from '../../src/flow/compile.ts';
 import { BotflowError } from '../../src/errors.ts';
+import { hashId } from '../../src/flow/hash-id.ts';
+import type { AdvanceResult } from '../../src/flow/advance-conversation.ts';
+import type { FlowEvent } from '../../src/flow/types.ts';
+
+/** A Telegram press: what the callback data of `flow`'s (null: untagged, older data) button names. */
+const press = (flow: string | null, version: number, step: string, index: number): FlowEvent => ({
+  type: 'click',
+  step: '',
+  index,
+  callback: { flow: flow === null ? null : hashId(flow), version, step: hashId(step) },
+});
+
+/** The amount of the charge an event opened, or null. */
+const chargeOf = (r: AdvanceResult): number | null => {
+  const charge = r.effects.find((e) => e.type === 'createCharge');
+  return charge?.type === 'createCharge' ? charge.amount_cents : null;
+};
 
 const flow = {
   id: 'f1',
@@ -135,16 +152,17 @@ describe('advanceConversation', () => {
       { version: 8 },
     );
     const at = advanceConversation(v8, null, { type: 'start' }).snapshot;
-    const stale = [
-      { type: 'click', step: 'ask', index: 0, version: 7 },
-      { type: 'click', step: 'ask', index: 0, version: 9 },
-      { type: 'click', step: 'pay', index: 0, version: 8 },
-      { type: 'click', step: 'gone', index: 0, version: 8 },
-      { type: 'click', step: 'ask', index: 3, version: 8 },
-      { type: 'click', step: 'ask', index: -1, version: 8 },
-      { type: 'click', step: 'ask', index: 2, version: 8 },
+    const stale: FlowEvent[] = [
+      press('f1', 7, 'ask', 0),
+      press('f1', 9, 'ask', 0),
+      press('f1', 8, 'pay', 0),
+      press('f1', 8, 'gone', 0),
+      press('f1', 8, 'ask', 3),
+      press('f1', 8, 'ask', -1),
+      press('f1', 8, 'ask', 2), // a link button
+      press(null, 7, 'ask', 0), // older data, without a flow tag
       { type: 'click', step: '', index: 0 },
-    ] as const;
+    ];
     for (const event of stale) {
       const r = advanceConversation(v8, at, event);
       assert.equal(r.currentStep, 'ask', JSON.stringify(event));
@@ -154,12 +172,79 @@ describe('advanceConversation', () => {
         JSON.stringify(event),
       );
     }
-    const fresh = advanceConversation(v8, at, { type: 'click', step: 'ask', index: 0, version: 8 });
-    const charge = fresh.effects.find((e) => e.type === 'createCharge');
-    assert.equal(charge?.type === 'createCharge' ? charge.amount_cents : null, 9700);
+    assert.equal(chargeOf(advanceConversation(v8, at, press('f1', 8, 'ask', 0))), 9700);
+    assert.equal(
+      chargeOf(advanceConversation(v8, at, press(null, 8, 'ask', 0))),
+      9700,
+      'older data: by version',
+    );
     const simulated = advanceConversation(v8, at, { type: 'click', step: 'ask', index: 1 });
-    const own = simulated.effects.find((e) => e.type === 'createCharge');
-    assert.equal(own?.type === 'createCharge' ? own.amount_cents : null, 500, 'no version: its own');
+    assert.equal(chargeOf(simulated), 500, 'no callback: its own version');
+  });
+
+  it("a press of another flow's button is stale even when its version, step id and index exist here", () => {
+    // Flow Y: a copy of f1 (same step ids, same version number) whose first offer is dearer.
+    const y = compileFlow(
+      {
+        ...flow,
+        id: 'y',
+        main_buttons: [{ text: 'Lifetime', price: 97 }],
+        flow_steps: [
+          {
+            ...flow.flow_steps[0],
+            config: { text: 'Buy?', custom_buttons: [{ text: 'Lifetime', main_button_index: 0 }] },
+            conditions: [{ type: 'button_click', button_text: 'Lifetime', target_step: 'pay' }],
+          },
+          ...flow.flow_steps.slice(1),
+        ],
+      },
+      { version: 7 },
+    );
+    const at = advanceConversation(y, null, { type: 'start' }).snapshot;
+    const x = advanceConversation(y, at, press('f1', 7, 'ask', 0));
+    assert.deepEqual(
+      x.effects.map((e) => (e.type === 'notice' ? e.code : e.type)),
+      ['stale_button'],
+    );
+    assert.equal(x.currentStep, 'ask');
+    assert.equal(chargeOf(advanceConversation(y, at, press('y', 7, 'ask', 0))), 9700);
+  });
+
+  it('a step tag two steps of the version share names neither: the press is stale', () => {
+    assert.equal(hashId('s6rnw'), hashId('snpba'), 'an FNV-1a collision');
+    const twins = compileFlow(
+      {
+        id: 'twins',
+        flow_start_step_id: 's6rnw',
+        flow_steps: [
+          {
+            id: 's6rnw',
+            type: 'buttons',
+            config: { text: 'Go?', custom_buttons: [{ text: 'Go' }] },
+            conditions: [{ type: 'button_click', button_text: 'Go', target_step: 'snpba' }],
+          },
+          { id: 'snpba', type: 'end', config: { text: 'done' } },
+        ],
+      },
+      { version: 1 },
+    );
+    const at = advanceConversation(twins, null, { type: 'start' }).snapshot;
+    assert.equal(advanceConversation(twins, at, press('twins', 1, 's6rnw', 0)).currentStep, 's6rnw');
+    assert.equal(
+      advanceConversation(twins, at, { type: 'click', step: 's6rnw', index: 0 }).currentStep,
+      'snpba',
+      'the simulator names the step itself',
+    );
+  });
+
+  it("a step's message names the flow it belongs to, for its buttons' data", () => {
+    const r = advanceConversation(compiled, null, { type: 'start' });
+    assert.deepEqual(r.effects[0], {
+      type: 'send',
+      step: 'ask',
+      flow: 'f1',
+      message: { text: 'Buy?', buttons: [{ text: 'Yes', index: 0 }] },
+    });
   });
 
   it('a snapshot that no longer resolves restarts from the start step', () => {

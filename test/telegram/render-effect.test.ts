@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hashId } from '../../src/flow/hash-id.ts';
 import { decodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { escapeHtml, formatBrl, renderEffect } from '../../src/telegram/render-effect.ts';
 
 const ctx = { chatId: 42, flowVersion: 5 };
 
 describe('renderEffect', () => {
-  it('a message with a keyboard: callback buttons carry version, step and index; url buttons stay links', () => {
+  it('a message with a keyboard: callback buttons carry flow, version, step and index; url buttons stay links', () => {
     const [call] = renderEffect(
       {
         type: 'send',
         step: 'menu',
+        flow: 'vip-funnel',
         message: {
           text: 'Pick',
           buttons: [
@@ -24,11 +26,30 @@ describe('renderEffect', () => {
     assert.equal(call!.method, 'sendMessage');
     const rows = (call!.params['reply_markup'] as { inline_keyboard: Array<Array<Record<string, string>>> })
       .inline_keyboard;
-    assert.deepEqual(
-      decodeCallbackData(rows[0]![0]!['callback_data']!, () => ['menu']),
-      { kind: 'click', version: 5, step: 'menu', index: 0 },
-    );
+    assert.deepEqual(decodeCallbackData(rows[0]![0]!['callback_data']!), {
+      kind: 'click',
+      flow: hashId('vip-funnel'),
+      version: 5,
+      step: hashId('menu'),
+      index: 0,
+    });
     assert.deepEqual(rows[1]![0], { text: 'Site', url: 'https://example.com' });
+  });
+
+  it('a send effect committed before effects named their flow renders the older, untagged data', () => {
+    const [call] = renderEffect(
+      { type: 'send', step: 'menu', message: { text: 'Pick', buttons: [{ text: 'VIP', index: 0 }] } },
+      ctx,
+    );
+    const rows = (call!.params['reply_markup'] as { inline_keyboard: Array<Array<Record<string, string>>> })
+      .inline_keyboard;
+    assert.deepEqual(decodeCallbackData(rows[0]![0]!['callback_data']!), {
+      kind: 'click',
+      flow: null,
+      version: 5,
+      step: hashId('menu'),
+      index: 0,
+    });
   });
 
   it('media and caption in one message when the caption fits, two messages when it does not', () => {
@@ -64,10 +85,7 @@ describe('renderEffect', () => {
     const button = (
       call!.params['reply_markup'] as { inline_keyboard: Array<Array<{ callback_data: string }>> }
     ).inline_keyboard[0]![0]!;
-    assert.deepEqual(
-      decodeCallbackData(button.callback_data, () => []),
-      { kind: 'paid' },
-    );
+    assert.deepEqual(decodeCallbackData(button.callback_data), { kind: 'paid' });
   });
 
   it('effects that are not messages render to nothing', () => {

@@ -94,9 +94,12 @@ export async function runBotsAdd(io: CliIo, client: AdminClient, options: AddBot
     ...(options.username === undefined ? {} : { username: options.username.replace(/^@/, '') }),
     ...(await readBotSettings(io, options)),
   };
-  const { bot } = (await client.request('POST', '/admin/bots', body)) as { bot: BotRecord };
+  const { bot } = (await client.request('POST', '/admin/bots', body)) as {
+    bot: BotRecord & { warning?: string };
+  };
   if (options.json) io.stdout.write(`${JSON.stringify(bot)}\n`);
   else io.stdout.write(`registered bot ${bot.id} (@${bot.username}) on ${client.url}\n`);
+  if (bot.warning !== undefined) io.stderr.write(`botflow: warning: ${bot.warning}\n`);
   return 0;
 }
 

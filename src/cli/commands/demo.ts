@@ -1,7 +1,8 @@
 /**
- * `botflow demo [--buyers N] [--workers W] [--json]`: the whole funnel offline (see src/demo/run-demo.ts). Shows a
- * progress bar and a funnel report; with --json the report is one JSON object on stdout and logs and
- * progress go to stderr. Exits 0 only when every paid order has its access and exactly one Purchase.
+ * `botflow demo [--buyers N] [--workers W] [--json] [--keep]`: the whole funnel offline (see
+ * src/demo/run-demo.ts). Shows a progress bar and a funnel report; with --json the report is one JSON
+ * object on stdout and logs and progress go to stderr. Exits 0 only when every paid order has its access
+ * and exactly one Purchase; Ctrl-C stops it (exit 130) after removing what it wrote, as a finished run does.
  */
 import cliProgress from 'cli-progress';
 import pino from 'pino';
@@ -23,6 +24,8 @@ const LABELS: Array<[keyof DemoReport, string]> = [
   ['purchase_events_with_fbc', '  with fbc'],
   ['purchase_events_with_fbp', '  with fbp'],
   ['purchase_events_with_ip_ua', '  with IP and user agent'],
+  ['purchase_events_with_em', "  with the buyer's e-mail (em)"],
+  ['purchase_events_with_ph', "  with the buyer's phone (ph)"],
   ['duplicate_events', 'duplicate Purchase events'],
   ['lost_events', 'paid orders without a Purchase'],
   ['paid_without_access', 'paid orders without access'],
@@ -31,11 +34,24 @@ const LABELS: Array<[keyof DemoReport, string]> = [
   ['p99_ms', 'webhook → committed p99 (ms)'],
 ];
 
+/** Runs `run` with an abort signal that SIGINT, SIGTERM or SIGHUP fires. */
+async function withStopSignal<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, stop);
+  try {
+    return await run(controller.signal);
+  } finally {
+    for (const signal of signals) process.off(signal, stop);
+  }
+}
+
 /** Runs the demo. */
 export async function runDemoCommand(
   io: CliIo,
   env: Record<string, string | undefined>,
-  options: { buyers?: string; workers?: string; json: boolean },
+  options: { buyers?: string; workers?: string; json: boolean; keep?: boolean },
 ): Promise<number> {
   const buyers = options.buyers === undefined ? 50 : Number(options.buyers);
   if (!Number.isInteger(buyers) || buyers < 1 || buyers > 100_000)
@@ -51,7 +67,24 @@ export async function runDemoCommand(
   bar.start(buyers, 0);
   let report: DemoReport;
   try {
-    report = await runDemo({ buyers, workers, env, logger, onProgress: (done) => bar.update(done) });
+    report = await withStopSignal((signal) =>
+      runDemo({
+        buyers,
+        workers,
+        env,
+        logger,
+        keep: options.keep === true,
+        signal,
+        onProgress: (done) => bar.update(done),
+      }),
+    );
+  } catch (error) {
+    if ((error as BotflowError).code !== 'SHUTTING_DOWN') throw error;
+    bar.stop();
+    io.stderr.write(
+      `\nbotflow demo interrupted${options.keep === true ? '' : '; what it wrote was removed'}\nbotflow stopped\n`,
+    );
+    return 130;
   } finally {
     bar.stop();
   }

@@ -7,6 +7,7 @@ import { compileFlow } from '../../flow/compile.ts';
 import { parseSimEvents } from '../../flow/parse-sim-events.ts';
 import type { SimEvent, SimOutput, Simulator } from '../../flow/simulator.ts';
 import { createSimulator } from '../../flow/simulator.ts';
+import { formatBrl } from '../../telegram/render-effect.ts';
 import type { CliIo } from '../io.ts';
 import { readFlowFile } from '../read-flow.ts';
 
@@ -26,7 +27,7 @@ export function formatOutputs(outputs: SimOutput[], minutes?: number): string {
         case 'buttons':
           return `${head}: ${o.text}\n${(o.buttons ?? []).map((b, i) => `    ${i + 1}) ${b}`).join('\n')}`;
         case 'charge':
-          return `${head}: PIX charge R$ ${o.amount?.toFixed(2)} - ${o.description}`;
+          return `${head}: PIX charge ${formatBrl(Math.round((o.amount ?? 0) * 100))} - ${o.description}`;
         case 'access':
           return `${head}: access granted to ${o.chat_id ?? o.link}`;
         default:
@@ -35,6 +36,9 @@ export function formatOutputs(outputs: SimOutput[], minutes?: number): string {
     })
     .join('\n');
 }
+
+/** The commands a typed line may start with (anything else starting with / is a typo, not an answer). */
+const COMMANDS = ['/quit', '/exit', '/help', '/start', '/pay', '/expire', '/fail', '/check', '/wait'];
 
 /** Turns a typed line into a simulator event (null to ignore it). */
 export function parseTypedLine(line: string, sim: Simulator): SimEvent | 'quit' | 'help' | null {
@@ -60,15 +64,23 @@ export function parseTypedLine(line: string, sim: Simulator): SimEvent | 'quit' 
       return { type: 'check_payment' };
     case '/wait': {
       const minutes = Number(arg);
-      if (!Number.isFinite(minutes) || minutes < 0)
+      if (arg === '' || !Number.isFinite(minutes) || minutes < 0)
         throw new BotflowError('BAD_REQUEST', '/wait takes minutes, e.g. /wait 10');
       return { type: 'wait', minutes };
     }
   }
+  if (/^\/[A-Za-z]/.test(text) && !COMMANDS.includes(command!))
+    throw new BotflowError('BAD_REQUEST', `unknown command ${command}; /help lists them`);
   const board = sim.lastKeyboard();
-  if (board !== null && /^\d+$/.test(text)) {
+  // A number picks a button of the keyboard the buyer is looking at; elsewhere it is an answer.
+  if (board !== null && board.step === sim.transcript().current_step && /^\d+$/.test(text)) {
     const button = board.buttons[Number(text) - 1];
-    if (button !== undefined) return { type: 'click', text: button, step: board.step };
+    if (button === undefined)
+      throw new BotflowError(
+        'BAD_REQUEST',
+        `no button ${text}: the buttons are numbered 1 to ${board.buttons.length}`,
+      );
+    return { type: 'click', text: button, step: board.step };
   }
   return { type: 'text', text };
 }
@@ -85,7 +97,12 @@ async function runInteractive(io: CliIo, sim: Simulator): Promise<number> {
       const event = parseTypedLine(line, sim);
       if (event === 'quit') break;
       if (event === 'help') io.stdout.write(`${HELP}\n`);
-      else if (event !== null) show(sim.apply(event));
+      else if (event !== null) {
+        const outputs = sim.apply(event);
+        show(outputs);
+        if (event.type === 'wait' && outputs.length === 0)
+          io.stdout.write(`  (${event.minutes} min passed; nothing was due)\n`);
+      }
     } catch (error) {
       if (!(error instanceof BotflowError)) throw error;
       io.stdout.write(`  (${error.message})\n`);

@@ -8,16 +8,35 @@ import { bootstrap } from '../../bootstrap.ts';
 import { startPrimary } from '../../cluster/start-primary.ts';
 import { loadConfig } from '../../config.ts';
 import { BotflowError } from '../../errors.ts';
+import { checkPortFree } from '../check-port-free.ts';
 import type { CliIo } from '../io.ts';
 
 /** How long a drain may take before `start` gives up and exits 1. */
 const SHUTDOWN_DEADLINE_MS = 30_000;
 
+/**
+ * Resolves on the first SIGINT, SIGTERM or SIGHUP. The listeners stay while draining: a terminal's
+ * Ctrl-C reaches both the npx shim and botflow, and the shim passes it on, so a second signal must not
+ * kill a drain half-way (the shutdown deadline bounds it).
+ */
 function stopped(): Promise<void> {
   return new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => resolve());
   });
+}
+
+/** Warns when BOTFLOW_WORKERS asks for a cluster that this configuration runs as one process. */
+function warnSingleProcess(
+  io: CliIo,
+  app: { logger: { warn(fields: object, message: string): void } },
+  env: Record<string, string | undefined>,
+  polling: boolean,
+): void {
+  const requested = Number((env['BOTFLOW_WORKERS'] ?? '').trim());
+  if (polling || !Number.isInteger(requested) || requested <= 1) return;
+  const message = `BOTFLOW_WORKERS=${requested} ignored: without REDIS_URL botflow runs one process (the embedded stores serve one process); set DATABASE_URL and REDIS_URL to run ${requested} workers`;
+  app.logger.warn({ requested_workers: requested, workers: 1 }, message);
+  io.stderr.write(`botflow: warning: ${message}\n`);
 }
 
 /** Starts, prints where it listens, and resolves with the exit code once stopped by a signal. */
@@ -34,17 +53,22 @@ export async function runStart(
       'BAD_REQUEST',
       '--polling runs one process (Telegram allows one poller per bot): unset BOTFLOW_WORKERS or set it to 1',
     );
+  const host = env['HOST'] ?? '127.0.0.1';
+  await checkPortFree(config.port, host);
+  // Listening from the start: a signal while starting stops botflow as soon as it is up.
+  const stop = stopped();
   if (config.workers > 1 && !polling) {
     // Production: a primary that routes and supervises, workers that share the HTTP port.
     const primary = await startPrimary({ workers: config.workers, env });
     await primary.settled();
     io.stderr.write(`botflow listening on port ${config.port} with ${config.workers} workers\n`);
-    await stopped();
+    await stop;
     io.stderr.write('botflow draining...\n');
     await primary.stop();
+    io.stderr.write('botflow stopped\n');
     return 0;
   }
-  const app = await bootstrap({ env, http: { host: env['HOST'] ?? '127.0.0.1' }, polling });
+  const app = await bootstrap({ env, http: { host }, polling });
   app.logger.info(
     { url: app.url, embedded: app.db.embedded, admin_api: app.config.adminToken !== undefined, polling },
     'botflow started',
@@ -52,11 +76,12 @@ export async function runStart(
   io.stderr.write(
     `botflow listening on ${app.url} (${app.db.embedded ? 'embedded database' : app.db.url})\n`,
   );
+  warnSingleProcess(io, app, env, polling);
   if (polling)
     io.stderr.write(
       'polling Telegram for updates (development mode: one process; webhooks of registered bots deleted)\n',
     );
-  await stopped();
+  await stop;
   io.stderr.write('botflow draining...\n');
   // Everything accepted is committed before the drain; a close that never finishes must not keep a
   // supervisor waiting forever: what is left (outbox rows, timers) is picked up by the next start.
@@ -69,9 +94,11 @@ export async function runStart(
     }),
   ]);
   clearTimeout(deadline);
-  if (finished) return 0;
-  io.stderr.write(
-    `botflow: stopping took over ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting, the outbox and timers resume on the next start\n`,
-  );
-  return 1;
+  if (!finished)
+    io.stderr.write(
+      `botflow: stopping took over ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting, the outbox and timers resume on the next start\n`,
+    );
+  app.logger.info({ clean: finished }, 'botflow stopped');
+  io.stderr.write('botflow stopped\n');
+  return finished ? 0 : 1;
 }
