@@ -4,7 +4,7 @@
  * commit, the effect runner and the durable timer poller. One worker owns every shard here; the
  * cluster layer runs one of these per worker with its own shards.
  */
-import { SHARD_COUNT } from './cluster/shard.ts';
+import { SHARD_COUNT } from './runtime/shard.ts';
 import { type Config, loadConfig } from './config.ts';
 import { createConversationStore, type PostgresConversationStore } from './db/conversation-store.ts';
 import { createEffectOutbox } from './db/effect-outbox.ts';
@@ -30,7 +30,7 @@ import {
   type DispatchResult,
   type KeyedEffect,
 } from './runtime/conversation-host.ts';
-import { shardOf } from './cluster/shard.ts';
+import { shardOf } from './runtime/shard.ts';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
 import { type OutboxSweeper, startOutboxSweeper } from './runtime/outbox-sweeper.ts';

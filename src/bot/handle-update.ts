@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { AccessGrantRecord, AccessRepository } from '../db/access-repository.ts';
 import { BotflowError } from '../errors.ts';
-import type { PixelSettings } from '../db/bot-repository.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';

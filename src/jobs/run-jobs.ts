@@ -5,8 +5,8 @@
  * counted in `/metrics`.
  */
 import type { Logger } from 'pino';
-import type { ConversionOutbox } from '../db/conversion-outbox.ts';
-import type { PixelSettings } from '../db/bot-repository.ts';
+import type { ConversionOutbox } from '../tracking/conversion-queue.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import { pruneOldRows } from '../db/prune-old-rows.ts';
 import type { Sql } from '../db/sql-client.ts';
 import type { Metrics } from '../observability/metrics.ts';

@@ -8,8 +8,9 @@
  * and takes the order's access back.
  */
 import type { Logger } from 'pino';
-import type { PixelSettings } from '../db/bot-repository.ts';
-import type { PaymentRecord, PaymentRepository } from '../db/payment-repository.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
+import type { PaymentLedger } from './payment-ledger.ts';
+import type { PaymentRecord } from './payment-record.ts';
 import { BotflowError } from '../errors.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
@@ -23,7 +24,7 @@ import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tra
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
 
 export interface PaymentServiceOptions {
-  payments: PaymentRepository;
+  payments: PaymentLedger;
   gatewayOf(botId: string): Promise<PixGateway>;
   dispatch(input: Dispatch): Promise<DispatchResult>;
   /** Resolves the buyer's click: once per charge (`charge`, counted), and again at payment (`purchase`). */

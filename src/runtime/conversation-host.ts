@@ -8,7 +8,7 @@ import { advanceConversation, type PersistedConversation } from '../flow/advance
 import type { CompiledFlow } from '../flow/compile.ts';
 import type { ConversationStatus, Effect, FlowEvent } from '../flow/types.ts';
 import { BotflowError } from '../errors.ts';
-import { shardOf } from '../cluster/shard.ts';
+import { shardOf } from './shard.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
 import type { CommitOutcome, CommitRecord, CommitRow, ConversationStore, FlowSource } from './ports.ts';

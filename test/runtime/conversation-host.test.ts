@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { SHARD_COUNT, shardOf } from '../../src/cluster/shard.ts';
+import { SHARD_COUNT, shardOf } from '../../src/runtime/shard.ts';
 import { createConversationStore } from '../../src/db/conversation-store.ts';
 import { createFlowRepository } from '../../src/db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
