@@ -6,7 +6,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { batchWrites } from './batch-writes.ts';
 import { createSql } from './sql-client.ts';
-import type { ConversionCounts, ConversionOutbox, ConversionRow } from '../tracking/conversion-queue.ts';
+import type { ConversionCounts, ConversionOutbox } from '../tracking/conversion-queue.ts';
 
 export type { ConversionCounts, ConversionOutbox, ConversionRow } from '../tracking/conversion-queue.ts';
 
