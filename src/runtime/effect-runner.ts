@@ -12,6 +12,7 @@ import { BotflowError } from '../errors.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, KeyedEffect } from './conversation-host.ts';
 import { isStoreOutage } from './is-store-outage.ts';
+import { computeBackoff } from './compute-backoff.ts';
 
 /** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
 export type EffectHandler = (effect: KeyedEffect) => Promise<FlowEvent | null>;
@@ -118,7 +119,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     });
   }
   /** Exponential backoff before attempt `attempt + 1`, capped at `retry.maxMs`. */
-  const backoffMs = (attempt: number) => Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
+  const backoffMs = (attempt: number) => computeBackoff(attempt, retry.baseMs, retry.maxMs);
   const jittered = (ms: number) => ms * (0.5 + random() / 2);
 
   /** Remembers an outcome and has it recorded with the next tick's statement. */
