@@ -20,6 +20,7 @@ import { pickUserData, sendsField } from '../tracking/pick-user-data.ts';
 import type { BotApis } from './bot-apis.ts';
 import { decodeCallbackData } from '../telegram/callback-data.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
+import { inputKeys } from '../runtime/input-keys.ts';
 
 export interface UpdateHandlerOptions {
   dispatch(input: Dispatch): Promise<DispatchResult>;
@@ -175,7 +176,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
   return async (botId, update) => {
     const { updateId, mapped } = mapUpdate(update);
     options.onUpdate?.(mapped.kind);
-    const inputKey = `tg:${botId}:${updateId}`;
+    const inputKey = inputKeys.telegram(botId, updateId);
     switch (mapped.kind) {
       case 'start': {
         const pixel = await options.pixelOf(botId);

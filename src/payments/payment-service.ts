@@ -22,6 +22,7 @@ import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/
 import { pickUserData } from '../tracking/pick-user-data.ts';
 import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
+import { inputKeys } from '../runtime/input-keys.ts';
 
 export interface PaymentServiceOptions {
   payments: PaymentLedger;
@@ -157,7 +158,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         await options.dispatch({
           ...base,
           event: { type: 'payment.paid', ...order },
-          inputKey: `paid:${payment.orderId}`,
+          inputKey: inputKeys.payment('paid', payment.orderId),
           records: [
             { kind: 'paymentStatus', orderId: payment.orderId, status: 'paid', at },
             ...(await purchaseRecord(payment, at)),
@@ -180,7 +181,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         await options.dispatch({
           ...base,
           event: { type: `payment.${status}`, ...order } as FlowEvent,
-          inputKey: `${status}:${payment.orderId}`,
+          inputKey: inputKeys.payment(status, payment.orderId),
           records: [{ kind: 'paymentStatus', orderId: payment.orderId, status, at: options.now() }],
         });
         return status;

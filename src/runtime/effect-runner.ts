@@ -13,6 +13,8 @@ import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, KeyedEffect } from './conversation-host.ts';
 import { isStoreOutage } from './is-store-outage.ts';
 import { computeBackoff } from './compute-backoff.ts';
+import { conversationKeyOf } from './conversation-key.ts';
+import { inputKeys } from './input-keys.ts';
 
 /** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
 export type EffectHandler = (effect: KeyedEffect) => Promise<FlowEvent | null>;
@@ -195,7 +197,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
             botId: item.botId,
             userId: item.userId,
             event: result,
-            inputKey: `effect:${item.key}`,
+            inputKey: inputKeys.effectDone(item.key),
           });
       } catch (thrown) {
         if (isStoreOutage(thrown)) {
@@ -232,7 +234,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
             botId: item.botId,
             userId: item.userId,
             event: { type: 'payment.create_failed', order: item.effect.order, reason: error.code },
-            inputKey: `effect-failed:${item.key}`,
+            inputKey: inputKeys.effectFailed(item.key),
           })
           .catch(() => {});
       }
@@ -261,7 +263,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
       if (inFlight.has(item.key) || unrecorded.has(item.key) || recorded.has(item.key)) continue;
       inFlight.add(item.key);
       pending += 1;
-      const chainKey = `${item.botId}:${item.userId}`;
+      const chainKey = conversationKeyOf(item.botId, item.userId);
       const next = (chains.get(chainKey) ?? Promise.resolve())
         .then(() => runOne(item))
         .catch(() => {})

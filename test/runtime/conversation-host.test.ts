@@ -221,6 +221,22 @@ describe('conversation host on real Postgres', () => {
     await fresh2.handle.close();
   });
 
+  it("dropping a shard forgets that shard's actors only", async () => {
+    const [a, b] = ['1101', '1102'];
+    assert.notEqual(shardOf('b2', a), shardOf('b2', b), 'the two buyers live in different shards');
+    for (const user of [a, b]) {
+      await own('b2', user);
+      await ctx.host.dispatch({ botId: 'b2', userId: user, event: { type: 'start' } });
+    }
+    const before = ctx.host.activeActors;
+    ctx.host.dropShard(shardOf('b2', a));
+    assert.equal(ctx.host.activeActors, before - 1);
+    ctx.host.dropShard(shardOf('b2', a));
+    assert.equal(ctx.host.activeActors, before - 1, 'nothing else lived in that shard');
+    ctx.host.dropShard(shardOf('b2', b));
+    assert.equal(ctx.host.activeActors, before - 2);
+  });
+
   it('idle actors are passivated and revive from the committed state', async () => {
     await own('b2', '1006');
     await ctx.host.dispatch({ botId: 'b2', userId: '1006', event: { type: 'start' } });
