@@ -38,8 +38,6 @@ export interface UpdateHandlerOptions {
   trackingTtlSeconds: number;
   now(): number;
   logger: Logger;
-  /** Observes each handled update by kind (metrics). */
-  onUpdate?(kind: MappedUpdate['kind']): void;
 }
 
 /** Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. */
@@ -175,7 +173,6 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
 
   return async (botId, update) => {
     const { updateId, mapped } = mapUpdate(update);
-    options.onUpdate?.(mapped.kind);
     const inputKey = inputKeys.telegram(botId, updateId);
     switch (mapped.kind) {
       case 'start': {
