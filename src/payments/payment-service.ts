@@ -16,13 +16,13 @@ import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
+import { inputKeys } from '../runtime/input-keys.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
 import { pickUserData } from '../tracking/pick-user-data.ts';
 import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
-import { inputKeys } from '../runtime/input-keys.ts';
 
 export interface PaymentServiceOptions {
   payments: PaymentLedger;

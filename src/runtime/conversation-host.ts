@@ -9,10 +9,10 @@ import type { CompiledFlow } from '../flow/compile.ts';
 import type { ConversationStatus, Effect, FlowEvent } from '../flow/types.ts';
 import { BotflowError } from '../errors.ts';
 import { shardOf } from './shard.ts';
+import { conversationKeyOf } from './conversation-key.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
 import type { CommitOutcome, CommitRecord, CommitRow, ConversationStore, FlowSource } from './ports.ts';
-import { conversationKeyOf } from './conversation-key.ts';
 
 /** An effect as committed to the outbox: its idempotency key and the conversation it belongs to. */
 export interface KeyedEffect {
