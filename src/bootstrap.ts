@@ -30,7 +30,6 @@ import {
   type DispatchResult,
   type KeyedEffect,
 } from './runtime/conversation-host.ts';
-import { shardOf } from './runtime/shard.ts';
 import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
 import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
 import { type OutboxSweeper, startOutboxSweeper } from './runtime/outbox-sweeper.ts';
@@ -44,6 +43,7 @@ import {
   createRedisFlowChangeBus,
   type FlowChangeBus,
 } from './stores/flow-change-bus.ts';
+import { createShardOwnership } from './runtime/shard-ownership.ts';
 
 export interface BootstrapOptions {
   /** Environment to read the configuration from (default: process.env). */
@@ -167,36 +167,25 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     const outbox = createEffectOutbox(db.orm);
     const sql = createSql(db.orm);
 
-    // One worker: own every shard, fencing out whatever owned them before.
-    const epochs = new Map<number, number>();
-    const owned = (): number[] => [...epochs.keys()];
-    const setOwnedShards = async (wanted: readonly number[]): Promise<void> => {
-      const want = new Set(wanted);
-      for (const shard of [...epochs.keys()]) {
-        if (!want.has(shard)) {
-          epochs.delete(shard);
-          host.dropShard(shard);
-        }
-      }
-      const fresh = wanted.filter((s) => !epochs.has(s));
-      if (fresh.length === 0) return;
-      for (const [shard, epoch] of await store.claimShards(fresh, workerId)) epochs.set(shard, epoch);
+    // One worker owns every shard; a cluster worker those the primary gives it.
+    const shards = createShardOwnership({
+      claim: (fresh) => store.claimShards(fresh, workerId),
+      onDropped: (shard) => host.dropShard(shard),
       // The new shards' pending effects (left by a crash, a restart or their previous owner) run here.
       // One worker runs them before start returns; a cluster worker first lets the previous owner
       // finish what it was running for them (its queued ones it leaves: see the runner's `owns`).
-      if (options.ownAllShards === false) outboxSweeper.sweepIn(HANDOVER_GRACE_MS);
-      else await outboxSweeper.sweepOnce().catch(() => {});
-    };
+      onTaken: async () => {
+        if (options.ownAllShards === false) outboxSweeper.sweepIn(HANDOVER_GRACE_MS);
+        else await outboxSweeper.sweepOnce().catch(() => {});
+      },
+    });
+    const owned = shards.owned;
 
     const host = createConversationHost({
       store,
       flows: source,
       now,
-      epochOf: (shard) => {
-        const epoch = epochs.get(shard);
-        if (epoch === undefined) throw new BotflowError('STALE_OWNER', `shard ${shard} is not owned here`);
-        return epoch;
-      },
+      epochOf: shards.epochOf,
       onBatch(size, seconds) {
         metrics.commitBatchSize.observe(size);
         metrics.commitLatency.observe(seconds);
@@ -246,7 +235,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       now,
       redisPrefix: options.redisPrefix ?? config.redisPrefix,
       baseUrl: () => listening?.url ?? `http://127.0.0.1:${config.port}`,
-      owns: (botId, userId) => epochs.has(shardOf(botId, userId)),
+      owns: shards.ownsConversation,
       ownedShards: owned,
     });
     const bots = funnel.bots;
@@ -257,7 +246,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       dispatch,
       now,
       ...(options.effectRetry === undefined ? {} : { retry: options.effectRetry }),
-      owns: (effect) => epochs.has(shardOf(effect.botId, effect.userId)),
+      owns: (effect) => shards.ownsConversation(effect.botId, effect.userId),
       onStoreOutage: (error) => outboxSweeper.noticeOutage(error),
       onFailure(effect, error, final) {
         metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });
@@ -309,8 +298,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       onRecovered: () => logger.info('store available again: timers fire'),
     });
 
-    if (options.ownAllShards !== false)
-      await setOwnedShards(Array.from({ length: SHARD_COUNT }, (_, i) => i));
+    if (options.ownAllShards !== false) await shards.set(Array.from({ length: SHARD_COUNT }, (_, i) => i));
 
     const publishFlow = async (botId: string, definition: unknown): Promise<number> => {
       const id = (definition as { id?: unknown } | null)?.id;
@@ -406,8 +394,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       logger,
       metrics,
       url: listening?.url,
-      setOwnedShards,
-      owns: (shard) => epochs.has(shard),
+      setOwnedShards: shards.set,
+      owns: shards.owns,
       inject: (botId, userId, event, inputKey) =>
         host.dispatch({ botId, userId, event, ...(inputKey === undefined ? {} : { inputKey }) }),
       addBot,
