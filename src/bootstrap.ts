@@ -44,6 +44,10 @@ import {
   type FlowChangeBus,
 } from './stores/flow-change-bus.ts';
 import { createShardOwnership } from './runtime/shard-ownership.ts';
+import { createFlowPublisher } from './runtime/publish-flow.ts';
+import { createReadinessCheck } from './http/check-readiness.ts';
+import { listPolledBots } from './bot/list-polled-bots.ts';
+import { createUnblockOnBuyerInput } from './bot/unblock-on-buyer-input.ts';
 
 export interface BootstrapOptions {
   /** Environment to read the configuration from (default: process.env). */
@@ -129,9 +133,6 @@ export interface BotflowApp {
   close(): Promise<void>;
 }
 
-/** Events only the buyer can cause (a blocked bot receives nothing from its buyer). */
-const USER_EVENTS: ReadonlySet<string> = new Set(['start', 'text', 'click', 'payment.check']);
-
 /** How long a cluster worker waits before running the pending effects of shards it just took. */
 const HANDOVER_GRACE_MS = 2000;
 
@@ -211,10 +212,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         if (result?.restarted)
           logger.warn(fields, 'conversation state did not resolve against its flow version; restarted');
       },
-      onInput(input) {
-        // The buyer wrote (or pressed a button): if they had blocked the bot, they no longer do.
-        if (USER_EVENTS.has(input.event.type)) funnel.apis.unblock(input.botId, input.userId);
-      },
+      onInput: (input) => unblockOnBuyerInput(input),
       onCommitted(committed) {
         options.onCommitted?.(committed);
         // Commits only happen after start-up, when `effects` exists.
@@ -239,6 +237,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       ownedShards: owned,
     });
     const bots = funnel.bots;
+    const unblockOnBuyerInput = createUnblockOnBuyerInput(funnel.apis);
     let polling: Polling | undefined;
     const effects: EffectRunner = createEffectRunner({
       handlers: { ...funnel.effectHandlers, ...options.effectHandlers },
@@ -300,18 +299,13 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
 
     if (options.ownAllShards !== false) await shards.set(Array.from({ length: SHARD_COUNT }, (_, i) => i));
 
-    const publishFlow = async (botId: string, definition: unknown): Promise<number> => {
-      const id = (definition as { id?: unknown } | null)?.id;
-      if (typeof id !== 'string') throw new BotflowError('INVALID_FLOW', 'the flow has no id');
-      const compiled = await compiler.check(definition);
-      await flows.saveDraft({ id, botId, name: compiled.flow.name ?? id, draft: definition });
-      const published = await flows.publish(id, definition, compiled.config);
-      source.invalidate(botId);
-      // The version is committed; other workers learn of it now, or within the cache TTL if Redis is down.
-      await bus.publish(botId).catch(() => {});
-      logger.info({ bot_id: botId, flow_id: id, version: published.version }, 'flow published');
-      return published.version;
-    };
+    const publishFlow = createFlowPublisher({
+      compiler,
+      flows,
+      invalidate: (botId) => source.invalidate(botId),
+      broadcast: (botId) => bus.publish(botId),
+      logger,
+    });
 
     const addBot = createBotRegistrar({
       apiRoot: config.telegramApiRoot,
@@ -332,17 +326,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         metrics,
         exposition: () => exposition(),
         routers: [admin, ...funnel.routers],
-        async notReady() {
-          if (shuttingDown) return new BotflowError('SHUTTING_DOWN', 'draining');
-          try {
-            await sql('select 1');
-            return null;
-          } catch (error) {
-            return error instanceof BotflowError
-              ? error
-              : new BotflowError('STORE_UNAVAILABLE', 'database down');
-          }
-        },
+        notReady: createReadinessCheck({ shuttingDown: () => shuttingDown, ping: () => sql('select 1') }),
       });
       listening = await listen(http, {
         port: options.http?.port ?? config.port,
@@ -363,14 +347,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       polling = await startPolling({
         ...(options.polling === true ? {} : options.polling),
         apiRoot: config.telegramApiRoot,
-        async listBots() {
-          const found: Array<{ id: string; token: string }> = [];
-          for (const bot of await bots.list()) {
-            const secrets = await bots.secrets(bot.id);
-            if (secrets !== null) found.push({ id: bot.id, token: secrets.token });
-          }
-          return found;
-        },
+        listBots: () => listPolledBots(bots),
         handle: funnel.handleUpdate,
         logger,
       });
