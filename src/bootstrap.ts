@@ -6,36 +6,27 @@
  */
 import { SHARD_COUNT } from './runtime/shard.ts';
 import { type Config, loadConfig } from './config.ts';
-import { createConversationStore, type PostgresConversationStore } from './db/conversation-store.ts';
+import { createConversationStore } from './db/conversation-store.ts';
 import { createEffectOutbox } from './db/effect-outbox.ts';
-import { createFlowRepository, type FlowRepository } from './db/flow-repository.ts';
-import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
+import { createFlowRepository } from './db/flow-repository.ts';
+import { openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
 import { createFunnel, type Funnel } from './create-funnel.ts';
-import { BotflowError } from './errors.ts';
 import { createAdminRouter } from './http/admin-routes.ts';
 import { createAdminService } from './http/admin-service.ts';
 import { createHttpApp } from './http/create-http-app.ts';
 import { startJobLoop } from './jobs/start-job-loop.ts';
 import { type Listening, listen } from './http/serve.ts';
 import { createLogger } from './observability/logger.ts';
-import { createMetrics, type Metrics } from './observability/metrics.ts';
-import type { Logger } from 'pino';
-import type { FlowEvent } from './flow/types.ts';
-import { createFlowCompiler, type FlowCompiler } from './runtime/compile-pool.ts';
-import {
-  type ConversationHost,
-  createConversationHost,
-  type Dispatch,
-  type DispatchResult,
-  type KeyedEffect,
-} from './runtime/conversation-host.ts';
-import { createEffectRunner, type EffectHandler, type EffectRunner } from './runtime/effect-runner.ts';
-import { type CachedFlowSource, createFlowSource } from './runtime/flow-source.ts';
-import { type OutboxSweeper, startOutboxSweeper } from './runtime/outbox-sweeper.ts';
-import { startTimerPoller, type TimerPoller } from './runtime/timer-poller.ts';
-import { type Polling, type PollingOptions, startPolling } from './bot/poll-updates.ts';
-import { type BotRegistration, createBotRegistrar } from './bot/register-bot.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { createFlowCompiler } from './runtime/compile-pool.ts';
+import { createConversationHost, type Dispatch, type DispatchResult } from './runtime/conversation-host.ts';
+import { createEffectRunner, type EffectRunner } from './runtime/effect-runner.ts';
+import { createFlowSource } from './runtime/flow-source.ts';
+import { startOutboxSweeper } from './runtime/outbox-sweeper.ts';
+import { startTimerPoller } from './runtime/timer-poller.ts';
+import { type Polling, startPolling } from './bot/poll-updates.ts';
+import { createBotRegistrar } from './bot/register-bot.ts';
 
 export type { BotRegistration } from './bot/register-bot.ts';
 import {
@@ -48,90 +39,10 @@ import { createFlowPublisher } from './runtime/publish-flow.ts';
 import { createReadinessCheck } from './http/check-readiness.ts';
 import { listPolledBots } from './bot/list-polled-bots.ts';
 import { createUnblockOnBuyerInput } from './bot/unblock-on-buyer-input.ts';
+import { createRuntimeObservers } from './runtime/observe-runtime.ts';
+import type { BootstrapOptions, BotflowApp } from './botflow-app.ts';
 
-export interface BootstrapOptions {
-  /** Environment to read the configuration from (default: process.env). */
-  env?: Record<string, string | undefined>;
-  /** Overrides applied after the environment is read. */
-  config?: Partial<Config>;
-  now?: () => number;
-  /** How effects are executed, by type; effects without a handler are only marked done. */
-  effectHandlers?: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
-  /** Timer poll interval (ms); 0 disables the loop (tests call `timers.pollOnce`). */
-  timerIntervalMs?: number;
-  /** Period of the effects outbox sweep (ms, default 5 s); 0: only at start and on shard claims. */
-  outboxSweepMs?: number;
-  /** The effect runner's backoff and attempt cap (default: 200 ms doubling to 30 s, 8 attempts). */
-  effectRetry?: { baseMs: number; maxMs: number; maxAttempts: number };
-  /** Actors idle this long leave memory (their state is committed); checked every minute. */
-  passivateAfterMs?: number;
-  /** Observes committed effects (tests, the demo's report). */
-  onCommitted?(effects: KeyedEffect[]): void;
-  /** Observes every finished input: its key and how long it took to commit (the demo's latency report). */
-  onDispatched?(input: Dispatch, seconds: number, error?: unknown): void;
-  workerId?: string;
-  /** Prefix of every Redis key and channel (default BOTFLOW_REDIS_PREFIX, else `bf`; tests use a random one). */
-  redisPrefix?: string;
-  /** Serve HTTP (admin API, health, metrics) on `config.port`, or on `port` here (0: any). False: no HTTP. */
-  http?: false | { port?: number; host?: string };
-  logger?: Logger;
-  /** Own every shard at start (one worker). False: a cluster worker, given shards by `setOwnedShards`. */
-  ownAllShards?: boolean;
-  /** How long `close` waits for running effects before leaving them to the outbox (default 5 s). */
-  drainTimeoutMs?: number;
-  /** How long `close` lets in-flight HTTP requests finish before cutting their connections (default 10 s). */
-  httpCloseTimeoutMs?: number;
-  /** Period of the payment, access and conversion jobs (ms); 0 disables the loop (tests call `runJobs`). */
-  jobsIntervalMs?: number;
-  /**
-   * Long polling instead of webhooks (development; one process only): every registered bot's webhook
-   * is deleted and its updates fetched with getUpdates; bots added later are polled too, never given a
-   * webhook. An object tunes the loop (tests).
-   */
-  polling?: boolean | Pick<PollingOptions, 'timeoutSeconds' | 'retryBaseMs' | 'maxRetryMs'>;
-}
-
-/** A running botflow. */
-export interface BotflowApp {
-  config: Config;
-  db: DatabaseHandle;
-  store: PostgresConversationStore;
-  flows: FlowRepository;
-  source: CachedFlowSource;
-  compiler: FlowCompiler;
-  host: ConversationHost;
-  effects: EffectRunner;
-  /** Re-reads the effects outbox (periodically, and after a store outage). */
-  outboxSweeper: OutboxSweeper;
-  timers: TimerPoller;
-  logger: Logger;
-  metrics: Metrics;
-  /** Base URL of the HTTP server, when serving. */
-  url: string | undefined;
-  /** Takes the given shards (claiming them in the database, which fences out their previous owner) and drops the rest. */
-  setOwnedShards(shards: readonly number[]): Promise<void>;
-  owns(shard: number): boolean;
-  /** Sends one event to a conversation and resolves once its result is committed. */
-  inject(botId: string, userId: string, event: FlowEvent, inputKey?: string): Promise<DispatchResult>;
-  /** Registers a bot (token stored, never logged) and points its webhook here; returns its username. */
-  addBot(bot: BotRegistration): Promise<{ username: string }>;
-  /** Telegram, payments, tracking and conversions. */
-  funnel: Funnel;
-  /** The long polling loops, when started with `polling`. */
-  polling: Polling | undefined;
-  /** Sends an input to its conversation's owner (this process, or another worker in a cluster). */
-  dispatch(input: Dispatch): Promise<DispatchResult>;
-  /** Replaces what `/metrics` serves (a cluster worker serves the whole cluster's, summed by the primary). */
-  setMetricsSource(source: () => Promise<string>): void;
-  /** Replaces how inputs reach their owner (the cluster worker routes through the primary). */
-  setRouter(route: (input: Dispatch) => Promise<DispatchResult>): void;
-  /** One round of the periodic jobs (reconciliation, access expiry, conversions). */
-  runJobs(): ReturnType<Funnel['runJobs']>;
-  /** Validates, compiles and publishes a flow for a bot; returns the new version. */
-  publishFlow(botId: string, definition: unknown): Promise<number>;
-  /** Drains mailboxes, commits and effects, then closes everything. */
-  close(): Promise<void>;
-}
+export type { BootstrapOptions, BotflowApp } from './botflow-app.ts';
 
 /** How long a cluster worker waits before running the pending effects of shards it just took. */
 const HANDOVER_GRACE_MS = 2000;
@@ -182,36 +93,18 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     });
     const owned = shards.owned;
 
+    const observers = createRuntimeObservers({
+      metrics,
+      logger,
+      hostStats: () => ({ activeActors: host.activeActors, queued: host.queued }),
+      ...(options.onDispatched === undefined ? {} : { onDispatched: options.onDispatched }),
+    });
     const host = createConversationHost({
       store,
       flows: source,
       now,
       epochOf: shards.epochOf,
-      onBatch(size, seconds) {
-        metrics.commitBatchSize.observe(size);
-        metrics.commitLatency.observe(seconds);
-        metrics.transitions.inc(size);
-        metrics.activeActors.set(host.activeActors);
-        metrics.mailboxDepth.set(host.queued);
-      },
-      onDispatched(input, result, seconds, error) {
-        options.onDispatched?.(input, seconds, error);
-        metrics.events.inc({
-          kind: input.event.type.startsWith('xstate.after') ? 'timer' : input.event.type,
-        });
-        const fields = {
-          bot_id: input.botId,
-          user_id: input.userId,
-          event: input.event.type,
-          step_id: result?.currentStep ?? null,
-          duration_ms: Math.round(seconds * 1e5) / 100,
-        };
-        if (error === undefined)
-          logger.debug({ ...fields, applied: result?.applied, restarted: result?.restarted }, 'event');
-        else logger.warn({ ...fields, code: (error as BotflowError).code ?? 'INTERNAL' }, 'event failed');
-        if (result?.restarted)
-          logger.warn(fields, 'conversation state did not resolve against its flow version; restarted');
-      },
+      ...observers.host,
       onInput: (input) => unblockOnBuyerInput(input),
       onCommitted(committed) {
         options.onCommitted?.(committed);
@@ -223,7 +116,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
     let exposition = (): Promise<string> => metrics.registry.metrics();
     const dispatch = (input: Dispatch) => route(input);
     let listening: Listening | undefined;
-    const funnel = createFunnel({
+    const funnel: Funnel = createFunnel({
       config,
       orm: db.orm,
       dispatch,
@@ -247,26 +140,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       ...(options.effectRetry === undefined ? {} : { retry: options.effectRetry }),
       owns: (effect) => shards.ownsConversation(effect.botId, effect.userId),
       onStoreOutage: (error) => outboxSweeper.noticeOutage(error),
-      onFailure(effect, error, final) {
-        metrics.effectFailures.inc({ type: effect.effect.type, final: String(final) });
-        logger.warn(
-          {
-            bot_id: effect.botId,
-            user_id: effect.userId,
-            effect: effect.effect.type,
-            code: error.code,
-            final,
-          },
-          'effect failed',
-        );
-      },
-      onMarkFailed(error, unrecorded) {
-        logger.warn(
-          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE', unrecorded },
-          'effect outcomes not recorded; retrying until they are (the effects do not run again)',
-        );
-      },
-      onMarkRecovered: () => logger.info('effect outcomes recorded again'),
+      ...observers.effects,
     });
     const outboxSweeper = startOutboxSweeper({
       read: (shards, at, limit) => outbox.pending(shards, at, limit),
@@ -274,12 +148,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       shards: owned,
       now,
       intervalMs: options.outboxSweepMs ?? 5000,
-      onOutage: (error) =>
-        logger.warn(
-          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' },
-          'store unavailable: effects wait for it and resume when it answers',
-        ),
-      onRecovered: () => logger.info('store available again: effects resume'),
+      ...observers.sweeper,
     });
     const timers = startTimerPoller({
       store,
@@ -287,14 +156,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       shards: owned,
       now,
       intervalMs: options.timerIntervalMs ?? 1000,
-      onDue: (count) => metrics.timersDue.set(count),
-      onError: (error) => logger.warn({ err: error }, 'timer poll failed'),
-      onOutage: (error) =>
-        logger.warn(
-          { code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' },
-          'store unavailable: timers fire when it answers',
-        ),
-      onRecovered: () => logger.info('store available again: timers fire'),
+      ...observers.timers,
     });
 
     if (options.ownAllShards !== false) await shards.set(Array.from({ length: SHARD_COUNT }, (_, i) => i));
