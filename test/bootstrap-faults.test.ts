@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { type BotflowApp, bootstrap } from '../src/bootstrap.ts';
-import { SHARD_COUNT, shardOf } from '../src/cluster/shard.ts';
+import { SHARD_COUNT, shardOf } from '../src/runtime/shard.ts';
 import type { KeyedEffect } from '../src/runtime/conversation-host.ts';
 import { type FakeBotApi, startFakeBotApi } from '../src/sim/fake-bot-api.ts';
 import { type SandboxGateway, startSandboxGateway } from '../src/sim/sandbox-gateway.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
-import { loadConfig, redactUrl } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { BotflowError } from '../src/errors.ts';
 
 function configError(env: Record<string, string>): BotflowError {
@@ -117,12 +117,4 @@ describe('loadConfig', () => {
       assert.deepEqual(error.details, { variable: name });
     });
   }
-});
-
-describe('redactUrl', () => {
-  it('hides a password and keeps the rest', () => {
-    assert.equal(redactUrl('postgres://bot:hunter2@db:5432/x'), 'postgres://bot:***@db:5432/x');
-    assert.equal(redactUrl('postgres://db/x'), 'postgres://db/x');
-    assert.equal(redactUrl('::nope::'), '<unparseable url>');
-  });
 });

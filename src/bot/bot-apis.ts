@@ -8,19 +8,31 @@
  * limit, until they write again (`unblock`).
  */
 import { autoRetry } from '@grammyjs/auto-retry';
-import { Api, GrammyError, HttpError, InputFile } from 'grammy';
+import { Api, GrammyError, HttpError, InputFile, type RawApi } from 'grammy';
+import type { Opts } from 'grammy/types';
 import { BotflowError } from '../errors.ts';
 import type { FloodGate } from '../stores/flood-gate.ts';
+import type { BotApiCall } from '../telegram/render-effect.ts';
 import { createKeepAliveFetch } from './keep-alive-fetch.ts';
+
+/** A Bot API method grammY knows, with a parameters object. */
+export type BotMethod = {
+  [M in keyof RawApi]: Parameters<RawApi[M]>[0] extends AbortSignal | undefined ? never : M;
+}[keyof RawApi];
+/** What a Bot API method answers. */
+export type BotResult<M extends keyof RawApi> = Awaited<ReturnType<RawApi[M]>>;
+/** A file to upload with a rendered call, by parameter name. */
+export type UploadedFile = { data: Uint8Array; filename: string };
 
 /** Calls the Bot API for bots by id. */
 export interface BotApis {
-  /** Calls `method` for the bot; `files` are uploaded as multipart (e.g. a QR image). */
-  call(
+  /** Calls `method` for the bot with its typed parameters; resolves to its typed result. */
+  call<M extends BotMethod>(botId: string, method: M, params: Opts<M>): Promise<BotResult<M>>;
+  /** Sends a call of the pure renderer; `files` are uploaded as multipart (e.g. a QR image). */
+  send(
     botId: string,
-    method: string,
-    params: Record<string, unknown>,
-    files?: Record<string, { data: Uint8Array; filename: string }>,
+    call: Pick<BotApiCall, 'method' | 'params'>,
+    files?: Record<string, UploadedFile>,
   ): Promise<unknown>;
   /** Drops a cached client (token changed, bot removed). */
   forget(botId: string): void;
@@ -110,19 +122,25 @@ export function createBotApis(options: BotApisOptions): BotApis {
     return api;
   }
 
+  /** Runs one raw call; grammY's per-method signatures cannot be indexed by a generic key, hence one cast. */
+  async function invoke(botId: string, method: BotMethod, payload: unknown): Promise<unknown> {
+    const api = await apiFor(botId);
+    const raw = api.raw as unknown as Record<BotMethod, (payload: unknown) => Promise<unknown>>;
+    try {
+      return await raw[method](payload);
+    } catch (error) {
+      throw toCoded(method, error);
+    }
+  }
+
   return {
-    async call(botId, method, params, files) {
-      const api = await apiFor(botId);
-      const payload: Record<string, unknown> = { ...params };
+    call: <M extends BotMethod>(botId: string, method: M, params: Opts<M>) =>
+      invoke(botId, method, params) as Promise<BotResult<M>>,
+    send(botId, call, files) {
+      const payload: Record<string, unknown> = { ...call.params };
       for (const [field, file] of Object.entries(files ?? {}))
         payload[field] = new InputFile(file.data, file.filename);
-      try {
-        return await (api.raw as unknown as Record<string, (p: unknown) => Promise<unknown>>)[method]!(
-          payload,
-        );
-      } catch (error) {
-        throw toCoded(method, error);
-      }
+      return invoke(botId, call.method, payload);
     },
     forget(botId) {
       apis.delete(botId);

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { AccessGrantRecord, AccessRepository } from '../db/access-repository.ts';
 import { BotflowError } from '../errors.ts';
-import type { PixelSettings } from '../db/bot-repository.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
@@ -20,6 +20,7 @@ import { pickUserData, sendsField } from '../tracking/pick-user-data.ts';
 import type { BotApis } from './bot-apis.ts';
 import { decodeCallbackData } from '../telegram/callback-data.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
+import { inputKeys } from '../runtime/input-keys.ts';
 
 export interface UpdateHandlerOptions {
   dispatch(input: Dispatch): Promise<DispatchResult>;
@@ -37,8 +38,6 @@ export interface UpdateHandlerOptions {
   trackingTtlSeconds: number;
   now(): number;
   logger: Logger;
-  /** Observes each handled update by kind (metrics). */
-  onUpdate?(kind: MappedUpdate['kind']): void;
 }
 
 /** Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. */
@@ -174,8 +173,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
 
   return async (botId, update) => {
     const { updateId, mapped } = mapUpdate(update);
-    options.onUpdate?.(mapped.kind);
-    const inputKey = `tg:${botId}:${updateId}`;
+    const inputKey = inputKeys.telegram(botId, updateId);
     switch (mapped.kind) {
       case 'start': {
         const pixel = await options.pixelOf(botId);

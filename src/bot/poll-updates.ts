@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { type ErrorCode, toBotflowError } from '../errors.ts';
 import { ALLOWED_UPDATES } from '../telegram/allowed-updates.ts';
 import type { UpdateHandler } from './handle-update.ts';
+import { computeBackoff } from '../runtime/compute-backoff.ts';
 
 /** What the loops need. */
 export interface PollingOptions {
@@ -80,7 +81,7 @@ export async function startPolling(options: PollingOptions): Promise<Polling> {
 
   /** Logs a failed round and returns how long to wait before the next one. */
   function onFailure(botId: string, error: unknown, failures: number): number {
-    const backoff = Math.min(maxRetry, retryBase * 2 ** Math.min(failures - 1, 16));
+    const backoff = computeBackoff(failures, retryBase, maxRetry);
     const fields = { bot_id: botId, retry_in_ms: backoff };
     if (error instanceof RetryUpdate) {
       logger.warn({ ...fields, update_id: error.updateId, code: error.code }, 'update failed; retrying it');

@@ -49,7 +49,7 @@ export function createTelegramEffects(
           data: await options.qr.render(spec.qr, { width: 384, margin: 2 }),
           filename: 'pix.png',
         };
-      await apis.call(item.botId, call.method, call.params, files);
+      await apis.send(item.botId, call, files);
     }
     return null;
   };
@@ -99,12 +99,12 @@ export function createTelegramEffects(
     if (link === null) {
       // Telegram refuses member_limit together with creates_join_request: one or the other. Either way
       // the chat_member handler removes anyone but the buyer joining through it, and revokes it on join.
-      const created = (await apis.call(item.botId, 'createChatInviteLink', {
+      const created = await apis.call(item.botId, 'createChatInviteLink', {
         chat_id: effect.chat_id,
-        name: grant.linkName,
+        name: grant.linkName ?? undefined, // grammY drops nulls from payloads: the same request
         ...(joinRequests ? { creates_join_request: true } : { member_limit: 1 }),
         expire_date: Math.floor((options.now() + (options.inviteTtlMs ?? 86_400_000)) / 1000),
-      })) as { invite_link: string };
+      });
       link = created.invite_link;
       await options.access.setLink(orderId, link);
     }

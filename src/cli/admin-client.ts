@@ -4,7 +4,7 @@
  * server's validation. A coded error body comes back as the same `BotflowError`; a server that does
  * not answer is UPSTREAM_FAILED. The admin token is sent, never printed.
  */
-import { redactUrl } from '../config.ts';
+import { redactUrl } from '../observability/redact-url.ts';
 import { BotflowError, ERROR_CATALOG, type ErrorCode } from '../errors.ts';
 
 /** Calls the admin API. */

@@ -7,7 +7,7 @@ import { type BotflowApp, type BootstrapOptions, bootstrap } from '../bootstrap.
 import { BotflowError, toBotflowError } from '../errors.ts';
 import type { DispatchResult } from '../runtime/conversation-host.ts';
 import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
-import { shardOf } from './shard.ts';
+import { shardOf } from '../runtime/shard.ts';
 import { shardsOf } from './shard-table.ts';
 
 const FORWARD_TIMEOUT_MS = 15_000;

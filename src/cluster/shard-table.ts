@@ -3,7 +3,7 @@
  * `shard % slots === s`; while a slot is down its shards go round-robin to the live slots, and they
  * return when it is back. Every change bumps the table version.
  */
-import { SHARD_COUNT } from './shard.ts';
+import { SHARD_COUNT } from '../runtime/shard.ts';
 
 /** The table as broadcast to workers: `owners[shard]` is a slot index. */
 export interface ShardTable {

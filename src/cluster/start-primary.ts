@@ -9,6 +9,7 @@ import { BotflowError } from '../errors.ts';
 import { createMetricsAggregator } from './aggregate-metrics.ts';
 import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
 import { assignShards, createShardTable, type ShardTable } from './shard-table.ts';
+import { computeBackoff } from '../runtime/compute-backoff.ts';
 
 export interface PrimaryOptions {
   workers: number;
@@ -173,7 +174,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
       if (stopping) return;
       rebalance();
       failures[slot] = Date.now() - startedAt > 30_000 ? 1 : failures[slot]! + 1;
-      const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (failures[slot]! - 1));
+      const delay = computeBackoff(failures[slot]!, backoff.initialMs, backoff.maxMs);
       options.onEvent?.({ kind: 'restart', slot });
       setTimeout(() => {
         if (!stopping) fork(slot);

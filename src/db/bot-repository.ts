@@ -3,10 +3,12 @@
  * listings never include them. Every secret is sealed by the secret box (encrypted when
  * BOTFLOW_SECRET_KEY is set) on the way in and opened on the way out.
  */
-import type { UserDataSwitches } from '../tracking/pick-user-data.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createSecretBox, type SecretBox } from './secret-box.ts';
 import { createSql } from './sql-client.ts';
+
+export type { PixelSettings } from '../tracking/pixel-settings.ts';
 
 /** A bot as listed (no secrets). */
 export interface BotRecord {
@@ -22,17 +24,6 @@ export type GatewaySettings =
   | { kind: 'sandbox'; api_base: string; api_key: string; webhook_secret: string }
   | { kind: 'mercadopago'; access_token: string; webhook_secret: string; api_base?: string }
   | { kind: 'pushinpay'; token: string; webhook_token: string; api_base?: string };
-
-/** Meta pixel settings of a bot. */
-export interface PixelSettings {
-  pixel_id: string;
-  access_token: string;
-  test_event_code?: string;
-  /** Lead, InitiateCheckout and Purchase as `chat` (default) or, where the click allows, `website`. */
-  action_source?: 'chat' | 'website';
-  /** Hashed user_data fields sent or not (em, ph, external_id on by default; fn, ln off). */
-  user_data?: UserDataSwitches;
-}
 
 /** What the edges need to act for a bot: secrets included, never listed or logged. */
 export interface BotSettings {

@@ -6,37 +6,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { batchWrites } from './batch-writes.ts';
 import { createSql } from './sql-client.ts';
+import type { ConversionCounts, ConversionOutbox } from '../tracking/conversion-queue.ts';
 
-/** A claimed row. */
-export interface ConversionRow {
-  id: string;
-  eventId: string;
-  pixelId: string;
-  /** The bot that produced the event; null on rows written before conversions recorded their bot. */
-  botId: string | null;
-  payload: Record<string, unknown>;
-  attempts: number;
-}
-
-/** Counts by status (the demo's report, tests). */
-export type ConversionCounts = Record<'pending' | 'sent' | 'dead', number>;
-
-/** The outbox. */
-export interface ConversionOutbox {
-  /** Queues an event of bot `botId` (sent later with that bot's Meta credentials). */
-  add(row: {
-    eventId: string;
-    pixelId: string;
-    botId: string;
-    payload: Record<string, unknown>;
-  }): Promise<void>;
-  /** Claims up to `limit` due rows for `leaseMs` (they are invisible to other claims meanwhile). */
-  claim(now: number, limit: number, leaseMs: number): Promise<ConversionRow[]>;
-  markSent(ids: string[], at: number): Promise<void>;
-  reschedule(id: string, attempts: number, nextAt: number, error: string): Promise<void>;
-  markDead(id: string, attempts: number, error: string): Promise<void>;
-  counts(): Promise<ConversionCounts>;
-}
+export type { ConversionCounts, ConversionOutbox, ConversionRow } from '../tracking/conversion-queue.ts';
 
 /** Creates the outbox over the ORM's pool. */
 export function createConversionOutbox(orm: MikroORM): ConversionOutbox {

@@ -9,7 +9,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { redactUrl } from '../config.ts';
+import { redactUrl } from '../observability/redact-url.ts';
 import { BotflowError } from '../errors.ts';
 import { ENTITIES } from './entities/index.ts';
 import { migrateDatabase } from './migrate.ts';

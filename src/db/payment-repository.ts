@@ -5,40 +5,19 @@
  * fills in the gateway's side.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { PaymentStatus } from './entities/payment.ts';
+import type { PaymentLedger } from '../payments/payment-ledger.ts';
+import type { PaymentRecord } from '../payments/payment-record.ts';
 import { createSql } from './sql-client.ts';
 
-/** A payment row. Money is integer centavos. */
-export interface PaymentRecord {
-  id: string;
-  orderId: string;
-  botId: string;
-  userId: string;
-  flowStepId: string;
-  flowOrder: string;
-  amountCents: number;
-  currency: string;
-  description: string;
-  gateway: string | null;
-  gatewayChargeId: string | null;
-  brCode: string | null;
-  status: PaymentStatus;
-  tracking: Record<string, unknown> | null;
-  expiresAt: number | null;
-  paidAt: number | null;
-  flagged: string | null;
-  /** When the order was placed (the commit of the buy press). */
-  createdAt: number;
-}
+export type { PaymentRecord } from '../payments/payment-record.ts';
 
 /** A payment as the operator sees it: the row and the state of its access grant, if any. */
 export interface PaymentListing extends PaymentRecord {
   accessStatus: string | null;
 }
 
-/** The payment repository. */
-export interface PaymentRepository {
-  get(orderId: string): Promise<PaymentRecord | null>;
+/** The payment repository: the ledger, and the operator's listing. */
+export interface PaymentRepository extends PaymentLedger {
   /** A bot's newest payments first, optionally one buyer's or one status's, with their access. */
   list(filter: {
     botId: string;
@@ -46,23 +25,6 @@ export interface PaymentRepository {
     status?: PaymentRecord['status'];
     limit: number;
   }): Promise<PaymentListing[]>;
-  findByCharge(gateway: string, gatewayChargeId: string): Promise<PaymentRecord | null>;
-  /** The newest payment of a conversation with the flow's order name (names repeat across flow versions). */
-  findByFlowOrder(botId: string, userId: string, flowOrder: string): Promise<PaymentRecord | null>;
-  /** Replaces the tracking with a newer click found at payment (see `preferLaterClick`). */
-  replaceTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
-  /** Marks a payment refunded at the gateway; false when it already was (or cannot be). */
-  markRefunded(orderId: string): Promise<boolean>;
-  /** Marks a payment that must grant nothing (amount or currency mismatch). */
-  flag(orderId: string, reason: string): Promise<void>;
-  /**
-   * Pending charges to ask the gateway about: past expiry, or placed before `staleBefore`; and not
-   * asked since `staleBefore` unless they expired after the last ask. Least recently asked first.
-   * With `shards`, only charges of conversations in those shards (a cluster worker's own).
-   */
-  toReconcile(now: number, staleBefore: number, limit: number, shards?: number[]): Promise<PaymentRecord[]>;
-  /** Records that reconciliation asked about these charges at `at`. */
-  markChecked(orderIds: string[], at: number): Promise<void>;
 }
 
 interface Row {

@@ -2,9 +2,9 @@
  * The validator's lenient view of a flow's steps: only fields of the right type are kept, so the rules
  * between fields can run over whatever parts of a flow are well-formed, even when the schema fails.
  */
+import { isRecord } from './is-record.ts';
 
 export type Obj = Record<string, unknown>;
-export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** A step as the rules see it: only fields of the right type, others left out. */
@@ -26,20 +26,20 @@ export interface LooseStep {
 export function readLooseSteps(flow: Obj): LooseStep[] {
   const steps = Array.isArray(flow['flow_steps']) ? flow['flow_steps'] : [];
   return steps.flatMap((raw, index): LooseStep[] => {
-    if (!isObj(raw)) return [];
-    const conn = isObj(raw['connections']) ? raw['connections'] : {};
+    if (!isRecord(raw)) return [];
+    const conn = isRecord(raw['connections']) ? raw['connections'] : {};
     const connections: LooseStep['connections'] = {};
     for (const k of ['next', 'pending', 'retry'] as const) {
       const v = str(conn[k]);
       if (v !== undefined) connections[k] = v;
     }
-    const conditions = Array.isArray(raw['conditions']) ? raw['conditions'].filter(isObj) : [];
+    const conditions = Array.isArray(raw['conditions']) ? raw['conditions'].filter(isRecord) : [];
     return [
       {
         index,
         id: str(raw['id']),
         type: str(raw['type']),
-        config: isObj(raw['config']) ? raw['config'] : {},
+        config: isRecord(raw['config']) ? raw['config'] : {},
         connections,
         hasConnections: Object.keys(conn).length > 0,
         conditions,

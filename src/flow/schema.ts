@@ -133,15 +133,11 @@ export const flowSchema = z.strictObject({
   flow_steps: z.array(stepSchema).min(1).max(MAX_FLOW_STEPS, `a flow has at most ${MAX_FLOW_STEPS} steps`),
 });
 
-/** A flow as it arrives (defaults not yet applied). */
-export type FlowInput = z.input<typeof flowSchema>;
 /** A flow that passed the schema, with defaults applied. */
 export type Flow = z.output<typeof flowSchema>;
 export type Step = Flow['flow_steps'][number];
-export type StepType = Step['type'];
 export type Condition = NonNullable<Step['conditions']>[number];
 export type Offer = z.output<typeof offerSchema>;
-export type CustomButton = z.output<typeof customButtonSchema>;
 export type TextValidation = (typeof TEXT_VALIDATIONS)[number];
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 

@@ -35,8 +35,6 @@ export type FlowEvent =
   /** A durable timer fired: `event` is exactly what the `schedule` effect carried. */
   | { type: `xstate.after.${string}` };
 
-export type FlowEventType = FlowEvent['type'];
-
 /**
  * What a button's callback data says it was rendered for: the flow and step as `hashId` tags and the
  * flow version. `flow` is null for data rendered before buttons named their flow (matched as before:
@@ -116,8 +114,6 @@ export type Effect =
   /** Start a durable timer: deliver `event` after `delay_ms`, unless cancelled by `id` first. */
   | { type: 'schedule'; id: string; delay_ms: number; event: { type: string } }
   | { type: 'cancel'; id: string };
-
-export type EffectType = Effect['type'];
 
 /** Where a conversation stands: waiting for the user or a timer, finished, or stopped by an error. */
 export type ConversationStatus = 'waiting' | 'done' | 'error';

@@ -5,7 +5,8 @@
  */
 import type { FlowProblem, FlowProblems, ValidationCode, WarningCode } from './flow-problem.ts';
 import { getStepTargets } from './graph.ts';
-import { isObj, type LooseStep, type Obj, str } from './loose-steps.ts';
+import { isRecord } from './is-record.ts';
+import { type LooseStep, type Obj, str } from './loose-steps.ts';
 import { checkConditions } from './validate-conditions.ts';
 
 /** What the step rules need to know about the rest of the flow. */
@@ -52,7 +53,7 @@ export function checkStep(step: LooseStep, facts: FlowFacts, out: FlowProblems):
   checkConditions(step, check.error);
   checkExits(check);
   const buttons = Array.isArray(step.config['custom_buttons'])
-    ? step.config['custom_buttons'].filter(isObj)
+    ? step.config['custom_buttons'].filter(isRecord)
     : [];
   checkConditionPlacement(check, buttons, facts.paymentReach);
   if (step.type === 'buttons') checkButtons(check, buttons, facts.offers);

@@ -5,7 +5,8 @@
  * throws, on any input.
  */
 import type { FlowProblem } from './flow-problem.ts';
-import { isObj, type LooseStep, type Obj, readLooseSteps } from './loose-steps.ts';
+import { isRecord } from './is-record.ts';
+import { type LooseStep, type Obj, readLooseSteps } from './loose-steps.ts';
 import { findDeepNesting } from './find-deep-nesting.ts';
 import { type Flow, flowSchema, MAX_FLOW_STEPS } from './schema.ts';
 import { checkRules } from './validate-rules.ts';
@@ -72,7 +73,7 @@ export const MAX_FLOW_DEPTH = 32;
  * than allowed (a huge flow costs no rule checks, whatever its size), nesting deeper than any flow.
  */
 function refuseOutright(input: unknown): FlowProblem | null {
-  if (!isObj(input)) return { code: 'schema', path: '', message: 'a flow must be a JSON object' };
+  if (!isRecord(input)) return { code: 'schema', path: '', message: 'a flow must be a JSON object' };
   const steps = input['flow_steps'];
   if (Array.isArray(steps) && steps.length > MAX_FLOW_STEPS)
     return {

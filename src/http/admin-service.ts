@@ -5,18 +5,30 @@
  */
 import type { Polling } from '../bot/poll-updates.ts';
 import type { BotRegistration } from '../bot/register-bot.ts';
-import type { Funnel } from '../create-funnel.ts';
+import type { BotRepository } from '../db/bot-repository.ts';
 import type { PostgresConversationStore } from '../db/conversation-store.ts';
 import type { FlowRepository } from '../db/flow-repository.ts';
+import type { PaymentRepository } from '../db/payment-repository.ts';
+import type { TrackingLinkRepository } from '../db/tracking-link-repository.ts';
 import { BotflowError } from '../errors.ts';
 import { getCurrentStep } from '../flow/advance-conversation.ts';
 import { validateFlow } from '../flow/validate.ts';
+import type { PaymentService } from '../payments/payment-service.ts';
 import type { AdminService } from './admin-routes.ts';
+
+/** The parts of the funnel the admin service uses (declared here so http depends on no root file). */
+export interface AdminFunnel {
+  bots: BotRepository;
+  links: TrackingLinkRepository;
+  payments: Pick<PaymentRepository, 'list'>;
+  paymentService: Pick<PaymentService, 'refund'>;
+  forgetBot(botId: string): void;
+}
 
 /** Creates the service the admin router calls. */
 export function createAdminService(deps: {
   addBot(bot: BotRegistration): Promise<unknown>;
-  funnel: Funnel;
+  funnel: AdminFunnel;
   flows: FlowRepository;
   store: PostgresConversationStore;
   publishFlow(botId: string, definition: unknown): Promise<number>;

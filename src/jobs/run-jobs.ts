@@ -5,12 +5,13 @@
  * counted in `/metrics`.
  */
 import type { Logger } from 'pino';
-import type { ConversionOutbox } from '../db/conversion-outbox.ts';
-import type { PixelSettings } from '../db/bot-repository.ts';
+import type { ConversionOutbox } from '../tracking/conversion-queue.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import { pruneOldRows } from '../db/prune-old-rows.ts';
 import type { Sql } from '../db/sql-client.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { sendDueConversions } from '../tracking/send-conversions.ts';
+import { inputKeys } from '../runtime/input-keys.ts';
 
 /** What one round did. */
 export interface JobsOutcome {
@@ -73,7 +74,8 @@ export function createJobs(options: {
     // its dedupe keys need two days, no more. Payment keys stay: they guard money.
     await sql(
       `delete from processed_inputs where key in (select key from processed_inputs
-         where key like 'tg:%' and processed_at < now() - interval '2 days' limit 5000)`,
+         where key like $1 and processed_at < now() - interval '2 days' limit 5000)`,
+      [inputKeys.telegramLikePattern],
     ).catch(() => {});
     await prune();
     metrics.jobOutcomes.inc({ kind: 'payments_reconciled' }, reconciled);

@@ -1,6 +1,6 @@
 /**
- * botflow's logger: pino JSON lines with every secret-bearing field redacted, plus a scrubber for
- * free text (library errors often embed URLs with a bot token in them).
+ * botflow's logger: pino JSON lines with every secret-bearing field redacted, and logged errors
+ * scrubbed of bot tokens (library errors often embed URLs with a bot token in them).
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
 
@@ -34,6 +34,8 @@ export function createLogger(options: { level: string; destination?: Destination
     {
       level: options.level,
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      // A library error's message or stack may quote a URL with a bot token in it.
+      serializers: { err: (error: Error) => scrubLogged(pino.stdSerializers.err(error)) },
       base: { pid: process.pid },
     },
     options.destination,
@@ -47,4 +49,13 @@ export function scrubSecrets(text: string, secrets: readonly string[] = []): str
   let out = text.replace(BOT_TOKEN_IN_URL, 'bot[REDACTED]');
   for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
   return out;
+}
+
+/** A serialized error with every string in it scrubbed (message, stack, causes, extra fields). */
+function scrubLogged<T>(serialized: T): T {
+  return JSON.parse(
+    JSON.stringify(serialized, (_key, value: unknown) =>
+      typeof value === 'string' ? scrubSecrets(value) : value,
+    ),
+  ) as T;
 }

@@ -4,6 +4,7 @@
  * scrubbed of the credentials it was given, so a gateway echoing a token never leaks it.
  */
 import { BotflowError } from '../errors.ts';
+import { isRecord } from '../flow/is-record.ts';
 
 /** What an adapter tells the client about its gateway. */
 export interface GatewayHttpOptions {
@@ -25,9 +26,6 @@ export type GatewayCall = (
   path: string,
   options?: { body?: unknown; headers?: Record<string, string> },
 ) => Promise<unknown>;
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads `{ message, error|code }`, the shape most gateways answer errors with. */
 function describeCommonError(body: unknown): { code?: string; message?: string } {

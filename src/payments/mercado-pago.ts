@@ -9,6 +9,7 @@ import { BotflowError } from '../errors.ts';
 import type { Cents, PixCharge, PixGateway, PixStatus, WebhookNotice, WebhookRequest } from './gateway.ts';
 import { createGatewayHttp } from './gateway-http.ts';
 import { centsToReais, reaisToCents } from './reais.ts';
+import { isRecord } from '../flow/is-record.ts';
 
 /** Signatures older (or further ahead) than this are refused, so a captured webhook cannot be replayed. */
 const TOLERANCE_MS = 300_000;
@@ -17,9 +18,6 @@ const MIN_EXPIRY_S = 30 * 60;
 const MAX_EXPIRY_S = 30 * 86400;
 /** Brasília has had no daylight saving since 2019; Mercado Pago's examples carry an explicit offset. */
 const BRT_OFFSET_MS = -3 * 3600_000;
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads one header or query value case-insensitively (first of repeated values). */
 function valueOf(bag: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -8,13 +8,15 @@
  * and takes the order's access back.
  */
 import type { Logger } from 'pino';
-import type { PixelSettings } from '../db/bot-repository.ts';
-import type { PaymentRecord, PaymentRepository } from '../db/payment-repository.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
+import type { PaymentLedger } from './payment-ledger.ts';
+import type { PaymentRecord } from './payment-record.ts';
 import { BotflowError } from '../errors.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
+import { inputKeys } from '../runtime/input-keys.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
@@ -25,7 +27,7 @@ import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
 import type { ChargeCreatedRecord } from './payment-record-writers.ts';
 
 export interface PaymentServiceOptions {
-  payments: PaymentRepository;
+  payments: PaymentLedger;
   gatewayOf(botId: string): Promise<PixGateway>;
   dispatch(input: Dispatch): Promise<DispatchResult>;
   /** Resolves the buyer's click: once per charge (`charge`, counted), and again at payment (`purchase`). */
@@ -151,7 +153,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         await options.dispatch({
           ...base,
           event: { type: 'payment.paid', ...order },
-          inputKey: `paid:${payment.orderId}`,
+          inputKey: inputKeys.payment('paid', payment.orderId),
           records: [
             { kind: 'paymentStatus', orderId: payment.orderId, status: 'paid', at },
             ...(await purchaseRecord(payment, at)),
@@ -174,7 +176,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         await options.dispatch({
           ...base,
           event: { type: `payment.${status}`, ...order } as FlowEvent,
-          inputKey: `${status}:${payment.orderId}`,
+          inputKey: inputKeys.payment(status, payment.orderId),
           records: [{ kind: 'paymentStatus', orderId: payment.orderId, status, at: options.now() }],
         });
         return status;

@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
 import type { PixCharge, PixGateway, PixStatus, WebhookNotice, WebhookRequest } from './gateway.ts';
 import { createGatewayHttp } from './gateway-http.ts';
+import { isRecord } from '../flow/is-record.ts';
 
 /** PushinPay refuses charges under R$ 0,50. */
 const MIN_CENTS = 50;
@@ -31,8 +32,6 @@ const STATUSES: ReadonlyMap<string, PixStatus> = new Map<string, PixStatus>([
   ['refunded', 'refunded'],
 ]);
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** An integer number of centavos from a JSON number or digit string ("1333"), else null. */

@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
 import type { PixCharge, PixGateway, PixStatus, WebhookNotice, WebhookRequest } from './gateway.ts';
+import { isRecord } from '../flow/is-record.ts';
 
 const STATUSES: ReadonlySet<string> = new Set<PixStatus>([
   'pending',
@@ -18,9 +19,6 @@ const STATUSES: ReadonlySet<string> = new Set<PixStatus>([
 ]);
 /** Signatures older (or further ahead) than this are refused, so a captured webhook cannot be replayed later. */
 const TOLERANCE_SECONDS = 300;
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads one header case-insensitively (duplicates joined like Node joins them). */
 function headerOf(headers: WebhookRequest['headers'], name: string): string | undefined {

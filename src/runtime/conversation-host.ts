@@ -8,7 +8,8 @@ import { advanceConversation, type PersistedConversation } from '../flow/advance
 import type { CompiledFlow } from '../flow/compile.ts';
 import type { ConversationStatus, Effect, FlowEvent } from '../flow/types.ts';
 import { BotflowError } from '../errors.ts';
-import { shardOf } from '../cluster/shard.ts';
+import { shardOf } from './shard.ts';
+import { conversationKeyOf } from './conversation-key.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
 import type {
@@ -66,6 +67,8 @@ interface Actor {
     timers: Record<string, number>;
   } | null;
   lastUsed: number;
+  /** The conversation's shard (so a dropped shard's actors are found without parsing keys). */
+  shard: number;
 }
 
 export interface ConversationHostOptions {
@@ -122,10 +125,18 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   const maxActors = options.maxActors ?? 100_000;
   let queued = 0;
 
-  function actorFor(key: string): Actor {
+  function actorFor(botId: string, userId: string): Actor {
+    const key = conversationKeyOf(botId, userId);
     let actor = actors.get(key);
     if (actor === undefined) {
-      actor = { mailbox: createMailbox(capacity), loaded: false, state: null, lastUsed: options.now() };
+      const shard = shardOf(botId, userId);
+      actor = {
+        mailbox: createMailbox(capacity),
+        loaded: false,
+        state: null,
+        lastUsed: options.now(),
+        shard,
+      };
       actors.set(key, actor);
       evictOverflow();
     } else {
@@ -177,10 +188,10 @@ export function createConversationHost(options: ConversationHostOptions): Conver
 
   async function step(input: Dispatch, attempt: number): Promise<DispatchResult> {
     const { botId, userId, event } = input;
-    const key = `${botId}:${userId}`;
-    const actor = actorFor(key);
+    const key = conversationKeyOf(botId, userId);
+    const actor = actorFor(botId, userId);
     if (!actor.loaded) await loadInto(actor, botId, userId);
-    const shard = shardOf(botId, userId);
+    const shard = actor.shard;
     const epoch = options.epochOf(shard);
     const compiled = await flowFor(actor, botId, event);
     const current = actor.state;
@@ -297,7 +308,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   return {
     async dispatch(input) {
       options.onInput?.(input);
-      const actor = actorFor(`${input.botId}:${input.userId}`);
+      const actor = actorFor(input.botId, input.userId);
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       queued += 1;
@@ -320,10 +331,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       return actors.size;
     },
     dropShard(shard) {
-      for (const key of actors.keys()) {
-        const [botId, userId] = splitKey(key);
-        if (shardOf(botId, userId) === shard) actors.delete(key);
-      }
+      for (const [key, actor] of actors) if (actor.shard === shard) actors.delete(key);
     },
     get activeActors() {
       return actors.size;
@@ -336,11 +344,6 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       await committer.flush();
     },
   };
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.lastIndexOf(':');
-  return [key.slice(0, i), key.slice(i + 1)];
 }
 
 function storeError(error: unknown): BotflowError {

@@ -12,6 +12,9 @@ import { BotflowError } from '../errors.ts';
 import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, KeyedEffect } from './conversation-host.ts';
 import { isStoreOutage } from './is-store-outage.ts';
+import { computeBackoff } from './compute-backoff.ts';
+import { conversationKeyOf } from './conversation-key.ts';
+import { inputKeys } from './input-keys.ts';
 
 /** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
 export type EffectHandler = (effect: KeyedEffect) => Promise<FlowEvent | null>;
@@ -118,7 +121,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     });
   }
   /** Exponential backoff before attempt `attempt + 1`, capped at `retry.maxMs`. */
-  const backoffMs = (attempt: number) => Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
+  const backoffMs = (attempt: number) => computeBackoff(attempt, retry.baseMs, retry.maxMs);
   const jittered = (ms: number) => ms * (0.5 + random() / 2);
 
   /** Remembers an outcome and has it recorded with the next tick's statement. */
@@ -194,7 +197,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
             botId: item.botId,
             userId: item.userId,
             event: result,
-            inputKey: `effect:${item.key}`,
+            inputKey: inputKeys.effectDone(item.key),
           });
       } catch (thrown) {
         if (isStoreOutage(thrown)) {
@@ -231,7 +234,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
             botId: item.botId,
             userId: item.userId,
             event: { type: 'payment.create_failed', order: item.effect.order, reason: error.code },
-            inputKey: `effect-failed:${item.key}`,
+            inputKey: inputKeys.effectFailed(item.key),
           })
           .catch(() => {});
       }
@@ -260,7 +263,7 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
       if (inFlight.has(item.key) || unrecorded.has(item.key) || recorded.has(item.key)) continue;
       inFlight.add(item.key);
       pending += 1;
-      const chainKey = `${item.botId}:${item.userId}`;
+      const chainKey = conversationKeyOf(item.botId, item.userId);
       const next = (chains.get(chainKey) ?? Promise.resolve())
         .then(() => runOne(item))
         .catch(() => {})

@@ -8,6 +8,7 @@
 import type { ConversationHost } from './conversation-host.ts';
 import { isStoreOutage } from './is-store-outage.ts';
 import type { ConversationStore } from './ports.ts';
+import { inputKeys } from './input-keys.ts';
 
 export interface TimerPollerOptions {
   store: ConversationStore;
@@ -64,7 +65,7 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
     options.onDue?.(due.length);
     let posted = 0;
     for (const t of due) {
-      const key = `timer:${t.botId}:${t.userId}:${t.timerId}:${t.dueAt}`;
+      const key = inputKeys.timer(t.botId, t.userId, t.timerId, t.dueAt);
       if (inFlight.has(key)) continue;
       inFlight.add(key);
       posted += 1;

@@ -10,6 +10,7 @@ import { BotflowError } from '../errors.ts';
 import { reaisToCents } from '../payments/reais.ts';
 import { startReplayServer, type ReplayReply, type ReplayRequest, type ReplayServer } from './replay-http.ts';
 import { buildSandboxBrCode } from './sandbox-br-code.ts';
+import { isRecord } from '../flow/is-record.ts';
 
 /** A payment as the replay stores it (Mercado Pago's field names). */
 export interface MercadoPagoPayment {
@@ -55,8 +56,6 @@ const fail = (status: number, error: string, message: string, code?: number): Re
     cause: code === undefined ? [] : [{ code, description: message, data: null }],
   },
 });
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Starts the replay for one account: its access token and its application's webhook secret. */
 export async function startMercadoPagoReplay(options: {

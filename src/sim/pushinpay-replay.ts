@@ -9,6 +9,7 @@ import QRCode from 'qrcode';
 import { BotflowError } from '../errors.ts';
 import { startReplayServer, type ReplayReply, type ReplayRequest, type ReplayServer } from './replay-http.ts';
 import { buildSandboxBrCode } from './sandbox-br-code.ts';
+import { isRecord } from '../flow/is-record.ts';
 
 /** A transaction as the replay stores it (PushinPay's field names). */
 export interface PushinPayTransaction {
@@ -38,8 +39,6 @@ const invalid = (field: string, message: string): ReplayReply => ({
   status: 422,
   body: { message, errors: { [field]: [message] } },
 });
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Starts the replay for one account: its API token and the webhook token set in its panel. */
 export async function startPushinPayReplay(options: {

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { computeBackoff } from '../runtime/compute-backoff.ts';
 
 /** One API request as the replay server saw it. */
 export interface ReplayRequest {
@@ -114,7 +115,7 @@ export async function startReplayServer(
       }
       deliveries.push({ url, attempt, status, headers, body });
       if (typeof status === 'number' && status >= 200 && status < 300) return;
-      await new Promise((resolve) => setTimeout(resolve, retryBaseMs * 2 ** (attempt - 1)));
+      await new Promise((resolve) => setTimeout(resolve, computeBackoff(attempt, retryBaseMs)));
     }
   }
 

@@ -4,6 +4,7 @@
  * and reorders deliveries so tests exercise at-least-once, out-of-order notification handling.
  */
 import { createHmac } from 'node:crypto';
+import { computeBackoff } from '../runtime/compute-backoff.ts';
 
 /** One notification to deliver. */
 export interface WebhookEvent {
@@ -103,7 +104,7 @@ export function createWebhookSender(options: {
 
   async function retry(event: WebhookEvent): Promise<void> {
     for (let n = 2; n <= options.maxAttempts && !stop.signal.aborted; n++) {
-      await sleep(options.retryBaseMs * 2 ** (n - 2));
+      await sleep(computeBackoff(n - 1, options.retryBaseMs));
       if (stop.signal.aborted || (await attempt(event, n))) return;
     }
   }

@@ -4,6 +4,7 @@
  * the secret header on every POST, and retries with doubling backoff until the update is given up.
  */
 import type { BotState, PendingUpdate } from './bot-api-methods.ts';
+import { computeBackoff } from '../runtime/compute-backoff.ts';
 
 /** One webhook POST and its outcome. */
 export interface WebhookDelivery {
@@ -118,7 +119,7 @@ export function startWebhookPusher(options: {
               : `Wrong response from the webhook: ${status}`,
       };
       if (attempt >= options.maxAttempts) return true;
-      await pause(options.retryBaseMs * 2 ** (attempt - 1));
+      await pause(computeBackoff(attempt, options.retryBaseMs));
     }
   }
 

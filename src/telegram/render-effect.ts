@@ -7,9 +7,12 @@
 import type { Effect, OutMessage } from '../flow/types.ts';
 import { encodeCallbackData } from './callback-data.ts';
 
+/** The Bot API methods rendered effects use (the Telegram edge checks each is one of grammY's). */
+export type RenderedMethod = 'sendMessage' | (typeof MEDIA_METHOD)[keyof typeof MEDIA_METHOD][0];
+
 /** One Bot API call. */
 export interface BotApiCall {
-  method: string;
+  method: RenderedMethod;
   params: Record<string, unknown>;
   /** Files to upload with the call, by field: `qr` is a QR code of that text, rendered at the edge. */
   files?: Record<string, { qr: string }>;

@@ -3,6 +3,7 @@
  * knows what to retry: network errors, 5xx, 429 and Meta's transient codes are retryable; invalid
  * parameters and bad tokens are not. The access token goes in the body and never into a result.
  */
+import { computeBackoff } from '../runtime/compute-backoff.ts';
 
 /** Meta error codes worth retrying (Graph API error handling guide). */
 const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 341, 613]);
@@ -84,7 +85,7 @@ export function nextRetryDelay(
   baseMs = 1000,
   maxMs = 3_600_000,
 ): number {
-  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
+  return Math.round(random() * computeBackoff(attempt, baseMs, maxMs));
 }
 
 /** Meta refuses events older than 7 days: such an event is dead-lettered, not retried. */

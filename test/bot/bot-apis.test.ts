@@ -46,10 +46,9 @@ describe('Bot API clients over a keep-alive pool', () => {
 
   it('uploads a file as multipart through the same pool', async () => {
     const data = new Uint8Array(1500).fill(7);
-    await apis.call(
+    await apis.send(
       BOTS[0]!.id,
-      'sendPhoto',
-      { chat_id: 5100, caption: 'pix' },
+      { method: 'sendPhoto', params: { chat_id: 5100, caption: 'pix' } },
       { photo: { data, filename: 'pix.png' } },
     );
     const sent = fake.callsOf(BOTS[0]!.token, 'sendPhoto').at(-1)!;
@@ -74,6 +73,17 @@ describe('Bot API clients over a keep-alive pool', () => {
       apis.call(BOTS[1]!.id, 'sendMessage', { chat_id: 5201, text: 'refused' }),
       (e) =>
         e instanceof BotflowError && e.code === 'UPSTREAM_REJECTED' && !e.message.includes(BOTS[1]!.token),
+    );
+  });
+
+  it('types each call by its method: parameters checked, the result typed, an unknown method refused', async () => {
+    const link = await apis.call(BOTS[2]!.id, 'createChatInviteLink', { chat_id: -1005300, member_limit: 1 });
+    assert.equal(typeof link.invite_link, 'string');
+    assert.equal(link.member_limit, 1);
+    await assert.rejects(
+      // @ts-expect-error: a misspelt method does not compile
+      apis.call(BOTS[2]!.id, 'sendMesage', { chat_id: 5300, text: 'typo' }),
+      (e) => e instanceof BotflowError && e.code === 'UPSTREAM_REJECTED',
     );
   });
 });

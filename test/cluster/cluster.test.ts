@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { bootstrap } from '../../src/bootstrap.ts';
-import { shardOf } from '../../src/cluster/shard.ts';
+import { shardOf } from '../../src/runtime/shard.ts';
 import { type PrimaryHandle, startPrimary } from '../../src/cluster/start-primary.ts';
 import { BotflowError } from '../../src/errors.ts';
 import type { DispatchResult } from '../../src/runtime/conversation-host.ts';

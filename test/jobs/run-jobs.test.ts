@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createSql } from '../../src/db/sql-client.ts';
+import { inputKeys } from '../../src/runtime/input-keys.ts';
 import { startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
 
 let h: VipFunnel;
@@ -45,5 +46,28 @@ describe('the periodic jobs (bootstrap, Postgres, Redis, fake Bot API, sandbox g
     assert.ok((await outcome('rows_pruned')) > 0);
     const payments = await count('payments', 'true');
     assert.ok(payments >= 2, 'payments are business records and stay');
+  });
+
+  it('forget Telegram update keys older than two days, and keep every other input key', async () => {
+    const keys = [
+      inputKeys.telegram('tbot', 70001),
+      inputKeys.payment('paid', 'order-old'),
+      inputKeys.effectDone('effect-old'),
+    ];
+    const fresh = inputKeys.telegram('tbot', 70002);
+    await sql(
+      `insert into processed_inputs (key, processed_at) select k, now() - interval '3 days' from unnest($1::text[]) k`,
+      [keys],
+    );
+    await sql(`insert into processed_inputs (key) values ($1)`, [fresh]);
+    await h.runJobsAt(50 * 60_000);
+    const left = await sql<{ key: string }>(
+      `select key from processed_inputs where key = any($1::text[]) order by key`,
+      [[...keys, fresh]],
+    );
+    assert.deepEqual(
+      left.map((r) => r.key),
+      [keys[2], keys[1], fresh].sort(),
+    );
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { SHARD_COUNT, shardOf } from '../../src/cluster/shard.ts';
+import { SHARD_COUNT, shardOf } from '../../src/runtime/shard.ts';
 import { createConversationStore } from '../../src/db/conversation-store.ts';
 import { createFlowRepository } from '../../src/db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
@@ -219,6 +219,22 @@ describe('conversation host on real Postgres', () => {
     assert.equal(r.restarted, true);
     assert.equal(r.currentStep, 'ask_email');
     await fresh2.handle.close();
+  });
+
+  it("dropping a shard forgets that shard's actors only", async () => {
+    const [a, b] = ['1101', '1102'];
+    assert.notEqual(shardOf('b2', a), shardOf('b2', b), 'the two buyers live in different shards');
+    for (const user of [a, b]) {
+      await own('b2', user);
+      await ctx.host.dispatch({ botId: 'b2', userId: user, event: { type: 'start' } });
+    }
+    const before = ctx.host.activeActors;
+    ctx.host.dropShard(shardOf('b2', a));
+    assert.equal(ctx.host.activeActors, before - 1);
+    ctx.host.dropShard(shardOf('b2', a));
+    assert.equal(ctx.host.activeActors, before - 1, 'nothing else lived in that shard');
+    ctx.host.dropShard(shardOf('b2', b));
+    assert.equal(ctx.host.activeActors, before - 2);
   });
 
   it('idle actors are passivated and revive from the committed state', async () => {

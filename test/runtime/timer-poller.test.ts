@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { shardOf } from '../../src/cluster/shard.ts';
+import { shardOf } from '../../src/runtime/shard.ts';
 import { createConversationStore } from '../../src/db/conversation-store.ts';
 import { createFlowRepository } from '../../src/db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';

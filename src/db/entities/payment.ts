@@ -1,9 +1,9 @@
 /** A PIX charge. Money is integer centavos; `tracking` is the resolution recorded at creation. */
 import { defineEntity, p } from '@mikro-orm/core';
 
-/** Payment states (the one list: types, the admin API's filter and the entity read it). */
-export const PAYMENT_STATUSES = ['pending', 'paid', 'expired', 'failed', 'refunded'] as const;
-export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+import type { PaymentStatus } from '../../payments/payment-record.ts';
+
+export { PAYMENT_STATUSES, type PaymentStatus } from '../../payments/payment-record.ts';
 
 /** Table `payments`; `order_id` is botflow's idempotent order key. */
 export const Payment = defineEntity({

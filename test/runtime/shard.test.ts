@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hashText, SHARD_COUNT, shardOf } from '../../src/cluster/shard.ts';
+import { hashText, SHARD_COUNT, shardOf } from '../../src/runtime/shard.ts';
 
 describe('shardOf', () => {
   it('is MurmurHash3 x86_32 (published vectors, including multi-byte UTF-8)', () => {

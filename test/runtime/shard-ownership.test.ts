@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createConversationStore } from '../../src/db/conversation-store.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import { BotflowError } from '../../src/errors.ts';
+import { shardOf } from '../../src/runtime/shard.ts';
+import { createShardOwnership } from '../../src/runtime/shard-ownership.ts';
+import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+
+describe('shard ownership over real Postgres epochs', () => {
+  let fresh: FreshDatabase;
+  let db: DatabaseHandle;
+  before(async () => {
+    fresh = await createFreshDatabase();
+    db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
+  });
+  after(async () => {
+    await db.close();
+    await fresh.drop();
+  });
+
+  /** An ownership for worker `owner`, recording what it dropped and took. */
+  function ownershipOf(owner: string) {
+    const store = createConversationStore(db.orm);
+    const dropped: number[] = [];
+    const taken: number[][] = [];
+    const shards = createShardOwnership({
+      claim: (wanted) => store.claimShards(wanted, owner),
+      onDropped: (shard) => dropped.push(shard),
+      onTaken: async (fresh) => {
+        taken.push([...fresh]);
+      },
+    });
+    return { shards, dropped, taken };
+  }
+
+  it('claims wanted shards at a new epoch, takes only the fresh ones, and drops the rest', async () => {
+    const a = ownershipOf('worker-a');
+    assert.throws(
+      () => a.shards.epochOf(1),
+      (e) => e instanceof BotflowError && e.code === 'STALE_OWNER',
+    );
+    await a.shards.set([1, 2, 3]);
+    assert.deepEqual(a.shards.owned().sort(), [1, 2, 3]);
+    assert.equal(a.shards.epochOf(2), 1);
+    await a.shards.set([2, 3, 4]);
+    assert.deepEqual(a.dropped, [1]);
+    assert.deepEqual(a.taken, [[1, 2, 3], [4]]);
+    assert.equal(a.shards.owns(1), false);
+    assert.throws(
+      () => a.shards.epochOf(1),
+      (e) => e instanceof BotflowError && e.code === 'STALE_OWNER',
+    );
+    await a.shards.set([2, 3, 4]);
+    assert.equal(a.taken.length, 2, 'nothing fresh: nothing taken');
+  });
+
+  it('a second worker claiming a shard gets the next epoch (fencing the first out in the store)', async () => {
+    const b = ownershipOf('worker-b');
+    await b.shards.set([2, 9]);
+    assert.equal(b.shards.epochOf(2), 2);
+    assert.equal(b.shards.epochOf(9), 1);
+  });
+
+  it('answers for a conversation by its shard', async () => {
+    const c = ownershipOf('worker-c');
+    await c.shards.set([shardOf('bot1', '42')]);
+    assert.equal(c.shards.ownsConversation('bot1', '42'), true);
+    const other = ['43', '44', '45', '46'].find((u) => shardOf('bot1', u) !== shardOf('bot1', '42'))!;
+    assert.equal(c.shards.ownsConversation('bot1', other), false);
+  });
+});
