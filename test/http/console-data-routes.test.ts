@@ -24,6 +24,48 @@ async function get(
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
 
+/** The console's login: CSP, cookie flags, the cookie opening reads (not writes), assets served locally. */
+async function checkConsoleLogin(s: DemoServing): Promise<void> {
+  const login = await fetch(`${s.url}/console`);
+  assert.equal(login.status, 200);
+  assert.match(login.headers.get('content-security-policy') ?? '', /script-src 'self'(;|$)/);
+  assert.match(await login.text(), /<form method="post" action="\/console\/login"/);
+  const wrong = await fetch(`${s.url}/console/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ token: 'wrong' }),
+    redirect: 'manual',
+  });
+  assert.equal(wrong.status, 303);
+  assert.equal(wrong.headers.get('set-cookie'), null);
+  const right = await fetch(`${s.url}/console/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ token: TOKEN }),
+    redirect: 'manual',
+  });
+  assert.equal(right.status, 303);
+  const setCookie = right.headers.get('set-cookie') ?? '';
+  assert.match(setCookie, /^botflow_console=[^;]+; path=\/; /);
+  assert.match(setCookie, /httponly/);
+  assert.match(setCookie, /samesite=strict/);
+  assert.ok(!setCookie.includes(TOKEN));
+  const cookie = setCookie.split(';')[0]!;
+  assert.equal((await get(s, '/admin/overview?days=7', { cookie })).status, 200, 'the session reads');
+  const write = await fetch(`${s.url}/admin/tracking-links`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/json' },
+    body: JSON.stringify({ slug: 'x', bot_id: s.botId }),
+  });
+  assert.equal(write.status, 401, 'a session cookie never writes');
+  const app = await fetch(`${s.url}/console`, { headers: { cookie } });
+  assert.match(await app.text(), /assets\/mermaid\.min\.js/);
+  const mermaid = await fetch(`${s.url}/console/assets/mermaid.min.js`);
+  assert.equal(mermaid.status, 200);
+  assert.match(mermaid.headers.get('content-type') ?? '', /^text\/javascript/);
+  assert.match(mermaid.headers.get('cache-control') ?? '', /max-age=31536000/);
+  assert.ok((await mermaid.arrayBuffer()).byteLength > 1_000_000);
+  assert.equal((await fetch(`${s.url}/console/assets/..%2Fpackage.json`)).status, 404);
+}
+
 describe('the JSON behind the console (/admin: overview, campaigns, buyer, funnel, machine)', () => {
   it('equals the demo report of a demo run, and is closed without the token', async () => {
     let checked = false;
@@ -104,6 +146,7 @@ describe('the JSON behind the console (/admin: overview, campaigns, buyer, funne
         assert.ok(b['messages'].some((m: { type: string }) => m.type === 'sendCharge'));
         assert.ok(b['messages'].every((m: { text: string }) => typeof m.text === 'string'));
         assert.equal((await get(s, `/admin/buyers/${s.botId}/1`)).status, 404);
+        await checkConsoleLogin(s);
         checked = true;
       },
     });
