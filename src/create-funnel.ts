@@ -55,6 +55,7 @@ import { readBuyer } from './db/read-buyer.ts';
 import { readCampaigns } from './db/read-campaigns.ts';
 import { readFunnel } from './db/read-funnel.ts';
 import { readOverview } from './db/read-overview.ts';
+import { readStepCounts } from './db/read-step-counts.ts';
 
 export interface FunnelOptions {
   config: Config;
@@ -283,9 +284,10 @@ export function createFunnel(options: FunnelOptions): Funnel {
       readCampaigns(sql, { since: since(days), ...(botId === undefined ? {} : { botId }) }),
     buyer: (botId, userId) => readBuyer(sql, botId, userId),
     flowVersions: () => listPublishedVersions(sql),
-    // Step counts are not recorded yet: every step reads 0 until the group commit writes them.
     funnel: ({ flowId, version, days }) =>
-      readFunnel(sql, { flowId, version, since: since(days) }, async () => new Map()),
+      readFunnel(sql, { flowId, version, since: since(days) }, (f, v, from) =>
+        readStepCounts(sql, f, v, from),
+      ),
   };
   const routers = [
     createTelegramRouter({
