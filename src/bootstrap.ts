@@ -11,6 +11,8 @@ import { createEffectOutbox } from './db/effect-outbox.ts';
 import { createFlowRepository, type FlowRepository } from './db/flow-repository.ts';
 import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
+import { PAYMENT_RECORD_WRITERS } from './payments/payment-record-writers.ts';
+import { TRACKING_RECORD_WRITERS } from './tracking/tracking-record-writers.ts';
 import { createFunnel, type Funnel } from './create-funnel.ts';
 import { BotflowError } from './errors.ts';
 import { createAdminRouter } from './http/admin-routes.ts';
@@ -149,7 +151,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   });
   const compiler = createFlowCompiler();
   try {
-    const store = createConversationStore(db.orm);
+    // Payments and tracking write their records inside the group commit, through their own writers.
+    const store = createConversationStore(db.orm, {
+      recordWriters: [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS],
+    });
     const flows = createFlowRepository(db.orm);
     const source = createFlowSource(
       flows,

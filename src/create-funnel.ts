@@ -238,7 +238,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     pixelOf,
     buyerOf,
     linkUrl,
-    recordConversion: (row) => conversions.add(row),
     webhookUrl: (botId) =>
       `${config.publicUrl ?? options.baseUrl()}/payments/${encodeURIComponent(botId)}/webhook`,
     now,

@@ -28,4 +28,22 @@ describe('architecture', () => {
       }
     });
   }
+
+  it('the runtime and the store commit records by registered kind, naming no domain', () => {
+    const files = [
+      'runtime/ports.ts',
+      'runtime/conversation-host.ts',
+      'runtime/group-commit.ts',
+      'db/write-commit-batch.ts',
+      'db/conversation-store.ts',
+    ];
+    for (const file of files) {
+      const text = readFileSync(join(src, file), 'utf8');
+      assert.doesNotMatch(
+        text,
+        /bindTracking|paymentStatus|'conversion'|createCharge|\bpayments\b|bot_users|conversion_events/,
+        file,
+      );
+    }
+  });
 });

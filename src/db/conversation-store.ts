@@ -1,14 +1,16 @@
 /**
  * The Postgres conversation store: the hot write path of the actor runtime. A batch of commits from
- * many conversations is written in one transaction with one statement per table (unnest arrays), each
- * row guarded by its row version and its shard epoch; a refused row writes nothing, the others commit.
+ * many conversations is written by one prepared statement (one round trip, one transaction), each row
+ * guarded by its row version and its shard epoch; a refused row writes nothing, the others commit.
  */
+import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { PersistedConversation } from '../flow/advance-conversation.ts';
 import { BotflowError } from '../errors.ts';
-import { writeCommitBatch } from './write-commit-batch.ts';
-import type { ConversationStore, DueTimer, StoredConversation } from '../runtime/ports.ts';
+import { preparedName, queryPrepared } from './sql-client.ts';
+import { buildCommitStatement, writeCommitBatch } from './write-commit-batch.ts';
+import type { ConversationStore, DueTimer, RecordWriter, StoredConversation } from '../runtime/ports.ts';
 
 /** A due timer with its row id (for `markTimerFired`). */
 export interface DueTimerRow extends DueTimer {
@@ -28,9 +30,16 @@ export interface PostgresConversationStore extends ConversationStore {
   markTimerFired(id: string): Promise<boolean>;
 }
 
-/** Options: `xstateVersion` is recorded with each snapshot (default '5'). */
+/**
+ * Options: `xstateVersion` is recorded with each snapshot (default '5'); `recordWriters` write the
+ * records committed with rows, by kind (the domains' writers, which the composition root registers;
+ * none by default); `prepare` (default true) names the commit and load statements so the server
+ * parses and plans them once per connection.
+ */
 export interface ConversationStoreOptions {
   xstateVersion?: string;
+  recordWriters?: readonly RecordWriter[];
+  prepare?: boolean;
 }
 
 const USER_ID = /^-?\d{1,19}$/;
@@ -42,6 +51,11 @@ export function createConversationStore(
 ): PostgresConversationStore {
   const xstateVersion = options.xstateVersion ?? '5';
   const pool = () => orm.em.getConnection().getNativeClient();
+  const writers = options.recordWriters ?? [];
+  const kinds = new Set(writers.map((w) => w.kind));
+  const statement = buildCommitStatement(writers);
+  const base = `bf_commit_${createHash('sha256').update(statement.text).digest('hex').slice(0, 12)}`;
+  const prepare = options.prepare ?? true;
 
   async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     try {
@@ -56,25 +70,45 @@ export function createConversationStore(
     loadConversation: (botId, userId) => store.load(botId, userId),
 
     async load(botId, userId) {
-      checkUserId(userId);
-      const rows = await query<LoadRow>(LOAD_SQL, [botId, userId]);
-      const row = rows[0];
-      if (row === undefined) return null;
-      const stored: StoredConversation = {
-        botId,
-        userId,
-        flowId: row.flow_id,
-        flowVersion: row.flow_version,
-        snapshot: row.snapshot,
-        rowVersion: row.row_version,
-        timers: row.timers,
-      };
-      return stored;
+      return (await store.loadMany([{ botId, userId }])).get(`${botId}:${userId}`) ?? null;
+    },
+
+    async loadMany(keys) {
+      const found = new Map<string, StoredConversation>();
+      if (keys.length === 0) return found;
+      for (const key of keys) checkUserId(key.userId);
+      let rows: LoadRow[];
+      try {
+        const params = [keys.map((k) => k.botId), keys.map((k) => k.userId)];
+        rows = prepare
+          ? await queryPrepared<LoadRow>(await pool(), 'bf_load', LOAD_SQL, params)
+          : (await (await pool()).query<LoadRow>(LOAD_SQL, params)).rows;
+      } catch (error) {
+        throw storeError(error);
+      }
+      for (const row of rows) {
+        found.set(`${row.bot_id}:${row.user_id}`, {
+          botId: row.bot_id,
+          userId: row.user_id,
+          flowId: row.flow_id,
+          flowVersion: row.flow_version,
+          snapshot: row.snapshot,
+          rowVersion: row.row_version,
+          timers: row.timers,
+        });
+      }
+      return found;
     },
 
     async commitBatch(rows) {
       if (rows.length === 0) return [];
-      for (const row of rows) checkUserId(row.userId);
+      for (const row of rows) {
+        checkUserId(row.userId);
+        for (const record of row.records ?? []) {
+          if (!kinds.has(record.kind))
+            throw new BotflowError('BAD_REQUEST', `no writer for records of kind ${record.kind}`);
+        }
+      }
       let client: pg.PoolClient;
       try {
         client = await (await pool()).connect();
@@ -82,11 +116,9 @@ export function createConversationStore(
         throw storeError(error);
       }
       try {
-        const outcomes = await writeCommitBatch(client, rows, xstateVersion);
-        await client.query('commit');
-        return outcomes;
+        const name = prepare ? await preparedName(client, base) : null;
+        return await writeCommitBatch(client, statement, rows, xstateVersion, name);
       } catch (error) {
-        await client.query('rollback').catch(() => {});
         throw storeError(error);
       } finally {
         client.release();
@@ -138,6 +170,8 @@ export function createConversationStore(
 }
 
 interface LoadRow {
+  bot_id: string;
+  user_id: string;
   flow_id: string;
   flow_version: number;
   snapshot: PersistedConversation;
@@ -155,11 +189,12 @@ interface TimerRow {
 }
 
 const LOAD_SQL = `
-  select c.flow_id, c.flow_version, c.snapshot, c.row_version,
+  select c.bot_id, c.user_id::text, c.flow_id, c.flow_version, c.snapshot, c.row_version,
     coalesce((select jsonb_object_agg(t.timer_id, round(extract(epoch from t.due_at) * 1000))
               from timers t
               where t.bot_id = c.bot_id and t.user_id = c.user_id and t.status = 'pending'), '{}'::jsonb) as timers
-  from conversations c where c.bot_id = $1 and c.user_id = $2`;
+  from unnest($1::text[], $2::bigint[]) as k(b, u)
+  join conversations c on c.bot_id = k.b and c.user_id = k.u`;
 
 const DUE_TIMERS_SQL = `
   select id::text, bot_id, user_id::text, timer_id, round(extract(epoch from due_at) * 1000)::float8 as due_at, event

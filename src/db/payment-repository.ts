@@ -51,17 +51,6 @@ export interface PaymentRepository {
   findByFlowOrder(botId: string, userId: string, flowOrder: string): Promise<PaymentRecord | null>;
   /** Replaces the tracking with a newer click found at payment (see `preferLaterClick`). */
   replaceTracking(orderId: string, tracking: Record<string, unknown>): Promise<void>;
-  /** Records the gateway's charge (once), with the tracking resolved for it unless one is stored. */
-  setCharge(
-    orderId: string,
-    charge: {
-      gateway: string;
-      gatewayChargeId: string;
-      brCode: string;
-      expiresAt: number | null;
-      tracking?: Record<string, unknown> | null;
-    },
-  ): Promise<void>;
   /** Marks a payment refunded at the gateway; false when it already was (or cannot be). */
   markRefunded(orderId: string): Promise<boolean>;
   /** Marks a payment that must grant nothing (amount or currency mismatch). */
@@ -157,21 +146,6 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
       ),
     async replaceTracking(orderId, tracking) {
       await sql('update payments set tracking = $2 where order_id = $1', [orderId, JSON.stringify(tracking)]);
-    },
-    async setCharge(orderId, charge) {
-      await sql(
-        `update payments set gateway = $2, gateway_charge_id = $3, br_code = $4,
-           expires_at = coalesce($5::timestamptz, expires_at), tracking = coalesce(tracking, $6::jsonb)
-         where order_id = $1 and gateway_charge_id is null`,
-        [
-          orderId,
-          charge.gateway,
-          charge.gatewayChargeId,
-          charge.brCode,
-          charge.expiresAt === null ? null : new Date(charge.expiresAt).toISOString(),
-          charge.tracking == null ? null : JSON.stringify(charge.tracking),
-        ],
-      );
     },
     async markRefunded(orderId) {
       const rows = await sql<{ order_id: string }>(

@@ -69,3 +69,48 @@ export async function withTransaction<T>(orm: MikroORM, fn: (sql: Sql) => Promis
     client.release();
   }
 }
+
+/** Per pooled client: its number and the statements it has readied. */
+const sessions = new WeakMap<object, { id: number; bases: Set<string> }>();
+let nextClientId = 1;
+
+/**
+ * The name under which `client` runs the prepared statement `base`, readying the session on first
+ * use: the client's own number makes the name new to the session, earlier connections' copies are
+ * deallocated (the embedded PGlite socket server keeps one session for every connection, so they
+ * would pile up), and `plan_cache_mode` is set to reuse the generic plan (by default Postgres
+ * re-plans a statement over `unnest` arrays on every execution, which costs more than running it).
+ */
+export async function preparedName(client: pg.ClientBase, base: string): Promise<string> {
+  let session = sessions.get(client);
+  if (session === undefined) {
+    session = { id: nextClientId++, bases: new Set() };
+    sessions.set(client, session);
+  }
+  if (!session.bases.has(base)) {
+    const results = (await client.query(
+      `set plan_cache_mode = force_generic_plan;
+       select name from pg_prepared_statements where starts_with(name, '${base}_')`,
+    )) as unknown as Array<pg.QueryResult<{ name: string }>>;
+    for (const { name } of results[1]?.rows ?? []) {
+      await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
+    }
+    session.bases.add(base);
+  }
+  return `${base}_${session.id}`;
+}
+
+/** Runs `text` as the prepared statement `base` (letters, digits, `_`) on a client of `pool`. */
+export async function queryPrepared<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  base: string,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
+  const client = await pool.connect();
+  try {
+    return (await client.query<R>({ name: await preparedName(client, base), text, values })).rows;
+  } finally {
+    client.release();
+  }
+}

@@ -1,253 +1,210 @@
 /**
- * The statements of one group commit, opening its transaction: fencing (shard epochs held
- * FOR SHARE), input idempotency, version-guarded snapshots, outbox effects and timers, one statement
- * per table per batch with unnest arrays. A refused row writes nothing; the others are written.
+ * One group commit as one statement: a data-modifying CTE over `unnest` arrays (one array per column)
+ * that fences shard epochs (held FOR SHARE until it commits), refuses processed inputs and stale row
+ * versions, and writes the snapshots, effects, timers and records of the accepted rows only. Run in
+ * autocommit, it is one round trip and one transaction; it returns every row's outcome.
  */
 import type pg from 'pg';
-import type { CommitOutcome, CommitRecord, CommitRow } from '../runtime/ports.ts';
+import { BotflowError } from '../errors.ts';
+import type { CommitOutcome, CommitRow, RecordWriter } from '../runtime/ports.ts';
 
-/**
- * Opens the transaction and writes one batch in it (the caller commits or rolls back); returns one
- * outcome per row, in order.
- */
-export async function writeCommitBatch(
-  client: pg.PoolClient,
-  rows: CommitRow[],
-  xstateVersion: string,
-): Promise<CommitOutcome[]> {
-  const outcomes: Array<CommitOutcome | null> = rows.map(() => null);
-  const pending = () => rows.flatMap((row, i) => (outcomes[i] === null ? [{ row, i }] : []));
-
-  // A conversation appears at most once per batch (its mailbox waits for the commit); a repeat is a
-  // conflict, left for the caller to reload and retry.
-  const seen = new Set<string>();
-  for (const [i, row] of rows.entries()) {
-    const key = `${row.botId}:${row.userId}`;
-    if (seen.has(key)) outcomes[i] = 'version_conflict';
-    seen.add(key);
-  }
-
-  // Fencing: hold the epochs (FOR SHARE) until commit, so a concurrent claim waits for this batch.
-  // A shard never claimed has epoch 0.
-  const shards = [...new Set(rows.map((r) => r.shard))];
-  // `begin` and the read in one round trip: a multi-statement simple query takes no parameters, so the
-  // shard numbers (integers, checked) are written into it.
-  if (!shards.every((s) => Number.isSafeInteger(s))) throw new Error('shard numbers must be integers');
-  const results = (await client.query(
-    `begin; select shard, epoch from shard_epochs where shard in (${shards.join(',')}) for share`,
-  )) as unknown as Array<pg.QueryResult<{ shard: number; epoch: string }>>;
-  const epochRows = results[1]!.rows;
-  const epochs = new Map(epochRows.map((r) => [r.shard, Number(r.epoch)]));
-  for (const { row, i } of pending()) {
-    if ((epochs.get(row.shard) ?? 0) !== row.epoch) outcomes[i] = 'stale_epoch';
-  }
-
-  // Idempotency: an input key already processed (earlier, or earlier in this batch) changes nothing.
-  const keyed = pending().filter((p) => p.row.inputKey !== null);
-  const freshKeys = new Set<string>();
-  if (keyed.length > 0) {
-    const inserted = await client.query<{ key: string }>(
-      'insert into processed_inputs (key) select unnest($1::text[]) on conflict do nothing returning key',
-      [keyed.map((p) => p.row.inputKey)],
-    );
-    for (const r of inserted.rows) freshKeys.add(r.key);
-    const claimed = new Set<string>();
-    for (const { row, i } of keyed) {
-      const key = row.inputKey!;
-      if (!freshKeys.has(key) || claimed.has(key)) outcomes[i] = 'duplicate_input';
-      claimed.add(key);
-    }
-  }
-
-  // Snapshots: new conversations insert (if still absent); existing ones update if the version matches.
-  const written = new Set<string>();
-  const creates = pending().filter((p) => p.row.expectedVersion === 0);
-  if (creates.length > 0) {
-    const res = await client.query<{ bot_id: string; user_id: string }>(
-      `insert into conversations (bot_id, user_id, flow_id, flow_version, xstate_version, snapshot, row_version, shard, updated_at)
-       select t.b, t.u, t.f, t.v, $7, t.s, 1, t.sh, now()
-       from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[], $6::int[]) as t(b, u, f, v, s, sh)
-       on conflict (bot_id, user_id) do nothing
-       returning bot_id, user_id::text`,
-      [...snapshotColumns(creates.map((p) => p.row)), xstateVersion],
-    );
-    for (const r of res.rows) written.add(`${r.bot_id}:${r.user_id}`);
-  }
-  const updates = pending().filter((p) => p.row.expectedVersion > 0);
-  if (updates.length > 0) {
-    const res = await client.query<{ bot_id: string; user_id: string }>(
-      `update conversations c
-       set flow_id = t.f, flow_version = t.v, xstate_version = $8, snapshot = t.s, row_version = t.ev + 1,
-           shard = t.sh, updated_at = now()
-       from unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[], $6::int[], $7::int[])
-         as t(b, u, f, v, s, sh, ev)
-       where c.bot_id = t.b and c.user_id = t.u and c.row_version = t.ev
-       returning c.bot_id, c.user_id::text`,
-      [
-        ...snapshotColumns(updates.map((p) => p.row)),
-        updates.map((p) => p.row.expectedVersion),
-        xstateVersion,
-      ],
-    );
-    for (const r of res.rows) written.add(`${r.bot_id}:${r.user_id}`);
-  }
-  const undoKeys: string[] = [];
-  for (const { row, i } of pending()) {
-    if (written.has(`${row.botId}:${row.userId}`)) continue;
-    outcomes[i] = 'version_conflict';
-    if (row.inputKey !== null) undoKeys.push(row.inputKey);
-  }
-  if (undoKeys.length > 0) {
-    await client.query('delete from processed_inputs where key = any($1::text[])', [undoKeys]);
-  }
-
-  const ok = pending().map((p) => p.row);
-  await writeEffects(client, ok);
-  await writeTimers(client, ok);
-  await writePayments(client, ok);
-  await writeRecords(client, ok);
-  return outcomes.map((o) => o ?? 'ok');
+/** A compiled batch statement: its text and how to bind a batch to it. */
+export interface CommitStatement {
+  text: string;
+  /** The parameters of `rows` (each given its index in the batch) in the statement's order. */
+  bind(rows: ReadonlyArray<{ i: number; row: CommitRow }>, xstateVersion: string): unknown[];
 }
 
-function snapshotColumns(rows: CommitRow[]): unknown[] {
+const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::int[], $8::text[], $9::int[], $10::jsonb[], $11::text[]`;
+const FIRST_WRITER_PARAM = 22;
+
+/**
+ * The fixed part of the statement: the rows (`input`), their checks in order (epoch, input key, row
+ * version) into `checked`, the snapshot writes whose returned rows make `done`, and what `done` rows
+ * write: their input keys, effects and timers. Record writers append their parts after it. The checks
+ * read the statement's snapshot: no other transaction writes these conversations or input keys
+ * meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
+ * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
+ */
+const COMMIT_HEAD = `with
+  input as materialized (
+    select * from unnest(${ROW_COLUMNS}) as t(i, b, u, sh, ep, ev, f, v, s, k)),
+  epochs as materialized (
+    select shard, epoch from shard_epochs where shard = any($5::int[]) for share),
+  fenced as materialized (
+    select t.*, coalesce(e.epoch, 0) = t.ep as epoch_ok from input t left join epochs e on e.shard = t.sh),
+  ranked as materialized (
+    select f.*, row_number() over (partition by f.epoch_ok, f.k order by f.i) as k_rank from fenced f),
+  checked as materialized (
+    select f.*, case
+      when not f.epoch_ok then 'stale_epoch'
+      when f.k is not null and (f.k_rank > 1 or exists (select 1 from processed_inputs p where p.key = f.k))
+        then 'duplicate_input'
+      when f.ev = 0 and exists (select 1 from conversations c where c.bot_id = f.b and c.user_id = f.u)
+        then 'version_conflict'
+      when f.ev > 0 and not exists (select 1 from conversations c
+        where c.bot_id = f.b and c.user_id = f.u and c.row_version = f.ev) then 'version_conflict'
+      else 'ok' end as outcome
+    from ranked f),
+  updated as (
+    update conversations c set flow_id = a.f, flow_version = a.v, xstate_version = $1, snapshot = a.s,
+      row_version = a.ev + 1, shard = a.sh, updated_at = now()
+    from checked a
+    where a.outcome = 'ok' and a.ev > 0 and c.bot_id = a.b and c.user_id = a.u and c.row_version = a.ev
+    returning a.i),
+  created as (
+    insert into conversations (bot_id, user_id, flow_id, flow_version, xstate_version, snapshot, row_version, shard, updated_at)
+    select a.b, a.u, a.f, a.v, $1, a.s, 1, a.sh, now() from checked a where a.outcome = 'ok' and a.ev = 0
+    on conflict (bot_id, user_id) do nothing
+    returning bot_id, user_id),
+  written as (
+    select i from updated
+    union all
+    select a.i from created c join checked a on a.ev = 0 and a.outcome = 'ok' and a.b = c.bot_id and a.u = c.user_id),
+  done as materialized (
+    select a.* from checked a join written w on w.i = a.i),
+  inputs_done as (
+    insert into processed_inputs (key) select k from done where k is not null on conflict do nothing),
+  effects_done as (
+    insert into effects (bot_id, user_id, idempotency_key, effect, flow_version)
+    select d.b, d.u, x.key, x.effect, coalesce(x.fv, d.v)
+    from unnest($12::int[], $13::text[], $14::jsonb[], $15::int[]) with ordinality as x(r, key, effect, fv, ord)
+    join done d on d.i = x.r order by x.ord
+    on conflict (idempotency_key) do nothing),
+  timers_cancelled as (
+    update timers t set status = 'cancelled'
+    from unnest($16::int[], $17::text[]) as x(r, id) join done d on d.i = x.r
+    where t.bot_id = d.b and t.user_id = d.u and t.timer_id = x.id and t.status = 'pending'),
+  timers_started as (
+    insert into timers (bot_id, user_id, shard, timer_id, due_at, event)
+    select d.b, d.u, d.sh, x.id, x.due, x.event
+    from unnest($18::int[], $19::text[], $20::timestamptz[], $21::jsonb[]) as x(r, id, due, event)
+    join done d on d.i = x.r
+    on conflict (bot_id, user_id, timer_id) where status = 'pending'
+    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard)`;
+
+/** Every row's outcome: its check's, or a conflict if its snapshot write found the row changed. */
+const COMMIT_TAIL = `
+select a.i, case when a.outcome <> 'ok' then a.outcome when w.i is null then 'version_conflict' else 'ok' end as outcome
+from checked a left join written w on w.i = a.i`;
+
+/** Builds the one statement of a group commit for a fixed set of record writers. */
+export function buildCommitStatement(writers: readonly RecordWriter[]): CommitStatement {
+  const kinds = new Set<string>();
+  let next = FIRST_WRITER_PARAM;
+  const parts = writers.map((writer, w) => {
+    if (kinds.has(writer.kind))
+      throw new BotflowError('CONFIG_INVALID', `two record writers for kind ${writer.kind}`);
+    kinds.add(writer.kind);
+    const first = next;
+    next += 1 + writer.columns.length;
+    const arrays = [
+      `$${first}::int[]`,
+      ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
+    ];
+    const names = writer.columns.map(([name]) => name);
+    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}
+        from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
+        join done d on d.i = x.r order by x.ord)`;
+    return `record_${w} as (${writer.statement(source)})`;
+  });
+  const text = `${COMMIT_HEAD}${parts.map((p) => `,\n  ${p}`).join('')}${COMMIT_TAIL}`;
+  return {
+    text,
+    bind: (rows, xstateVersion) => [
+      xstateVersion,
+      ...rowParams(rows),
+      ...effectParams(rows),
+      ...timerParams(rows),
+      ...writers.flatMap((writer) => writerParams(writer, rows)),
+    ],
+  };
+}
+
+function rowParams(rows: ReadonlyArray<{ i: number; row: CommitRow }>): unknown[] {
   return [
-    rows.map((r) => r.botId),
-    rows.map((r) => r.userId),
-    rows.map((r) => r.flowId),
-    rows.map((r) => r.flowVersion),
-    rows.map((r) => JSON.stringify(r.snapshot)),
-    rows.map((r) => r.shard),
+    rows.map((x) => x.i),
+    rows.map((x) => x.row.botId),
+    rows.map((x) => x.row.userId),
+    rows.map((x) => x.row.shard),
+    rows.map((x) => x.row.epoch),
+    rows.map((x) => x.row.expectedVersion),
+    rows.map((x) => x.row.flowId),
+    rows.map((x) => x.row.flowVersion),
+    rows.map((x) => JSON.stringify(x.row.snapshot)),
+    rows.map((x) => x.row.inputKey),
   ];
 }
 
-async function writeEffects(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
-  const effects = rows.flatMap((r) => r.effects.map((e) => ({ r, e })));
-  if (effects.length === 0) return;
-  await client.query(
-    `insert into effects (bot_id, user_id, idempotency_key, effect, flow_version)
-     select * from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::int[])
-     on conflict (idempotency_key) do nothing`,
-    [
-      effects.map((x) => x.r.botId),
-      effects.map((x) => x.r.userId),
-      effects.map((x) => x.e.key),
-      effects.map((x) => JSON.stringify(x.e.effect)),
-      effects.map((x) => x.e.flowVersion ?? x.r.flowVersion),
-    ],
-  );
+function effectParams(rows: ReadonlyArray<{ i: number; row: CommitRow }>): unknown[] {
+  const effects = rows.flatMap(({ i, row }) => row.effects.map((e) => ({ i, e })));
+  return [
+    effects.map((x) => x.i),
+    effects.map((x) => x.e.key),
+    effects.map((x) => JSON.stringify(x.e.effect)),
+    effects.map((x) => x.e.flowVersion ?? null),
+  ];
 }
 
-/** Cancels first, then starts, so a timer cancelled and restarted in one commit ends up pending. */
-async function writeTimers(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
-  const cancels = rows.flatMap((r) => r.timersCancelled.map((timerId) => ({ r, timerId })));
-  if (cancels.length > 0) {
-    await client.query(
-      `update timers set status = 'cancelled'
-       from unnest($1::text[], $2::bigint[], $3::text[]) as t(b, u, id)
-       where timers.bot_id = t.b and timers.user_id = t.u and timers.timer_id = t.id and timers.status = 'pending'`,
-      [cancels.map((x) => x.r.botId), cancels.map((x) => x.r.userId), cancels.map((x) => x.timerId)],
-    );
+/**
+ * Starts upsert the pending timer (one per timer id and row, the last wins), so a timer cancelled and
+ * restarted in one commit stays one pending row; cancels skip the ids the same row starts.
+ */
+function timerParams(rows: ReadonlyArray<{ i: number; row: CommitRow }>): unknown[] {
+  const cancels: Array<{ i: number; id: string }> = [];
+  const starts: Array<{ i: number; t: CommitRow['timersStarted'][number] }> = [];
+  for (const { i, row } of rows) {
+    const started = new Map(row.timersStarted.map((t) => [t.timerId, t]));
+    for (const id of new Set(row.timersCancelled)) if (!started.has(id)) cancels.push({ i, id });
+    for (const t of started.values()) starts.push({ i, t });
   }
-  // One start per (conversation, timer id); the last one wins.
-  const starts = new Map<string, { r: CommitRow; t: CommitRow['timersStarted'][number] }>();
-  for (const r of rows)
-    for (const t of r.timersStarted) starts.set(`${r.botId}:${r.userId}:${t.timerId}`, { r, t });
-  if (starts.size === 0) return;
-  const list = [...starts.values()];
-  await client.query(
-    `insert into timers (bot_id, user_id, shard, timer_id, due_at, event)
-     select * from unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::jsonb[])
-     on conflict (bot_id, user_id, timer_id) where status = 'pending'
-     do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard`,
-    [
-      list.map((x) => x.r.botId),
-      list.map((x) => x.r.userId),
-      list.map((x) => x.r.shard),
-      list.map((x) => x.t.timerId),
-      list.map((x) => new Date(x.t.dueAt).toISOString()),
-      list.map((x) => JSON.stringify(x.t.event)),
-    ],
-  );
+  return [
+    cancels.map((x) => x.i),
+    cancels.map((x) => x.id),
+    starts.map((x) => x.i),
+    starts.map((x) => x.t.timerId),
+    starts.map((x) => new Date(x.t.dueAt).toISOString()),
+    starts.map((x) => JSON.stringify(x.t.event)),
+  ];
 }
 
-/** Each `createCharge` effect opens its payment row, keyed by the effect's key (a global order id). */
-async function writePayments(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
-  const charges = rows.flatMap((r) =>
-    r.effects.flatMap(({ key, effect }) => (effect.type === 'createCharge' ? [{ r, key, effect }] : [])),
-  );
-  if (charges.length === 0) return;
-  await client.query(
-    `insert into payments (order_id, bot_id, user_id, flow_step_id, flow_order, amount_cents, description, expires_at)
-     select t.o, t.b, t.u, t.s, t.fo, t.a, t.d, now() + make_interval(mins => t.m)
-     from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[])
-       as t(o, b, u, s, fo, a, d, m)
-     on conflict (order_id) do nothing`,
-    [
-      charges.map((c) => c.key),
-      charges.map((c) => c.r.botId),
-      charges.map((c) => c.r.userId),
-      charges.map((c) => c.effect.step),
-      charges.map((c) => c.effect.order),
-      charges.map((c) => c.effect.amount_cents),
-      charges.map((c) => c.effect.description),
-      charges.map((c) => c.effect.expires_in_minutes),
-    ],
-  );
+function writerParams(writer: RecordWriter, rows: ReadonlyArray<{ i: number; row: CommitRow }>): unknown[] {
+  const owners: number[] = [];
+  const columns: unknown[][] = writer.columns.map(() => []);
+  for (const { i, row } of rows) {
+    const records = (row.records ?? []).filter((r) => r.kind === writer.kind);
+    for (const tuple of writer.tuples(row, records)) {
+      owners.push(i);
+      tuple.forEach((value, c) => columns[c]!.push(value));
+    }
+  }
+  return [owners, ...columns];
 }
 
-/** Writes the facts that came with committed rows: one statement per kind of record per batch. */
-async function writeRecords(client: pg.PoolClient, rows: CommitRow[]): Promise<void> {
-  const all = rows.flatMap((row) => (row.records ?? []).map((record) => ({ row, record })));
-  if (all.length === 0) return;
-  // One binding per conversation and batch (a conversation appears once per batch; the last wins).
-  const bindings = new Map<
-    string,
-    { row: CommitRow; record: Extract<CommitRecord, { kind: 'bindTracking' }> }
-  >();
-  const statuses: Array<Extract<CommitRecord, { kind: 'paymentStatus' }>> = [];
-  const conversions: Array<Extract<CommitRecord, { kind: 'conversion' }> & { botId: string }> = [];
-  for (const { row, record } of all) {
-    if (record.kind === 'bindTracking') bindings.set(`${row.botId}:${row.userId}`, { row, record });
-    else if (record.kind === 'paymentStatus') statuses.push(record);
-    else conversions.push({ ...record, botId: row.botId });
+/**
+ * Writes one batch in one statement and returns one outcome per row, in order. A conversation appears
+ * at most once per batch (its mailbox waits for the commit); a repeat is a version conflict, left for
+ * the caller to reload and retry. `name` makes it a prepared statement on `client` (null: unnamed).
+ */
+export async function writeCommitBatch(
+  client: pg.ClientBase,
+  statement: CommitStatement,
+  rows: CommitRow[],
+  xstateVersion: string,
+  name: string | null,
+): Promise<CommitOutcome[]> {
+  const outcomes: CommitOutcome[] = rows.map(() => 'version_conflict');
+  const seen = new Set<string>();
+  const bound: Array<{ i: number; row: CommitRow }> = [];
+  for (const [i, row] of rows.entries()) {
+    const key = `${row.botId}:${row.userId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    bound.push({ i, row });
   }
-  if (bindings.size > 0) {
-    const list = [...bindings.values()];
-    await client.query(
-      `insert into bot_users (bot_id, user_id, tracking_token, tracking_payload, fbclid)
-       select * from unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::text[])
-       on conflict (bot_id, user_id) do update set last_seen = now(),
-         tracking_token = coalesce(excluded.tracking_token, bot_users.tracking_token),
-         tracking_payload = coalesce(excluded.tracking_payload, bot_users.tracking_payload),
-         fbclid = case when excluded.tracking_token is null then bot_users.fbclid else excluded.fbclid end`,
-      [
-        list.map((x) => x.row.botId),
-        list.map((x) => x.row.userId),
-        list.map((x) => x.record.token),
-        list.map((x) => (x.record.payload === null ? null : JSON.stringify(x.record.payload))),
-        list.map((x) => x.record.fbclid),
-      ],
-    );
-  }
-  // Status changes apply in order: a later record for the same order sees the earlier one's result.
-  for (const record of statuses) {
-    await client.query(
-      `update payments set status = $2, paid_at = case when $2 = 'paid' then $3::timestamptz else paid_at end
-       where order_id = $1 and (status = 'pending' or ($2 = 'paid' and status <> 'paid'))`,
-      [record.orderId, record.status, new Date(record.at).toISOString()],
-    );
-  }
-  if (conversions.length > 0) {
-    await client.query(
-      `insert into conversion_events (event_id, pixel_id, payload, bot_id)
-       select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
-       on conflict (event_id) do nothing`,
-      [
-        conversions.map((c) => c.eventId),
-        conversions.map((c) => c.pixelId),
-        conversions.map((c) => JSON.stringify(c.payload)),
-        conversions.map((c) => c.botId),
-      ],
-    );
-  }
+  const values = statement.bind(bound, xstateVersion);
+  const config = name === null ? { text: statement.text, values } : { name, text: statement.text, values };
+  const result = await client.query<{ i: number; outcome: CommitOutcome }>(config);
+  for (const { i, outcome } of result.rows) outcomes[i] = outcome;
+  return outcomes;
 }

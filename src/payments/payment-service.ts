@@ -20,7 +20,9 @@ import type { ClickPayload } from '../tracking/click.ts';
 import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
 import { pickUserData } from '../tracking/pick-user-data.ts';
 import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
+import type { ConversionRecord } from '../tracking/tracking-record-writers.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
+import type { ChargeCreatedRecord } from './payment-record-writers.ts';
 
 export interface PaymentServiceOptions {
   payments: PaymentRepository;
@@ -33,13 +35,6 @@ export interface PaymentServiceOptions {
   buyerOf(botId: string, userId: string): Promise<BuyerFacts | null>;
   /** The public URL of a tracking link (a `website` event's page). */
   linkUrl(slug: string): string;
-  /** Queues a conversion event outside a conversation commit (InitiateCheckout). */
-  recordConversion(row: {
-    eventId: string;
-    pixelId: string;
-    botId: string;
-    payload: Record<string, unknown>;
-  }): Promise<void>;
   webhookUrl(botId: string): string;
   now(): number;
   logger: Logger;
@@ -214,40 +209,51 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
       expiresInSeconds: effect.expires_in_minutes * 60,
       notificationUrl: options.webhookUrl(item.botId),
     });
-    await payments.setCharge(item.key, {
+    const created: ChargeCreatedRecord = {
+      kind: 'chargeCreated',
+      orderId: item.key,
       gateway: gateway.id,
       gatewayChargeId: charge.gatewayChargeId,
       brCode: charge.brCode,
       expiresAt: charge.expiresAt ?? null,
       tracking: payment.tracking,
-    });
+    };
+    const records: CommitRecord[] = [created];
     const pixel = await options.pixelOf(item.botId);
     if (pixel !== null) {
       const eventId = eventIdFor('InitiateCheckout', item.key);
-      await options
-        .recordConversion({
+      const initiated: ConversionRecord = {
+        kind: 'conversion',
+        eventId,
+        pixelId: pixel.pixel_id,
+        payload: buildConversionEvent({
+          name: 'InitiateCheckout',
           eventId,
-          pixelId: pixel.pixel_id,
-          botId: item.botId,
-          payload: buildConversionEvent({
-            name: 'InitiateCheckout',
-            eventId,
-            eventTime: Math.floor(options.now() / 1000),
-            ...pickActionSource(pixel.action_source, clickOf(payment), options.linkUrl),
-            ...(await userDataOf(pixel, item.botId, item.userId)),
-            click: clickOf(payment),
-            valueCents: payment.amountCents,
-            orderId: item.key,
-          }),
-        })
-        .catch((error: unknown) => logger.warn({ err: error }, 'InitiateCheckout not recorded'));
+          eventTime: Math.floor(options.now() / 1000),
+          ...pickActionSource(pixel.action_source, clickOf(payment), options.linkUrl),
+          ...(await userDataOf(pixel, item.botId, item.userId)),
+          click: clickOf(payment),
+          valueCents: payment.amountCents,
+          orderId: item.key,
+        }),
+      };
+      records.push(initiated);
     }
-    return {
-      type: 'payment.created',
-      order: effect.order,
-      charge_id: charge.gatewayChargeId,
-      br_code: charge.brCode,
-    };
+    // The charge, its InitiateCheckout and the `payment.created` they cause commit together in the
+    // conversation's group commit (under the input key the effect runner would use for the result).
+    await options.dispatch({
+      botId: item.botId,
+      userId: item.userId,
+      event: {
+        type: 'payment.created',
+        order: effect.order,
+        charge_id: charge.gatewayChargeId,
+        br_code: charge.brCode,
+      },
+      inputKey: `effect:${item.key}`,
+      records,
+    });
+    return null;
   };
 
   const checkCharge: EffectHandler = async (item) => {

@@ -11,7 +11,15 @@ import { BotflowError } from '../errors.ts';
 import { shardOf } from '../cluster/shard.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
 import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
-import type { CommitOutcome, CommitRecord, CommitRow, ConversationStore, FlowSource } from './ports.ts';
+import type {
+  CommitOutcome,
+  CommitRecord,
+  CommitRow,
+  ConversationKey,
+  ConversationStore,
+  FlowSource,
+  StoredConversation,
+} from './ports.ts';
 
 /** An effect as committed to the outbox: its idempotency key and the conversation it belongs to. */
 export interface KeyedEffect {
@@ -102,6 +110,14 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     (rows) => options.store.commitBatch(rows),
     { maxBatch: options.maxBatch ?? 256, ...(options.onBatch ? { onBatch: options.onBatch } : {}) },
   );
+  // Loads batch like commits: the actors that need their state in one tick are read together.
+  const loader: GroupCommitter<ConversationKey, StoredConversation | null> = createGroupCommitter(
+    async (keys) => {
+      const found = await options.store.loadMany(keys);
+      return keys.map((k) => found.get(`${k.botId}:${k.userId}`) ?? null);
+    },
+    { maxBatch: options.maxBatch ?? 256 },
+  );
   const capacity = options.mailboxCapacity ?? 1000;
   const maxActors = options.maxActors ?? 100_000;
   let queued = 0;
@@ -129,9 +145,9 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   }
 
   async function loadInto(actor: Actor, botId: string, userId: string): Promise<void> {
-    let stored: Awaited<ReturnType<ConversationStore['load']>>;
+    let stored: StoredConversation | null;
     try {
-      stored = await options.store.load(botId, userId);
+      stored = await loader.commit({ botId, userId });
     } catch (error) {
       throw storeError(error);
     }

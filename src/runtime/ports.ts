@@ -1,6 +1,6 @@
 /**
- * The interfaces the actor runtime owns for what lies outside it: where conversations are stored and
- * where flow versions come from. Postgres and in-process implementations live at the edges.
+ * The interfaces the actor runtime owns for what lies outside it: where conversations are stored,
+ * how domains write their records with a commit, and where flow versions come from. Postgres and in-process implementations live at the edges.
  */
 import type { PersistedConversation } from '../flow/advance-conversation.ts';
 import type { CompiledFlow } from '../flow/compile.ts';
@@ -27,19 +27,27 @@ export interface TimerStart {
 
 /**
  * A fact written in the same transaction as the transition it came with, and only if that
- * transition commits (a duplicate input writes none): the /start binding of an ad click, a
- * payment's confirmed status, a conversion event for the Meta outbox.
+ * transition commits (a duplicate input writes none). The runtime carries it unread: its `kind` names
+ * the `RecordWriter` a domain registered for it, which writes it.
  */
-export type CommitRecord =
-  | {
-      kind: 'bindTracking';
-      /** Null: a plain /start (only `last_seen` moves; an existing binding stays). */
-      token: string | null;
-      payload: Record<string, unknown> | null;
-      fbclid: string | null;
-    }
-  | { kind: 'paymentStatus'; orderId: string; status: 'paid' | 'expired' | 'failed'; at: number }
-  | { kind: 'conversion'; eventId: string; pixelId: string; payload: Record<string, unknown> };
+export interface CommitRecord {
+  kind: string;
+  [field: string]: unknown;
+}
+
+/**
+ * How a domain writes one kind of record inside the store's group commit statement: the columns it
+ * binds (a name and a Postgres element type each; one array per column), the tuples a committed row
+ * contributes (from its records of this kind, or derived from the row, e.g. its effects), and one
+ * data-modifying statement that reads them from `source`, a subquery with `bot_id`, `user_id`, `shard`
+ * and the named columns, to alias. A refused row contributes nothing.
+ */
+export interface RecordWriter {
+  kind: string;
+  columns: ReadonlyArray<readonly [name: string, type: string]>;
+  tuples(row: CommitRow, records: readonly CommitRecord[]): unknown[][];
+  statement(source: string): string;
+}
 
 /** Everything one event changed for one conversation, committed atomically. */
 export interface CommitRow {
@@ -58,7 +66,7 @@ export interface CommitRow {
   timersCancelled: string[];
   /** Idempotency key of the input (update id, webhook id, timer row); null when none. */
   inputKey: string | null;
-  /** Facts committed with this row (see `CommitRecord`); `createCharge` effects also open their payment row. */
+  /** Facts committed with this row, each written by the registered writer of its kind. */
   records?: CommitRecord[];
 }
 
@@ -74,9 +82,17 @@ export interface DueTimer {
   event: { type: string };
 }
 
+/** Which conversation: a Telegram user of a bot. */
+export interface ConversationKey {
+  botId: string;
+  userId: string;
+}
+
 /** The system of record for conversations. */
 export interface ConversationStore {
   load(botId: string, userId: string): Promise<StoredConversation | null>;
+  /** Loads many conversations in one read; absent ones are left out of the map (keyed `botId:userId`). */
+  loadMany(keys: ReadonlyArray<ConversationKey>): Promise<Map<string, StoredConversation>>;
   /** Commits rows independently within one transaction; one outcome per row, in order. */
   commitBatch(rows: CommitRow[]): Promise<CommitOutcome[]>;
   /** Pending timers due at or before `now` in the given shards, oldest first. */

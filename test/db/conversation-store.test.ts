@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createConversationStore, type PostgresConversationStore } from '../../src/db/conversation-store.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import { BotflowError } from '../../src/errors.ts';
 import type { PersistedConversation } from '../../src/flow/advance-conversation.ts';
-import type { CommitRow } from '../../src/runtime/ports.ts';
+import type { CommitRecord, CommitRow, RecordWriter } from '../../src/runtime/ports.ts';
+import { PAYMENT_RECORD_WRITERS } from '../../src/payments/payment-record-writers.ts';
+import { TRACKING_RECORD_WRITERS } from '../../src/tracking/tracking-record-writers.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+
+const recordWriters = [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS];
 
 let fresh: FreshDatabase;
 let db: DatabaseHandle;
@@ -15,7 +22,7 @@ let nextUser = 1000;
 before(async () => {
   fresh = await createFreshDatabase();
   db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  store = createConversationStore(db.orm);
+  store = createConversationStore(db.orm, { recordWriters });
 });
 
 after(async () => {
@@ -206,6 +213,259 @@ describe('commitBatch', () => {
   });
 });
 
+describe('the commit statement', () => {
+  beforeEach(async () => {
+    await sql('delete from shard_epochs');
+  });
+
+  /** Records every query config the pool's clients send while `fn` runs. */
+  async function queriesDuring(fn: () => Promise<unknown>): Promise<unknown[]> {
+    const pool = await db.orm.em.getConnection().getNativeClient();
+    const seen: unknown[] = [];
+    const patched: Array<{ query: unknown }> = [];
+    const connect = pool.connect.bind(pool);
+    pool.connect = (async () => {
+      const client = await connect();
+      if (patched.includes(client as { query: unknown })) return client;
+      const original = client.query;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        seen.push(args[0]);
+        return (original as (...a: unknown[]) => unknown).apply(client, args);
+      };
+      patched.push(client as { query: unknown });
+      return client;
+    }) as typeof pool.connect;
+    try {
+      await fn();
+    } finally {
+      pool.connect = connect as typeof pool.connect;
+      for (const client of patched) delete client.query;
+    }
+    return seen;
+  }
+
+  it('writes a batch in one named statement (one round trip, one transaction)', async () => {
+    const epoch = await store.claimShard(7, 'worker-a');
+    const rows = [1, 2, 3].map((n) =>
+      row({
+        epoch,
+        inputKey: `one:${n}`,
+        effects: [{ key: `one:e:${n}`, effect: sendEffect }],
+        timersStarted: [{ timerId: 't', dueAt: 1_900_000_000_000, event: { type: 't' } }],
+        records: [{ kind: 'bindTracking', token: null, payload: null, fbclid: null }],
+      }),
+    );
+    const seen = await queriesDuring(async () => {
+      assert.deepEqual(await store.commitBatch(rows), ['ok', 'ok', 'ok']);
+      assert.deepEqual(await store.commitBatch([row({ epoch })]), ['ok']);
+    });
+    assert.equal(seen.length, 2, 'one statement per batch, no begin/commit');
+    for (const config of seen) {
+      const { name, text } = config as { name?: string; text?: string };
+      assert.match(name ?? '', /^bf_commit_/);
+      assert.match(text ?? '', /^with/);
+    }
+    assert.equal((await sql(`select 1 from effects where idempotency_key like 'one:e:%'`)).length, 3);
+  });
+
+  it('refuses a stale epoch, a processed input and a version conflict in one batch; they write nothing', async () => {
+    const epoch = await store.claimShard(7, 'worker-a');
+    const existing = row({
+      epoch,
+      timersStarted: [{ timerId: 'keep', dueAt: 1_900_000_000_000, event: { type: 'k' } }],
+    });
+    const processed = row({ epoch, inputKey: 'mix:processed' });
+    assert.deepEqual(await store.commitBatch([existing, processed]), ['ok', 'ok']);
+    await sql(
+      `insert into payments (order_id, bot_id, user_id, flow_step_id, amount_cents, description)
+       values ('mix:order:conflict', 'bot1', $1, 'pay', 100, 'x'), ('mix:order:ok', 'bot1', $1, 'pay', 100, 'x')`,
+      [existing.userId],
+    );
+    const charge = (order: string) =>
+      ({
+        type: 'createCharge',
+        step: 'pay',
+        order,
+        amount_cents: 990,
+        description: 'VIP',
+        expires_in_minutes: 30,
+        offer: null,
+      }) as never;
+    /** Everything a row can write, tagged so a refused row's traces are easy to find. */
+    const everything = (tag: string) => ({
+      inputKey: `mix:in:${tag}`,
+      effects: [
+        { key: `mix:e:${tag}`, effect: sendEffect },
+        { key: `mix:charge:${tag}`, effect: charge(`pay:${tag}`) },
+      ],
+      timersStarted: [{ timerId: `mix:${tag}`, dueAt: 1_900_000_000_000, event: { type: tag } }],
+      timersCancelled: ['keep'],
+      records: [
+        { kind: 'bindTracking', token: `tok:${tag}`, payload: { tag }, fbclid: null },
+        { kind: 'conversion', eventId: `mix:ev:${tag}`, pixelId: 'px', payload: { tag } },
+        { kind: 'paymentStatus', orderId: `mix:order:${tag}`, status: 'paid', at: 1_900_000_000_000 },
+      ] as CommitRecord[],
+    });
+    const stale = row({ epoch: epoch - 1, ...everything('stale') });
+    const duplicate = {
+      ...processed,
+      expectedVersion: 1,
+      ...everything('duplicate'),
+      inputKey: 'mix:processed',
+    };
+    const conflict = { ...existing, expectedVersion: 3, ...everything('conflict') };
+    const ok = row({ epoch, ...everything('ok') });
+    const outcomes = await store.commitBatch([stale, duplicate, conflict, ok]);
+    assert.deepEqual(outcomes, ['stale_epoch', 'duplicate_input', 'version_conflict', 'ok']);
+
+    const tags = async (query: string) => (await sql<{ t: string }>(query)).map((r) => r.t).sort();
+    assert.deepEqual(
+      await tags(`select idempotency_key as t from effects where idempotency_key like 'mix:%'`),
+      ['mix:charge:ok', 'mix:e:ok'],
+    );
+    assert.deepEqual(await tags(`select key as t from processed_inputs where key like 'mix:%'`), [
+      'mix:in:ok',
+      'mix:processed',
+    ]);
+    assert.deepEqual(await tags(`select timer_id as t from timers where timer_id like 'mix:%'`), ['mix:ok']);
+    assert.deepEqual(await store.load('bot1', existing.userId).then((c) => c?.timers), {
+      keep: 1_900_000_000_000,
+    });
+    assert.deepEqual(
+      await tags(`select tracking_token as t from bot_users where tracking_token like 'tok:%'`),
+      ['tok:ok'],
+    );
+    assert.deepEqual(
+      await sql(`select event_id, bot_id from conversion_events where event_id like 'mix:%'`),
+      [{ event_id: 'mix:ev:ok', bot_id: 'bot1' }],
+      'the conversion records the bot of the row that committed it',
+    );
+    assert.deepEqual(await tags(`select order_id as t from payments where order_id like 'mix:charge:%'`), [
+      'mix:charge:ok',
+    ]);
+    assert.deepEqual(
+      await sql(`select order_id, status from payments where order_id like 'mix:order:%' order by 1`),
+      [
+        { order_id: 'mix:order:conflict', status: 'pending' },
+        { order_id: 'mix:order:ok', status: 'paid' },
+      ],
+    );
+    assert.equal((await store.load('bot1', stale.userId)) ?? null, null);
+    assert.equal((await store.load('bot1', existing.userId))?.rowVersion, 1);
+    assert.equal((await store.load('bot1', processed.userId))?.rowVersion, 1);
+    assert.equal((await store.load('bot1', ok.userId))?.rowVersion, 1);
+  });
+
+  it('commits any registered record kind, with the rows that commit only', async () => {
+    await sql('create table test_notes (bot_id text, user_id bigint, note text)');
+    const notes: RecordWriter = {
+      kind: 'note',
+      columns: [['note', 'text']],
+      tuples: (_row, records) => records.map((r) => [r['note']]),
+      statement: (source) => `insert into test_notes select bot_id, user_id, note from ${source} as x`,
+    };
+    const local = createConversationStore(db.orm, { recordWriters: [notes] });
+    const epoch = await local.claimShard(7, 'worker-a');
+    const kept = row({
+      epoch,
+      records: [
+        { kind: 'note', note: 'first' },
+        { kind: 'note', note: 'second' },
+      ],
+    });
+    const stale = row({ epoch: epoch - 1, records: [{ kind: 'note', note: 'stale' }] });
+    assert.deepEqual(await local.commitBatch([kept, stale]), ['ok', 'stale_epoch']);
+    assert.deepEqual(await sql('select bot_id, user_id::text, note from test_notes order by note'), [
+      { bot_id: 'bot1', user_id: kept.userId, note: 'first' },
+      { bot_id: 'bot1', user_id: kept.userId, note: 'second' },
+    ]);
+    await assert.rejects(local.commitBatch([row({ records: [{ kind: 'bindTracking' }] })]), {
+      code: 'BAD_REQUEST',
+    });
+  });
+
+  it('stores a created charge with the row that commits it, once per order', async () => {
+    const epoch = await store.claimShard(7, 'worker-a');
+    const owner = row({ epoch });
+    assert.deepEqual(await store.commitBatch([owner]), ['ok']);
+    await sql(
+      `insert into payments (order_id, bot_id, user_id, flow_step_id, amount_cents, description, expires_at)
+       values ('charge:1', 'bot1', $1, 'pay', 990, 'VIP', '2030-01-01T00:00:00Z')`,
+      [owner.userId],
+    );
+    const created = (chargeId: string) => ({
+      kind: 'chargeCreated',
+      orderId: 'charge:1',
+      gateway: 'sandbox',
+      gatewayChargeId: chargeId,
+      brCode: `br-${chargeId}`,
+      expiresAt: null,
+      tracking: { source: 'none' },
+    });
+    const stale = { ...owner, epoch: epoch - 1, expectedVersion: 1, records: [created('stale')] };
+    assert.deepEqual(await store.commitBatch([stale]), ['stale_epoch']);
+    const read = () =>
+      sql(
+        `select gateway, gateway_charge_id, br_code, tracking, extract(epoch from expires_at)::float8 as expires_at
+         from payments where order_id = 'charge:1'`,
+      );
+    assert.deepEqual((await read())[0], {
+      gateway: null,
+      gateway_charge_id: null,
+      br_code: null,
+      tracking: null,
+      expires_at: Date.parse('2030-01-01T00:00:00Z') / 1000,
+    });
+    const first = { ...owner, expectedVersion: 1, inputKey: 'effect:charge:1', records: [created('ch_1')] };
+    assert.deepEqual(await store.commitBatch([first]), ['ok']);
+    const again = { ...owner, expectedVersion: 2, records: [created('ch_2')] };
+    assert.deepEqual(await store.commitBatch([again]), ['ok']);
+    assert.deepEqual((await read())[0], {
+      gateway: 'sandbox',
+      gateway_charge_id: 'ch_1',
+      br_code: 'br-ch_1',
+      tracking: { source: 'none' },
+      expires_at: Date.parse('2030-01-01T00:00:00Z') / 1000,
+    });
+  });
+
+  it('refuses a record kind no writer handles before writing', async () => {
+    const r = row({ records: [{ kind: 'mystery' } as unknown as CommitRecord] });
+    await assert.rejects(store.commitBatch([r]), { code: 'BAD_REQUEST' });
+    assert.equal(await store.load('bot1', r.userId), null);
+  });
+
+  it('keeps one prepared copy in the embedded session when the pool reconnects', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'botflow-prepared-'));
+    const embedded = await openDatabase({ dataDir });
+    try {
+      const local = createConversationStore(embedded.orm, { recordWriters });
+      const pool = await embedded.orm.em.getConnection().getNativeClient();
+      const prepared = async () => {
+        const client = await pool.connect();
+        try {
+          const res = await client.query(
+            `select count(*)::int as n from pg_prepared_statements where name like 'bf_commit_%'`,
+          );
+          return (res.rows[0] as { n: number }).n;
+        } finally {
+          client.release();
+        }
+      };
+      assert.deepEqual(await local.commitBatch([row()]), ['ok']);
+      assert.equal(await prepared(), 1);
+      // Drop the connection: PGlite's one session (and the statement prepared in it) outlives it.
+      (await pool.connect()).release(true);
+      assert.deepEqual(await local.commitBatch([row()]), ['ok']);
+      assert.deepEqual(await local.commitBatch([row()]), ['ok']);
+      assert.equal(await prepared(), 1);
+    } finally {
+      await embedded.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('timers', () => {
   const T0 = 1_900_000_000_000;
 
@@ -267,13 +527,12 @@ describe('timers', () => {
     };
     assert.deepEqual(await store.commitBatch([fired]), ['ok']);
     assert.deepEqual((await store.load('bot1', a.userId))?.timers, { loop: T0 + 60_000 });
-    const rows = await sql<{ status: string }>(
-      'select status from timers where bot_id = $1 and user_id = $2 order by id',
+    // The restart moves the pending row (one statement cannot cancel a row and insert its successor).
+    const rows = await sql<{ status: string; due: number }>(
+      `select status, round(extract(epoch from due_at) * 1000)::float8 as due from timers
+       where bot_id = $1 and user_id = $2 and status = 'pending'`,
       ['bot1', a.userId],
     );
-    assert.deepEqual(
-      rows.map((r) => r.status),
-      ['cancelled', 'pending'],
-    );
+    assert.deepEqual(rows, [{ status: 'pending', due: T0 + 60_000 }]);
   });
 });

@@ -238,6 +238,37 @@ describe('conversation host on real Postgres', () => {
     assert.equal((await ctx.store.load('b2', '1006'))?.rowVersion, 3);
   });
 
+  it('loads the conversations of one tick in one read; an unknown user reads nothing more', async () => {
+    const users = Array.from({ length: 20 }, (_, i) => String(3000 + i));
+    for (const user of users) await own('b2', user);
+    const reads: number[] = [];
+    const counted = {
+      ...ctx.store,
+      load: () => Promise.reject(new Error('the host loads through loadMany')),
+      loadMany: (keys: Parameters<typeof ctx.store.loadMany>[0]) => {
+        reads.push(keys.length);
+        return ctx.store.loadMany(keys);
+      },
+    };
+    const host = createConversationHost({
+      store: counted,
+      flows: ctx.source,
+      epochOf: (shard) => ctx.epochs.get(shard) ?? 0,
+      now: () => clock,
+    });
+    const results = await Promise.all(
+      users.map((userId) => host.dispatch({ botId: 'b2', userId, event: { type: 'start' } })),
+    );
+    assert.ok(results.every((r) => r.applied));
+    assert.deepEqual(reads, [20], 'one read for the twenty conversations');
+    // Loaded actors read nothing again; a /start of one more unknown user is one read of one key.
+    await host.dispatch({ botId: 'b2', userId: users[0]!, event: { type: 'text', text: 'no' } });
+    await own('b2', '3100');
+    await host.dispatch({ botId: 'b2', userId: '3100', event: { type: 'start' } });
+    assert.deepEqual(reads, [20, 1]);
+    assert.equal((await ctx.store.loadMany(users.map((userId) => ({ botId: 'b2', userId })))).size, 20);
+  });
+
   it('Postgres unavailable: a retryable error, never a false success; recovers when it returns', async () => {
     const proxy: TcpProxy = await startTcpProxy({
       host: '127.0.0.1',
