@@ -13,6 +13,7 @@ import { type DatabaseHandle, openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
 import { PAYMENT_RECORD_WRITERS } from './payments/payment-record-writers.ts';
 import { TRACKING_RECORD_WRITERS } from './tracking/tracking-record-writers.ts';
+import { STEP_COUNT_WRITER } from './db/step-count-writer.ts';
 import { createFunnel, type Funnel } from './create-funnel.ts';
 import { BotflowError } from './errors.ts';
 import { createAdminRouter } from './http/admin-routes.ts';
@@ -151,9 +152,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   });
   const compiler = createFlowCompiler();
   try {
-    // Payments and tracking write their records inside the group commit, through their own writers.
+    // Payments, tracking and the funnel step counts write their records inside the group commit.
     const store = createConversationStore(db.orm, {
-      recordWriters: [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS],
+      recordWriters: [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS, STEP_COUNT_WRITER],
     });
     const flows = createFlowRepository(db.orm);
     const source = createFlowSource(

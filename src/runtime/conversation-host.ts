@@ -211,6 +211,9 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       inputKey: input.inputKey ?? null,
       ...(input.records === undefined ? {} : { records: input.records }),
     };
+    // The steps entered count for the funnel, committed (or refused) with the row.
+    if (result.enteredSteps.length > 0)
+      row.records = [...(row.records ?? []), { kind: 'stepsEntered', steps: result.enteredSteps }];
     if (input.timer !== undefined) {
       row.timersCancelled.push(input.timer.timerId);
       delete timers[input.timer.timerId];

@@ -127,6 +127,16 @@ describe('the JSON behind the console (/admin: overview, campaigns, buyer, funne
         assert.match(f['mermaid'], /^stateDiagram-v2\n/);
         assert.ok(f['steps'].length > 3);
         assert.equal(f['steps'][0].drop_from_previous, null);
+        // Step counts, written by the group commit: every start entered the first step, every paid
+        // order the access step; each step's drop is from the step before.
+        const count = (id: string) => f['steps'].find((x: { step: string }) => x.step === id).count;
+        assert.equal(f['steps'][0].count, r.starts);
+        assert.equal(count('access'), r.paid);
+        const [first, second] = f['steps'];
+        assert.equal(
+          second.drop_from_previous,
+          Math.round(((first.count - second.count) / first.count) * 10_000) / 10_000,
+        );
 
         const machine = await fetch(`${s.url}/admin/flows/${s.flowId}/versions/${version.version}/machine`, {
           headers: { authorization: `Bearer ${TOKEN}` },
