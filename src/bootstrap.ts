@@ -198,6 +198,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       store,
       flows: source,
       now,
+      stepsRecordKind: STEP_COUNT_WRITER.kind,
       epochOf: (shard) => {
         const epoch = epochs.get(shard);
         if (epoch === undefined) throw new BotflowError('STALE_OWNER', `shard ${shard} is not owned here`);
