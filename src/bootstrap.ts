@@ -13,6 +13,7 @@ import { openDatabase } from './db/open-database.ts';
 import { createSql } from './db/sql-client.ts';
 import { PAYMENT_RECORD_WRITERS } from './payments/payment-record-writers.ts';
 import { TRACKING_RECORD_WRITERS } from './tracking/tracking-record-writers.ts';
+import { STEP_COUNT_WRITER } from './db/step-count-writer.ts';
 import { createFunnel, type Funnel } from './create-funnel.ts';
 import { createAdminRouter } from './http/admin-routes.ts';
 import { createAdminService } from './http/admin-service.ts';
@@ -63,9 +64,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
   });
   const compiler = createFlowCompiler();
   try {
-    // Payments and tracking write their records inside the group commit, through their own writers.
+    // Payments, tracking and the funnel step counts write their records inside the group commit.
     const store = createConversationStore(db.orm, {
-      recordWriters: [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS],
+      recordWriters: [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS, STEP_COUNT_WRITER],
     });
     const flows = createFlowRepository(db.orm);
     const source = createFlowSource(
@@ -108,6 +109,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       store,
       flows: source,
       now,
+      stepsRecordKind: STEP_COUNT_WRITER.kind,
       epochOf: shards.epochOf,
       ...observers.host,
       onInput: (input) => unblockOnBuyerInput(input),

@@ -16,6 +16,9 @@ import { createSql } from './db/sql-client.ts';
 import { createTrackingLinkRepository, type TrackingLinkRepository } from './db/tracking-link-repository.ts';
 import { createSecretBox } from './db/secret-box.ts';
 import { BotflowError } from './errors.ts';
+import { createConsoleDataRouter } from './http/console-data-routes.ts';
+import { createConsoleRouter } from './http/console-routes.ts';
+import { createConsoleSessions } from './http/console-session.ts';
 import { createConversionStatsRouter } from './http/conversion-stats-routes.ts';
 import { readConversionStats } from './db/conversion-stats.ts';
 import { createPaymentRouter } from './http/payment-routes.ts';
@@ -46,6 +49,13 @@ import type { ClickPayload } from './tracking/click.ts';
 import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
 import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
 import { createJobs, type JobsOutcome } from './jobs/run-jobs.ts';
+import type { ConsoleData } from './http/console-data-routes.ts';
+import { listPublishedVersions } from './db/list-published-versions.ts';
+import { readBuyer } from './db/read-buyer.ts';
+import { readCampaigns } from './db/read-campaigns.ts';
+import { readFunnel } from './db/read-funnel.ts';
+import { readOverview } from './db/read-overview.ts';
+import { readStepCounts } from './db/read-step-counts.ts';
 
 export interface FunnelOptions {
   config: Config;
@@ -261,12 +271,31 @@ export function createFunnel(options: FunnelOptions): Funnel {
     joinRequestsOf: async (botId) => (await settingsOf(botId))?.joinRequests ?? true,
   });
 
+  const sessions =
+    config.adminToken === undefined
+      ? undefined
+      : createConsoleSessions({ adminToken: config.adminToken, ttlSeconds: 12 * 3600, now });
+  const since = (days: number) => new Date(now() - days * 86_400_000);
+  const consoleData: ConsoleData = {
+    overview: ({ days, botId }) =>
+      readOverview(sql, { days, now: now(), ...(botId === undefined ? {} : { botId }) }),
+    campaigns: ({ days, botId }) =>
+      readCampaigns(sql, { since: since(days), ...(botId === undefined ? {} : { botId }) }),
+    buyer: (botId, userId) => readBuyer(sql, botId, userId),
+    flowVersions: () => listPublishedVersions(sql),
+    funnel: ({ flowId, version, days }) =>
+      readFunnel(sql, { flowId, version, since: since(days) }, (f, v, from) =>
+        readStepCounts(sql, f, v, from),
+      ),
+  };
   const routers = [
     createTelegramRouter({
       secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
       handle: handleUpdate,
     }),
     createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
+    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
+    createConsoleRouter({ adminToken: config.adminToken, sessions }),
     createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
     createTrackingRouter({
       linkOf: (slug) => links.get(slug),

@@ -34,10 +34,12 @@ Commands:
   start [--polling]                                    run botflow (webhooks, tracking links, admin API, metrics);
                                                        --polling: long polling instead of webhooks, for
                                                        development without a public URL (one process only)
-  demo [--buyers N] [--workers W] [--json] [--keep]    the whole funnel offline: fake Telegram, sandbox PIX,
+  demo [--buyers N] [--workers W] [--json] [--keep] [--serve]
+                                                       the whole funnel offline: fake Telegram, sandbox PIX,
                                                        fake Meta, N simulated buyers; prints a funnel report
                                                        (W > 1 runs a real cluster: needs DATABASE_URL, REDIS_URL).
-                                                       It removes what it wrote unless --keep
+                                                       It removes what it wrote unless --keep. --serve keeps
+                                                       botflow and its console (/console) up until Ctrl-C
   pay <charge-id> [--gateway URL] [--status paid|expired|failed]
                                                        settle a charge on the sandbox gateway
 
@@ -91,6 +93,7 @@ const OPTIONS = {
   status: { type: 'string' },
   polling: { type: 'boolean' },
   keep: { type: 'boolean' },
+  serve: { type: 'boolean' },
   url: { type: 'string' },
   id: { type: 'string' },
   // Accepted only to refuse it with a clear message: a token in argv leaks.
@@ -289,6 +292,7 @@ async function dispatch(io: CliIo, positionals: string[], options: Options): Pro
       return runDemoCommand(io, io.env ?? {}, {
         json: options.json === true,
         keep: options.keep === true,
+        serve: options.serve === true,
         ...(typeof options.buyers === 'string' ? { buyers: options.buyers } : {}),
         ...(typeof options.workers === 'string' ? { workers: options.workers } : {}),
       });

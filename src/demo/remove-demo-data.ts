@@ -31,6 +31,9 @@ async function removeRows(databaseUrl: string, footprint: DemoFootprint): Promis
       `delete from processed_inputs where strpos(key, $1) > 0 or split_part(key, ':', 2) = any($2::text[])`,
       [footprint.botId, orders.map((o) => o.order_id)],
     );
+    await sql(`delete from step_counts where flow_id in (select id from flows where bot_id = $1)`, [
+      footprint.botId,
+    ]);
     await sql(`delete from flow_versions where flow_id in (select id from flows where bot_id = $1)`, [
       footprint.botId,
     ]);

@@ -34,6 +34,20 @@ export interface DemoOptions {
   keep?: boolean;
   /** Stops the run (Ctrl-C): no new buyers start, the run cleans up and rejects with SHUTTING_DOWN. */
   signal?: AbortSignal;
+  /**
+   * Called with the report while botflow still runs (the console and admin API answer at `url` with
+   * `adminToken`: BOTFLOW_ADMIN_TOKEN, or a random one made for this run); the run ends when it resolves.
+   */
+  whileServing?(serving: DemoServing): Promise<void>;
+}
+
+/** The running demo handed to `whileServing`. */
+export interface DemoServing {
+  url: string;
+  adminToken: string;
+  botId: string;
+  flowId: string;
+  report: DemoReport;
 }
 
 /** The funnel report (see README: demo). */
@@ -106,10 +120,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     options.keep !== true && (env['DATABASE_URL'] ?? '').trim() === ''
       ? await mkdtemp(join(tmpdir(), 'botflow-demo-'))
       : undefined;
+  // The console needs an admin token: the operator's own, or one made for this run only.
+  const adminToken =
+    options.whileServing === undefined || (env['BOTFLOW_ADMIN_TOKEN'] ?? '').trim() !== ''
+      ? {}
+      : { BOTFLOW_ADMIN_TOKEN: randomBytes(18).toString('base64url') };
   try {
     return await runDemoOn(
       options,
-      { ...env, ...(throwaway === undefined ? {} : { BOTFLOW_DATA_DIR: throwaway }) },
+      { ...env, ...adminToken, ...(throwaway === undefined ? {} : { BOTFLOW_DATA_DIR: throwaway }) },
       {
         started,
         runId,
@@ -221,7 +240,7 @@ async function runDemoOn(
     const latencies = fake.deliveries
       .filter((d) => d.token === bot.token && typeof d.status === 'number' && d.status < 300)
       .map((d) => d.ms);
-    return {
+    const result: DemoReport = {
       ...(await report(
         app.db.orm,
         bot.id,
@@ -233,6 +252,16 @@ async function runDemoOn(
       workers: target.workers,
       webhooks: latencies.length,
     };
+    // Not raced with Ctrl-C: a serving caller resolves on its own signal, and the run cleans up as usual.
+    if (options.whileServing !== undefined)
+      await options.whileServing({
+        url: target.url,
+        adminToken: env['BOTFLOW_ADMIN_TOKEN']!.trim(),
+        botId: bot.id,
+        flowId: flow.id,
+        report: result,
+      });
+    return result;
   } finally {
     inbox.close();
     // Interrupted: the stand-ins first, so buyers' webhook pushes stop before botflow drains (their

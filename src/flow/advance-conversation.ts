@@ -28,6 +28,8 @@ export interface AdvanceResult {
   status: ConversationStatus;
   /** True when the stored snapshot did not resolve against this flow version and the conversation restarted. */
   restarted: boolean;
+  /** The steps this event entered, in order (a step entered twice is listed twice): the funnel's counts. */
+  enteredSteps: string[];
 }
 
 type Snapshot = ReturnType<CompiledFlow['machine']['resolveState']>;
@@ -192,5 +194,8 @@ export function advanceConversation(
     currentStep: getCurrentStep(next.value, context),
     status: next.status === 'error' ? 'error' : getConversationStatus(compiled, next.value),
     restarted,
+    enteredSteps: actions.flatMap((a) =>
+      a.type === 'stepEntered' ? [(a.params as { step: string }).step] : [],
+    ),
   };
 }

@@ -3,7 +3,7 @@
  * (Stately's subset); behaviour lives here, generic over params. Effect actions are no-ops: the pure
  * `transition()` returns them as data and `collectEffects` turns them into `Effect`s for the runtime.
  */
-import { assign, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import type { TextValidation } from './schema.ts';
 import { matchesTextValidation } from './text-validation.ts';
 import type { FlowEvent } from './types.ts';
@@ -73,7 +73,14 @@ export const flowSetup = setup({
   types: {} as { context: FlowContext; events: FlowEvent },
   actions: {
     beginTurn: assign({ steps: 0 }),
-    enterStep: assign(({ context }: Args) => ({ steps: context.steps + 1, attempts: 0 })),
+    // Counts the step against the turn's budget, and marks the entry (`stepEntered`, a no-op the
+    // runtime sees among the transition's actions) for the funnel's step counts.
+    // (Cast: xstate's types cannot check an enqueueActions inside the setup that names its actions.)
+    enterStep: enqueueActions(({ enqueue }, params: unknown) => {
+      enqueue.assign(({ context }: Args) => ({ steps: context.steps + 1, attempts: 0 }));
+      enqueue({ type: 'stepEntered', params } as never);
+    }) as never,
+    stepEntered: noop,
     restart: assign({ attempts: 0, offer: null, halted: null }),
     countAttempt: assign(({ context }: Args) => ({ attempts: context.attempts + 1 })),
     recordClick: assign(({ event }: Args, params: { offers: Array<number | null> }) => {

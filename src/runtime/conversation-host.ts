@@ -88,6 +88,11 @@ export interface ConversationHostOptions {
   maxBatch?: number;
   /** Most actors kept in memory; the least recently used beyond it are passivated. */
   maxActors?: number;
+  /**
+   * The record kind under which each transition's entered steps are committed (the funnel's step
+   * counts); the store needs a writer for it. Undefined: steps are not recorded.
+   */
+  stepsRecordKind?: string;
 }
 
 /** The actor host of one worker. */
@@ -222,6 +227,9 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       inputKey: input.inputKey ?? null,
       ...(input.records === undefined ? {} : { records: input.records }),
     };
+    // The steps entered count for the funnel, committed (or refused) with the row.
+    if (options.stepsRecordKind !== undefined && result.enteredSteps.length > 0)
+      row.records = [...(row.records ?? []), { kind: options.stepsRecordKind, steps: result.enteredSteps }];
     if (input.timer !== undefined) {
       row.timersCancelled.push(input.timer.timerId);
       delete timers[input.timer.timerId];

@@ -19,6 +19,7 @@ const TABLES = [
   'payments',
   'processed_inputs',
   'shard_epochs',
+  'step_counts',
   'timers',
   'tracking_links',
 ];
@@ -68,6 +69,7 @@ describe('migrations', () => {
         '0005-join-requests',
         '0006-payment-checks',
         '0007-conversion-bots',
+        '0008-step-counts',
       ],
     );
     assert.equal(db.embedded, false);

@@ -87,6 +87,22 @@ describe('advanceConversation', () => {
     assert.equal(r.status, 'done');
   });
 
+  it('lists the steps each event entered, in order; an event that moves nowhere entered none', () => {
+    const started = advanceConversation(compiled, null, { type: 'start' });
+    assert.deepEqual(started.enteredSteps, ['ask']);
+    const bought = advanceConversation(compiled, started.snapshot, { type: 'click', step: 'ask', index: 0 });
+    assert.deepEqual(bought.enteredSteps, ['pay']);
+    const chatter = advanceConversation(compiled, bought.snapshot, { type: 'text', text: 'hello?' });
+    assert.deepEqual(chatter.enteredSteps, []);
+    const order = (bought.effects[1] as { order: string }).order;
+    const paid = advanceConversation(compiled, chatter.snapshot, {
+      type: 'payment.paid',
+      order,
+      step: 'pay',
+    });
+    assert.deepEqual(paid.enteredSteps, ['vip']);
+  });
+
   it('a paid order grants access once, carrying the order', () => {
     let s = advanceConversation(compiled, null, { type: 'start' }).snapshot;
     s = advanceConversation(compiled, s, { type: 'click', step: 'ask', index: 0 }).snapshot;

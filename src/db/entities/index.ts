@@ -11,6 +11,7 @@ import { Payment } from './payment.ts';
 import { TrackingLink } from './tracking-link.ts';
 import { ProcessedInput } from './processed-input.ts';
 import { ShardEpoch } from './shard-epoch.ts';
+import { StepCount } from './step-count.ts';
 import { Timer } from './timer.ts';
 
 export {
@@ -25,6 +26,7 @@ export {
   Payment,
   ProcessedInput,
   ShardEpoch,
+  StepCount,
   Timer,
   TrackingLink,
 };
@@ -40,6 +42,7 @@ export const ENTITIES = [
   Effect,
   ProcessedInput,
   ShardEpoch,
+  StepCount,
   Payment,
   AccessGrant,
   ConversionEvent,

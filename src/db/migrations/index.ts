@@ -10,6 +10,7 @@ import { AccessLookupsMigration } from './0004-access-lookups.ts';
 import { JoinRequestsMigration } from './0005-join-requests.ts';
 import { PaymentChecksMigration } from './0006-payment-checks.ts';
 import { ConversionBotsMigration } from './0007-conversion-bots.ts';
+import { StepCountsMigration } from './0008-step-counts.ts';
 
 /** The ordered migration list. Names are stored in `mikro_orm_migrations`: never change one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0005-join-requests', class: JoinRequestsMigration },
   { name: '0006-payment-checks', class: PaymentChecksMigration },
   { name: '0007-conversion-bots', class: ConversionBotsMigration },
+  { name: '0008-step-counts', class: StepCountsMigration },
 ];
