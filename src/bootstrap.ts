@@ -49,6 +49,8 @@ export type { BootstrapOptions, BotflowApp } from './botflow-app.ts';
 
 /** How long a cluster worker waits before running the pending effects of shards it just took. */
 const HANDOVER_GRACE_MS = 2000;
+/** How long done-marks wait for a group commit to ride before they are recorded alone. */
+const DONE_MARK_LINGER_MS = 50;
 
 /** Starts botflow. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BotflowApp> {
@@ -82,7 +84,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
             prefix: options.redisPrefix ?? config.redisPrefix,
           });
     await bus.subscribe((botId) => source.invalidate(botId));
-    const outbox = createEffectOutbox(db.orm);
+    // Done-marks ride the next group commit, or go alone after a short linger when none comes.
+    const outbox = createEffectOutbox(db.orm, {
+      rideCommit: (keys) => store.markDoneWithCommit(keys, DONE_MARK_LINGER_MS),
+    });
     const sql = createSql(db.orm);
 
     // One worker owns every shard; a cluster worker those the primary gives it.

@@ -8,6 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { batchReads } from './db/batch-reads.ts';
 import { createAccessRepository, type AccessRepository } from './db/access-repository.ts';
 import { type BotSettings, createBotRepository, type GatewaySettings } from './db/bot-repository.ts';
 import { createConversionOutbox, type ConversionOutbox } from './db/conversion-outbox.ts';
@@ -130,6 +131,13 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
   }
 }
 
+/** A buyer's tracking binding as `bot_users` stores it. */
+interface BotUserBinding {
+  tracking_token: string | null;
+  tracking_payload: ClickPayload | null;
+  fbclid: string | null;
+}
+
 /** Creates the funnel edges. */
 export function createFunnel(options: FunnelOptions): Funnel {
   const { config, orm, logger, metrics, now } = options;
@@ -196,16 +204,19 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
     token === null ? null : tracking.getClick(token).catch(() => null);
 
+  // Tracking bindings read at charge time: the reads of one tick share one statement.
+  const bindingOf = batchReads<{ botId: string; userId: string }, BotUserBinding>(async (keys) => {
+    const rows = await sql<BotUserBinding & { bot_id: string; user_id: string }>(
+      `select b.bot_id, b.user_id::text, b.tracking_token, b.tracking_payload, b.fbclid
+       from unnest($1::text[], $2::bigint[]) as k(b, u) join bot_users b on b.bot_id = k.b and b.user_id = k.u`,
+      [keys.map((k) => k.botId), keys.map((k) => k.userId)],
+    );
+    const byKey = new Map(rows.map((r) => [`${r.bot_id}:${r.user_id}`, r]));
+    return keys.map((k) => byKey.get(`${k.botId}:${k.userId}`) ?? null);
+  });
+
   async function resolveFor(botId: string, userId: string, purpose: string): Promise<ResolvedTracking> {
-    const rows = await sql<{
-      tracking_token: string | null;
-      tracking_payload: ClickPayload | null;
-      fbclid: string | null;
-    }>('select tracking_token, tracking_payload, fbclid from bot_users where bot_id = $1 and user_id = $2', [
-      botId,
-      userId,
-    ]);
-    const user = rows[0];
+    const user = await bindingOf({ botId, userId });
     const chatToken = await tracking.getChatToken(botId, userId).catch(() => null);
     const fbclidToken = user?.fbclid ? await tracking.getTokenByFbclid(user.fbclid).catch(() => null) : null;
     const resolved = resolveTracking({

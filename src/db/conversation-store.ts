@@ -28,6 +28,19 @@ export interface PostgresConversationStore extends ConversationStore {
   dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimerRow[]>;
   /** Marks a pending timer fired; false when it was no longer pending. */
   markTimerFired(id: string): Promise<boolean>;
+  /**
+   * Records effects done inside the next group commit's statement, or, when no commit starts within
+   * `lingerMs` (an idle system), in one statement of its own; rejects when the write failed.
+   */
+  markDoneWithCommit(keys: readonly string[], lingerMs: number): Promise<void>;
+}
+
+/** Done-marks waiting for a commit to ride. */
+interface Rider {
+  keys: readonly string[];
+  timer: NodeJS.Timeout;
+  resolve(): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -56,6 +69,7 @@ export function createConversationStore(
   const statement = buildCommitStatement(writers);
   const base = `bf_commit_${createHash('sha256').update(statement.text).digest('hex').slice(0, 12)}`;
   const prepare = options.prepare ?? true;
+  let riders: Rider[] = [];
 
   async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     try {
@@ -64,6 +78,27 @@ export function createConversationStore(
     } catch (error) {
       throw storeError(error);
     }
+  }
+
+  /** Takes every waiting done-mark for the commit about to run. */
+  function takeRiders(): Rider[] {
+    const taken = riders;
+    riders = [];
+    for (const rider of taken) clearTimeout(rider.timer);
+    return taken;
+  }
+
+  /** Fails the done-marks a failed commit carried (their runner retries them); returns the store error. */
+  function rejectRiders(taken: readonly Rider[], error: unknown): BotflowError {
+    const failure = storeError(error);
+    for (const rider of taken) rider.reject(failure);
+    return failure;
+  }
+
+  /** No commit came for a done-mark in time: records it in a statement of its own. */
+  function markAlone(rider: Rider): void {
+    riders = riders.filter((r) => r !== rider);
+    query(MARK_DONE_SQL, [rider.keys]).then(() => rider.resolve(), rider.reject);
   }
 
   const store: PostgresConversationStore = {
@@ -109,20 +144,33 @@ export function createConversationStore(
             throw new BotflowError('BAD_REQUEST', `no writer for records of kind ${record.kind}`);
         }
       }
+      const riding = takeRiders();
       let client: pg.PoolClient;
       try {
         client = await (await pool()).connect();
       } catch (error) {
-        throw storeError(error);
+        throw rejectRiders(riding, error);
       }
       try {
         const name = prepare ? await preparedName(client, base) : null;
-        return await writeCommitBatch(client, statement, rows, xstateVersion, name);
+        const doneKeys = riding.flatMap((r) => r.keys);
+        const outcomes = await writeCommitBatch(client, statement, rows, xstateVersion, name, doneKeys);
+        for (const rider of riding) rider.resolve();
+        return outcomes;
       } catch (error) {
-        throw storeError(error);
+        throw rejectRiders(riding, error);
       } finally {
         client.release();
       }
+    },
+
+    markDoneWithCommit(keys, lingerMs) {
+      if (keys.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const rider: Rider = { keys, resolve, reject, timer: setTimeout(() => markAlone(rider), lingerMs) };
+        rider.timer.unref?.();
+        riders.push(rider);
+      });
     },
 
     async dueTimers(shards, now, limit) {
@@ -195,6 +243,8 @@ const LOAD_SQL = `
               where t.bot_id = c.bot_id and t.user_id = c.user_id and t.status = 'pending'), '{}'::jsonb) as timers
   from unnest($1::text[], $2::bigint[]) as k(b, u)
   join conversations c on c.bot_id = k.b and c.user_id = k.u`;
+
+const MARK_DONE_SQL = `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`;
 
 const DUE_TIMERS_SQL = `
   select id::text, bot_id, user_id::text, timer_id, round(extract(epoch from due_at) * 1000)::float8 as due_at, event

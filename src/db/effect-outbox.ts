@@ -24,12 +24,22 @@ const PENDING_SQL = `
   where e.status = 'pending' and e.next_attempt_at <= $1 and c.shard = any($2::int[])
   order by e.id limit $3`;
 
+/**
+ * Options: `rideCommit` records done-marks with the next group commit (the conversation store's
+ * `markDoneWithCommit`), so they cost no statement of their own under load; without it each batch of
+ * marks is a statement.
+ */
+export interface EffectOutboxOptions {
+  rideCommit?(keys: readonly string[]): Promise<void>;
+}
+
 /** Creates the outbox over the ORM's pool. */
-export function createEffectOutbox(orm: MikroORM): PostgresEffectOutbox {
+export function createEffectOutbox(orm: MikroORM, options: EffectOutboxOptions = {}): PostgresEffectOutbox {
   const sql = createSql(orm);
   return {
     async markDone(keys) {
       if (keys.length === 0) return;
+      if (options.rideCommit !== undefined) return options.rideCommit(keys);
       await sql(
         `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`,
         [keys],

@@ -7,6 +7,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PaymentLedger } from '../payments/payment-ledger.ts';
 import type { PaymentRecord } from '../payments/payment-record.ts';
+import { batchReads } from './batch-reads.ts';
 import { createSql } from './sql-client.ts';
 
 export type { PaymentRecord } from '../payments/payment-record.ts';
@@ -83,8 +84,16 @@ export function createPaymentRepository(orm: MikroORM): PaymentRepository {
     const rows = await sql<Row>(text, params);
     return rows[0] === undefined ? null : toRecord(rows[0]);
   };
+  // Point reads of one tick (effects of many buyers starting their charges) share one statement.
+  const get = batchReads<string, PaymentRecord>(async (orderIds) => {
+    const rows = await sql<Row>(`select ${COLUMNS} from payments where order_id = any($1::text[])`, [
+      orderIds,
+    ]);
+    const byOrder = new Map(rows.map((r) => [r.order_id, toRecord(r)]));
+    return orderIds.map((o) => byOrder.get(o) ?? null);
+  });
   return {
-    get: (orderId) => one(`select ${COLUMNS} from payments where order_id = $1`, [orderId]),
+    get,
     async list({ botId, userId, status, limit }) {
       const rows = await sql<Row & { access_status: string | null }>(
         `select ${columnsOf('p.')}, g.status as access_status

@@ -11,17 +11,25 @@ import type { CommitOutcome, CommitRow, RecordWriter } from '../runtime/ports.ts
 /** A compiled batch statement: its text and how to bind a batch to it. */
 export interface CommitStatement {
   text: string;
-  /** The parameters of `rows` (each given its index in the batch) in the statement's order. */
-  bind(rows: ReadonlyArray<{ i: number; row: CommitRow }>, xstateVersion: string): unknown[];
+  /**
+   * The parameters of `rows` (each given its index in the batch) and of the effect keys to mark done
+   * with them, in the statement's order.
+   */
+  bind(
+    rows: ReadonlyArray<{ i: number; row: CommitRow }>,
+    xstateVersion: string,
+    doneKeys: readonly string[],
+  ): unknown[];
 }
 
 const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::int[], $8::text[], $9::int[], $10::jsonb[], $11::text[]`;
-const FIRST_WRITER_PARAM = 22;
+const FIRST_WRITER_PARAM = 23;
 
 /**
  * The fixed part of the statement: the rows (`input`), their checks in order (epoch, input key, row
  * version) into `checked`, the snapshot writes whose returned rows make `done`, and what `done` rows
- * write: their input keys, effects and timers. Record writers append their parts after it. The checks
+ * write: their input keys, effects and timers; then the done-marks of effects that ran meanwhile
+ * (whatever the rows' outcomes: they ride the round trip). Record writers append their parts. The checks
  * read the statement's snapshot: no other transaction writes these conversations or input keys
  * meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
  * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
@@ -81,7 +89,9 @@ const COMMIT_HEAD = `with
     from unnest($18::int[], $19::text[], $20::timestamptz[], $21::jsonb[]) as x(r, id, due, event)
     join done d on d.i = x.r
     on conflict (bot_id, user_id, timer_id) where status = 'pending'
-    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard)`;
+    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard),
+  effects_marked as (
+    update effects set status = 'done', last_error = null where idempotency_key = any($22::text[]))`;
 
 /** Every row's outcome: its check's, or a conflict if its snapshot write found the row changed. */
 const COMMIT_TAIL = `
@@ -111,11 +121,12 @@ export function buildCommitStatement(writers: readonly RecordWriter[]): CommitSt
   const text = `${COMMIT_HEAD}${parts.map((p) => `,\n  ${p}`).join('')}${COMMIT_TAIL}`;
   return {
     text,
-    bind: (rows, xstateVersion) => [
+    bind: (rows, xstateVersion, doneKeys) => [
       xstateVersion,
       ...rowParams(rows),
       ...effectParams(rows),
       ...timerParams(rows),
+      doneKeys,
       ...writers.flatMap((writer) => writerParams(writer, rows)),
     ],
   };
@@ -185,6 +196,7 @@ function writerParams(writer: RecordWriter, rows: ReadonlyArray<{ i: number; row
  * Writes one batch in one statement and returns one outcome per row, in order. A conversation appears
  * at most once per batch (its mailbox waits for the commit); a repeat is a version conflict, left for
  * the caller to reload and retry. `name` makes it a prepared statement on `client` (null: unnamed).
+ * `doneKeys` are effects recorded done by the same statement (none by default).
  */
 export async function writeCommitBatch(
   client: pg.ClientBase,
@@ -192,6 +204,7 @@ export async function writeCommitBatch(
   rows: CommitRow[],
   xstateVersion: string,
   name: string | null,
+  doneKeys: readonly string[] = [],
 ): Promise<CommitOutcome[]> {
   const outcomes: CommitOutcome[] = rows.map(() => 'version_conflict');
   const seen = new Set<string>();
@@ -202,7 +215,7 @@ export async function writeCommitBatch(
     seen.add(key);
     bound.push({ i, row });
   }
-  const values = statement.bind(bound, xstateVersion);
+  const values = statement.bind(bound, xstateVersion, doneKeys);
   const config = name === null ? { text: statement.text, values } : { name, text: statement.text, values };
   const result = await client.query<{ i: number; outcome: CommitOutcome }>(config);
   for (const { i, outcome } of result.rows) outcomes[i] = outcome;

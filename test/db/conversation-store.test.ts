@@ -464,6 +464,63 @@ describe('the commit statement', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+  /** Commits `n` pending effects (in rows of their own) and returns their keys. */
+  async function pendingEffects(prefix: string, n: number): Promise<string[]> {
+    const keys = Array.from({ length: n }, (_, k) => `${prefix}:${k}`);
+    const rows = keys.map((key) => row({ effects: [{ key, effect: sendEffect }] }));
+    assert.deepEqual(
+      await store.commitBatch(rows),
+      rows.map(() => 'ok'),
+    );
+    return keys;
+  }
+
+  async function statusOf(keys: readonly string[]): Promise<string[]> {
+    const rows = await sql<{ status: string }>(
+      `select status from effects where idempotency_key = any($1::text[]) order by idempotency_key`,
+      [keys],
+    );
+    return rows.map((r) => r.status);
+  }
+
+  it('records done-marks inside the next commit statement, even when its rows are refused', async () => {
+    const keys = await pendingEffects('ride', 3);
+    const epoch = await store.claimShard(7, 'worker-a');
+    const marked = store.markDoneWithCommit(keys, 60_000);
+    const seen = await queriesDuring(async () => {
+      assert.deepEqual(await store.commitBatch([row({ epoch: epoch - 1 })]), ['stale_epoch']);
+      await marked;
+    });
+    assert.equal(seen.length, 1, 'the marks cost no statement of their own');
+    assert.deepEqual(await statusOf(keys), ['done', 'done', 'done']);
+  });
+
+  it('records done-marks alone when no commit comes within the linger', async () => {
+    const keys = await pendingEffects('alone', 2);
+    const marked = store.markDoneWithCommit(keys, 50);
+    assert.deepEqual(await statusOf(keys), ['pending', 'pending'], 'it waits for a commit first');
+    await marked;
+    assert.deepEqual(await statusOf(keys), ['done', 'done']);
+  });
+
+  it('fails the done-marks a failed commit carried, recording none of them', async () => {
+    const keys = await pendingEffects('lost', 2);
+    await sql(`create or replace function fail_boom() returns trigger language plpgsql as $$
+      begin if new.idempotency_key = 'boom' then raise exception 'boom'; end if; return new; end $$`);
+    await sql(
+      'create trigger effects_boom before insert on effects for each row execute function fail_boom()',
+    );
+    try {
+      const marked = store.markDoneWithCommit(keys, 60_000);
+      const boom = row({ effects: [{ key: 'boom', effect: sendEffect }] });
+      await assert.rejects(store.commitBatch([boom]), { code: 'STORE_UNAVAILABLE' });
+      await assert.rejects(marked, { code: 'STORE_UNAVAILABLE' });
+      assert.deepEqual(await statusOf(keys), ['pending', 'pending']);
+    } finally {
+      await sql('drop trigger effects_boom on effects');
+    }
+  });
 });
 
 describe('timers', () => {

@@ -65,3 +65,27 @@ describe('payment repository: what reconciliation asks about', () => {
     assert.deepEqual(await due(expiry + 2_000), []);
   });
 });
+
+describe('payment repository: point reads', () => {
+  it('reads the payments asked for in one tick in one statement, each caller its own row', async () => {
+    await pendingCharge('o-batch-1', 11, 3, 1);
+    await pendingCharge('o-batch-2', 12, 3, 1);
+    const pool = await db.orm.em.getConnection().getNativeClient();
+    const query = pool.query;
+    let statements = 0;
+    pool.query = ((...args: unknown[]) => {
+      statements += 1;
+      return (query as (...a: unknown[]) => unknown).apply(pool, args);
+    }) as typeof pool.query;
+    try {
+      const found = await Promise.all(['o-batch-1', 'o-none', 'o-batch-2'].map((o) => payments.get(o)));
+      assert.deepEqual(
+        found.map((p) => p && [p.orderId, p.userId]),
+        [['o-batch-1', '11'], null, ['o-batch-2', '12']],
+      );
+    } finally {
+      pool.query = query;
+    }
+    assert.equal(statements, 1);
+  });
+});
