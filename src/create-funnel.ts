@@ -57,6 +57,7 @@ import { readCampaigns } from './db/read-campaigns.ts';
 import { readFunnel } from './db/read-funnel.ts';
 import { readOverview } from './db/read-overview.ts';
 import { readStepCounts } from './db/read-step-counts.ts';
+import { conversationKeyOf } from './runtime/conversation-key.ts';
 
 export interface FunnelOptions {
   config: Config;
@@ -211,8 +212,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
        from unnest($1::text[], $2::bigint[]) as k(b, u) join bot_users b on b.bot_id = k.b and b.user_id = k.u`,
       [keys.map((k) => k.botId), keys.map((k) => k.userId)],
     );
-    const byKey = new Map(rows.map((r) => [`${r.bot_id}:${r.user_id}`, r]));
-    return keys.map((k) => byKey.get(`${k.botId}:${k.userId}`) ?? null);
+    const byKey = new Map(rows.map((r) => [conversationKeyOf(r.bot_id, r.user_id), r]));
+    return keys.map((k) => byKey.get(conversationKeyOf(k.botId, k.userId)) ?? null);
   });
 
   async function resolveFor(botId: string, userId: string, purpose: string): Promise<ResolvedTracking> {

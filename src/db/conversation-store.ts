@@ -11,6 +11,7 @@ import { BotflowError } from '../errors.ts';
 import { preparedName, queryPrepared } from './sql-client.ts';
 import { buildCommitStatement, writeCommitBatch } from './write-commit-batch.ts';
 import type { ConversationStore, DueTimer, RecordWriter, StoredConversation } from '../runtime/ports.ts';
+import { conversationKeyOf } from '../runtime/conversation-key.ts';
 
 /** A due timer with its row id (for `markTimerFired`). */
 export interface DueTimerRow extends DueTimer {
@@ -105,7 +106,7 @@ export function createConversationStore(
     loadConversation: (botId, userId) => store.load(botId, userId),
 
     async load(botId, userId) {
-      return (await store.loadMany([{ botId, userId }])).get(`${botId}:${userId}`) ?? null;
+      return (await store.loadMany([{ botId, userId }])).get(conversationKeyOf(botId, userId)) ?? null;
     },
 
     async loadMany(keys) {
@@ -122,7 +123,7 @@ export function createConversationStore(
         throw storeError(error);
       }
       for (const row of rows) {
-        found.set(`${row.bot_id}:${row.user_id}`, {
+        found.set(conversationKeyOf(row.bot_id, row.user_id), {
           botId: row.bot_id,
           userId: row.user_id,
           flowId: row.flow_id,

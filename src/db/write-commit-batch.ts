@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { BotflowError } from '../errors.ts';
 import type { CommitOutcome, CommitRow, RecordWriter } from '../runtime/ports.ts';
+import { conversationKeyOf } from '../runtime/conversation-key.ts';
 
 /** A compiled batch statement: its text and how to bind a batch to it. */
 export interface CommitStatement {
@@ -210,7 +211,7 @@ export async function writeCommitBatch(
   const seen = new Set<string>();
   const bound: Array<{ i: number; row: CommitRow }> = [];
   for (const [i, row] of rows.entries()) {
-    const key = `${row.botId}:${row.userId}`;
+    const key = conversationKeyOf(row.botId, row.userId);
     if (seen.has(key)) continue;
     seen.add(key);
     bound.push({ i, row });

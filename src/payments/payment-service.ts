@@ -252,7 +252,7 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
         charge_id: charge.gatewayChargeId,
         br_code: charge.brCode,
       },
-      inputKey: `effect:${item.key}`,
+      inputKey: inputKeys.effectDone(item.key),
       records,
     });
     return null;

@@ -122,7 +122,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   const loader: GroupCommitter<ConversationKey, StoredConversation | null> = createGroupCommitter(
     async (keys) => {
       const found = await options.store.loadMany(keys);
-      return keys.map((k) => found.get(`${k.botId}:${k.userId}`) ?? null);
+      return keys.map((k) => found.get(conversationKeyOf(k.botId, k.userId)) ?? null);
     },
     { maxBatch: options.maxBatch ?? 256 },
   );
