@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
+import { startSandboxGateway } from '../../src/sim/sandbox-gateway.ts';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -177,9 +178,26 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
   });
 
   it('inspects a conversation: step, version, pending timers', async () => {
+    // A real (sandbox) gateway: without one the charge fails at once and payment.create_failed moves
+    // the buyer back to the offers while this test reads (a race that made it flaky).
+    const sandbox = await startSandboxGateway({ apiKey: 'k', webhookSecret: 'sandbox-secret' });
+    after(() => sandbox.close());
+    const gateway = {
+      kind: 'sandbox',
+      api_base: sandbox.url,
+      api_key: 'k',
+      webhook_secret: 'sandbox-secret',
+    };
+    const patched = await call('/admin/bots/bot1', {
+      method: 'PATCH',
+      body: JSON.stringify({ gateway }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(patched.status, 200);
     await app.inject('bot1', '77', { type: 'start' });
     await app.inject('bot1', '77', { type: 'text', text: 'a@b.co' });
     await app.inject('bot1', '77', { type: 'click', step: 'offers', index: 0 });
+    await app.effects.idle(); // the charge is created (payment.created keeps the buyer at pay)
     const body = await (await call('/admin/bots/bot1/conversations/77')).json();
     assert.equal(body.current_step, 'pay');
     assert.equal(body.flow_version, 2);
