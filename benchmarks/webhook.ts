@@ -11,8 +11,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -26,6 +24,7 @@ import { cpuBetween, snapshotCpu } from './lib/process-cpu.ts';
 import { environment, quantile, round } from './lib/stats.ts';
 import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
+import { freePort } from '../src/sim/free-port.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
@@ -70,14 +69,6 @@ function updateOf(user: number, k: number, button: string, updateId: number): Re
       ...(k === 0 ? { entities: [{ type: 'bot_command', offset: 0, length: text.length }] } : {}),
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const host = await environment();

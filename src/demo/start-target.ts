@@ -4,13 +4,13 @@
  * registers the bot and reads the results. A cluster needs Postgres and Redis: the embedded database
  * is one session and the in-process stores are per process.
  */
-import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { type BotflowApp, bootstrap } from '../bootstrap.ts';
 import { type PrimaryHandle, startPrimary } from '../cluster/start-primary.ts';
 import { loadConfig } from '../config.ts';
 import { createSql } from '../db/sql-client.ts';
 import { BotflowError } from '../errors.ts';
+import { freePort } from '../sim/free-port.ts';
 
 /** What the demo needs from the botflow it runs against. */
 export interface DemoTarget {
@@ -33,18 +33,6 @@ export interface DemoTargetOptions {
   telegramApiRoot: string;
   metaGraphUrl: string;
   logger?: Logger;
-}
-
-/** A free loopback port (the cluster's workers share it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 /** Starts the demo's botflow. */

@@ -14,22 +14,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { freePort } from '../../src/sim/free-port.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const node = process.execPath;
 const cli = join(root, 'src', 'cli.ts');
-
-/** A free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** Whether something can still bind `port`. */
 function portIsFree(port: number): Promise<boolean> {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { bootstrap } from '../../src/bootstrap.ts';
 import { shardOf } from '../../src/runtime/shard.ts';
@@ -8,18 +7,7 @@ import { BotflowError } from '../../src/errors.ts';
 import type { DispatchResult } from '../../src/runtime/conversation-host.ts';
 import { askForever } from '../support/flows.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
-
-/** A free loopback port for the workers to share. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../src/sim/free-port.ts';
 
 /** A user id whose shard the table gives to `slot`. */
 function userOwnedBy(primary: PrimaryHandle, slot: number, from = 1): string {

@@ -9,7 +9,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -20,6 +19,7 @@ import { startFakeBotApi, type FakeBotApi } from '../../src/sim/fake-bot-api.ts'
 import { startFakeGraphApi, type FakeGraphApi } from '../../src/sim/fake-graph-api.ts';
 import { startSandboxGateway, type SandboxGateway } from '../../src/sim/sandbox-gateway.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { freePort } from '../../src/sim/free-port.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const PG_BASE = process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -95,17 +95,6 @@ async function admin(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 const withUrl = (base: string, patch: (u: URL) => void) => {
