@@ -18,6 +18,7 @@ import { encodeCallbackData } from '../src/telegram/callback-data.ts';
 import { createHttpClient, runConcurrently } from './lib/http-load.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { watchCalls } from './lib/watch-calls.ts';
+import { updateOf } from './lib/funnel-update.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 400);
@@ -49,20 +50,6 @@ ormPg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: u
   }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
-
-function updateOf(user: number, k: number, button: string, updateId: number): Record<string, unknown> {
-  const from = { id: user, is_bot: false, first_name: 'Bench' };
-  if (k === 3)
-    return {
-      update_id: updateId,
-      callback_query: { id: `q${user}_${updateId}`, from, chat_instance: 'bench', data: button },
-    };
-  const text = ['/start', 'not an e-mail', `user${user}@example.com`][k]!;
-  return {
-    update_id: updateId,
-    message: { message_id: updateId, date: 1, chat: { id: user, type: 'private' }, from, text },
-  };
-}
 
 const vip = JSON.parse(readFileSync(new URL('../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 const fake = await startFakeBotApi();

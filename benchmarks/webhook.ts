@@ -25,6 +25,7 @@ import { environment, quantile, round } from './lib/stats.ts';
 import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { freePort } from '../src/sim/free-port.ts';
+import { updateOf } from './lib/funnel-update.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
@@ -47,29 +48,6 @@ const SQL_DIR = mkdtempSync(join(tmpdir(), 'botflow-bench-sql-'));
 /** Postgres flushes a backend's statistics at most once a second: wait that long before reading them. */
 const STATS_FLUSH_MS = 1100;
 const PROFILE_DIR = process.env['BENCH_CPU_PROF'] || undefined;
-
-/** The k-th update (0-3) of a user: /start, a wrong e-mail, an e-mail, the first offer button. */
-function updateOf(user: number, k: number, button: string, updateId: number): Record<string, unknown> {
-  const from = { id: user, is_bot: false, first_name: 'Bench' };
-  if (k === 3)
-    return {
-      update_id: updateId,
-      callback_query: { id: `q${user}_${updateId}`, from, chat_instance: 'bench', data: button },
-    };
-  const text = ['/start', 'not an e-mail', `user${user}@example.com`][k]!;
-  return {
-    update_id: updateId,
-    message: {
-      message_id: updateId,
-      date: 1,
-      chat: { id: user, type: 'private' },
-      from,
-      text,
-      // As Telegram marks a command (grammY's `command` routes on it).
-      ...(k === 0 ? { entities: [{ type: 'bot_command', offset: 0, length: text.length }] } : {}),
-    },
-  };
-}
 
 const host = await environment();
 const fake = await startFakeBotApi({ now: preciseNow });
