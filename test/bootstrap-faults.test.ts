@@ -46,7 +46,7 @@ describe('bootstrap across a Postgres outage (no restart)', () => {
       outboxSweepMs: 1000,
       // Attempts that run out within the outage: an outage must not count against them.
       effectRetry: { baseMs: 50, maxMs: 400, maxAttempts: 4 },
-      onDispatched: (input) => events.push(input.event.type),
+      onDispatched: (input) => events.push(input.event?.type ?? 'effects'),
     });
     await app.addBot({
       id: BOT,
