@@ -41,6 +41,7 @@ import {
   createRedisTrackingStore,
   type TrackingStore,
 } from './stores/tracking-store.ts';
+import { createAccessEffects } from './bot/access-effects.ts';
 import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
@@ -268,7 +269,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     pixelOf,
     buyerOf,
     linkUrl,
-    removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
     logger,
@@ -371,7 +371,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     paymentService,
     qr,
     handleUpdate,
-    effectHandlers: { ...telegramEffects, ...paymentService.handlers },
+    effectHandlers: { ...telegramEffects, ...createAccessEffects(apis), ...paymentService.handlers },
     routers,
     settingsOf,
     forgetBot,
