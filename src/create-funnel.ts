@@ -241,7 +241,13 @@ export function createFunnel(options: FunnelOptions): Funnel {
     return rows[0]?.buyer ?? null;
   }
 
-  const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
+  const accessRemoval = createAccessRemoval({
+    access,
+    dispatch: options.dispatch,
+    owns: options.owns,
+    now,
+    logger,
+  });
 
   const paymentService = createPaymentService({
     payments,
