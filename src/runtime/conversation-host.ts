@@ -54,6 +54,8 @@ export interface DispatchResult {
   status: ConversationStatus;
   flowVersion: number;
   restarted: boolean;
+  /** True when this commit created the conversation's row (its first committed input). */
+  created: boolean;
 }
 
 interface Actor {
@@ -180,6 +182,12 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     actor.loaded = true;
   }
 
+  /** Takes a conversation not in memory for a new one, without reading (see `step`). */
+  function presumeNew(actor: Actor): void {
+    actor.state = null;
+    actor.loaded = true;
+  }
+
   async function flowFor(actor: Actor, botId: string, event: FlowEvent): Promise<CompiledFlow> {
     const current = actor.state;
     if (current !== null && event.type !== 'start') {
@@ -191,11 +199,18 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     return latest;
   }
 
-  async function step(input: Dispatch, attempt: number): Promise<DispatchResult> {
+  /**
+   * Runs one input. `presume`: a `/start` of a conversation not in memory is taken for a new one and
+   * reads nothing (most are new users); the commit's version guard refuses it when the row exists,
+   * and the input runs again on the loaded state, without counting as a conflict.
+   */
+  async function step(input: Dispatch, attempt: number, presume = true): Promise<DispatchResult> {
     const { botId, userId, event } = input;
     const key = conversationKeyOf(botId, userId);
     const actor = actorFor(botId, userId);
-    if (!actor.loaded) await loadInto(actor, botId, userId);
+    const presumed = presume && !actor.loaded && event.type === 'start';
+    if (presumed) presumeNew(actor);
+    else if (!actor.loaded) await loadInto(actor, botId, userId);
     const shard = actor.shard;
     const epoch = options.epochOf(shard);
     const compiled = await flowFor(actor, botId, event);
@@ -288,11 +303,17 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         status: result.status,
         flowVersion: compiled.version,
         restarted: result.restarted,
+        created: row.expectedVersion === 0,
       };
     }
-    if (outcome === 'duplicate_input') return unchanged(current, compiled);
+    if (outcome === 'duplicate_input') {
+      // A presumed-new conversation may well exist: answer with its stored state.
+      if (presumed) await loadInto(actor, botId, userId);
+      return unchanged(actor.state, compiled);
+    }
     actor.loaded = false;
     actor.state = null;
+    if (outcome === 'version_conflict' && presumed) return step(input, attempt, false);
     if (outcome === 'version_conflict' && attempt < MAX_CONFLICT_RETRIES) return step(input, attempt + 1);
     actors.delete(key);
     throw new BotflowError('STALE_OWNER', `conversation ${key} is owned elsewhere (${outcome})`);
@@ -310,6 +331,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       status: 'waiting',
       flowVersion: current?.flowVersion ?? compiled.version,
       restarted: false,
+      created: false,
     };
   }
 
