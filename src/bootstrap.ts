@@ -118,6 +118,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       epochOf: shards.epochOf,
       ...observers.host,
       onInput: (input) => unblockOnBuyerInput(input),
+      onApplied: (input, result) => funnel.rememberCommitted({ ...input, created: result.created }),
       onCommitted(committed) {
         options.onCommitted?.(committed);
         // Commits only happen after start-up, when `effects` exists.
@@ -140,6 +141,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       baseUrl: () => listening?.url ?? `http://127.0.0.1:${config.port}`,
       owns: shards.ownsConversation,
       ownedShards: owned,
+      epochOf: shards.epochOfConversation,
     });
     const bots = funnel.bots;
     const unblockOnBuyerInput = createUnblockOnBuyerInput(funnel.apis);

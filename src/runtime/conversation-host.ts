@@ -84,6 +84,8 @@ export interface ConversationHostOptions {
   onBatch?(size: number, seconds: number): void;
   /** Observes every finished input (logs, metrics): what it was, where it left the conversation, how long. */
   onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
+  /** Sees each committed input with its result, right after its commit (records included). */
+  onApplied?(input: Dispatch, result: DispatchResult): void;
   /** Sees each input as it is accepted, before its transition (and so before any effect it causes). */
   onInput?(input: Dispatch): void;
   mailboxCapacity?: number;
@@ -295,8 +297,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         rowVersion,
         timers,
       };
-      if (keyed.length > 0) options.onCommitted?.(keyed);
-      return {
+      const applied: DispatchResult = {
         applied: true,
         effects: keyed,
         currentStep: result.currentStep,
@@ -305,6 +306,9 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         restarted: result.restarted,
         created: row.expectedVersion === 0,
       };
+      options.onApplied?.(input, applied);
+      if (keyed.length > 0) options.onCommitted?.(keyed);
+      return applied;
     }
     if (outcome === 'duplicate_input') {
       // A presumed-new conversation may well exist: answer with its stored state.
