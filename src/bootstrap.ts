@@ -118,6 +118,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       epochOf: shards.epochOf,
       ...observers.host,
       onInput: (input) => unblockOnBuyerInput(input),
+      onTimerStarted: (dueAt) => timers.noteDue(dueAt),
       onApplied: (input, result) => funnel.rememberCommitted({ ...input, created: result.created }),
       onCommitted(committed) {
         options.onCommitted?.(committed);

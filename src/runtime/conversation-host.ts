@@ -84,6 +84,8 @@ export interface ConversationHostOptions {
   onBatch?(size: number, seconds: number): void;
   /** Observes every finished input (logs, metrics): what it was, where it left the conversation, how long. */
   onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
+  /** Told the due time of every timer a commit started, right after the commit (the timer poller's schedule). */
+  onTimerStarted?(dueAt: number): void;
   /** Sees each committed input with its result, right after its commit (records included). */
   onApplied?(input: Dispatch, result: DispatchResult): void;
   /** Sees each input as it is accepted, before its transition (and so before any effect it causes). */
@@ -306,6 +308,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         restarted: result.restarted,
         created: row.expectedVersion === 0,
       };
+      for (const started of row.timersStarted) options.onTimerStarted?.(started.dueAt);
       options.onApplied?.(input, applied);
       if (keyed.length > 0) options.onCommitted?.(keyed);
       return applied;
