@@ -89,7 +89,7 @@ async function transactions(): Promise<number> {
 /** SQL statements sent so far by the processes that preload `count-sql.ts`, in total and by statement head. */
 function statements(): SqlCount {
   const sum: SqlCount = { total: 0, byText: {} };
-  for (const file of readdirSync(SQL_DIR)) {
+  for (const file of readdirSync(SQL_DIR).filter((f) => !f.endsWith('.tmp'))) {
     const count = JSON.parse(
       readFileSync(join(SQL_DIR, file), 'utf8') || '{"total":0,"byText":{}}',
     ) as SqlCount;

@@ -5,7 +5,7 @@
  * site, near enough), and writes them as JSON to `$BENCH_SQL_DIR/<pid>` every 100 ms, for when
  * `pg_stat_statements` is not loaded.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -44,5 +44,9 @@ if (dir !== undefined && dir !== '') {
     };
   }
   const file = join(dir, String(process.pid));
-  setInterval(() => writeFileSync(file, JSON.stringify(count)), 100).unref();
+  // Written whole and renamed into place, so a reader never sees a half-written count.
+  setInterval(() => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(count));
+    renameSync(`${file}.tmp`, file);
+  }, 100).unref();
 }

@@ -11,7 +11,7 @@ import { BotflowError } from '../errors.ts';
 import { shardOf } from './shard.ts';
 import { conversationKeyOf } from './conversation-key.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
-import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
+import { type CommitLinger, createGroupCommitter, type GroupCommitter } from './group-commit.ts';
 import type {
   CommitOutcome,
   CommitRecord,
@@ -92,6 +92,11 @@ export interface ConversationHostOptions {
   onInput?(input: Dispatch): void;
   mailboxCapacity?: number;
   maxBatch?: number;
+  /**
+   * How long a commit batch that follows another may wait for more rows (default 2 ms or 32 rows;
+   * null: none). Only a busy host lingers: a row that finds no commit running goes at once.
+   */
+  commitLinger?: CommitLinger | null;
   /** Most actors kept in memory; the least recently used beyond it are passivated. */
   maxActors?: number;
   /**
@@ -116,13 +121,19 @@ export interface ConversationHost {
 }
 
 const MAX_CONFLICT_RETRIES = 2;
+/** A back-to-back commit waits at most this long for more rows (see `commitLinger`). */
+const DEFAULT_LINGER: CommitLinger = { ms: 2, rows: 32 };
 
 /** Creates the host. */
 export function createConversationHost(options: ConversationHostOptions): ConversationHost {
   const actors = new Map<string, Actor>();
   const committer: GroupCommitter<CommitRow, CommitOutcome> = createGroupCommitter(
     (rows) => options.store.commitBatch(rows),
-    { maxBatch: options.maxBatch ?? 256, ...(options.onBatch ? { onBatch: options.onBatch } : {}) },
+    {
+      maxBatch: options.maxBatch ?? 256,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      ...(options.commitLinger === null ? {} : { linger: options.commitLinger ?? DEFAULT_LINGER }),
+    },
   );
   // Loads batch like commits: the actors that need their state in one tick are read together.
   const loader: GroupCommitter<ConversationKey, StoredConversation | null> = createGroupCommitter(
