@@ -49,8 +49,12 @@ export type { BootstrapOptions, BotflowApp } from './botflow-app.ts';
 
 /** How long a cluster worker waits before running the pending effects of shards it just took. */
 const HANDOVER_GRACE_MS = 2000;
-/** How long done-marks wait for a group commit to ride before they are recorded alone. */
-const DONE_MARK_LINGER_MS = 50;
+/**
+ * How long done-marks wait for a group commit to ride before they are recorded alone: long enough
+ * that under load (commits batched and lingering) almost all ride one; an effect whose mark a crash
+ * loses runs again, as any effect not yet marked does.
+ */
+const DONE_MARK_LINGER_MS = 200;
 
 /** Starts botflow. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BotflowApp> {
