@@ -18,7 +18,7 @@ import { BotflowError } from '../errors.ts';
 import { shardOf } from './shard.ts';
 import { conversationKeyOf } from './conversation-key.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
-import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
+import { type CommitLinger, createGroupCommitter, type GroupCommitter } from './group-commit.ts';
 import type {
   CommitOutcome,
   CommitRecord,
@@ -68,6 +68,8 @@ export interface DispatchResult {
   status: ConversationStatus;
   flowVersion: number;
   restarted: boolean;
+  /** True when this commit created the conversation's row (its first committed input). */
+  created: boolean;
 }
 
 interface Actor {
@@ -96,10 +98,19 @@ export interface ConversationHostOptions {
   onBatch?(size: number, seconds: number): void;
   /** Observes every finished input (logs, metrics): what it was, where it left the conversation, how long. */
   onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
+  /** Told the due time of every timer a commit started, right after the commit (the timer poller's schedule). */
+  onTimerStarted?(dueAt: number): void;
+  /** Sees each committed input with its result, right after its commit (records included). */
+  onApplied?(input: Dispatch, result: DispatchResult): void;
   /** Sees each input as it is accepted, before its transition (and so before any effect it causes). */
   onInput?(input: Dispatch): void;
   mailboxCapacity?: number;
   maxBatch?: number;
+  /**
+   * How long a commit batch that follows another may wait for more rows (default 2 ms or 32 rows;
+   * null: none). Only a busy host lingers: a row that finds no commit running goes at once.
+   */
+  commitLinger?: CommitLinger | null;
   /** Most actors kept in memory; the least recently used beyond it are passivated. */
   maxActors?: number;
   /**
@@ -124,13 +135,19 @@ export interface ConversationHost {
 }
 
 const MAX_CONFLICT_RETRIES = 2;
+/** A back-to-back commit waits at most this long for more rows (see `commitLinger`). */
+const DEFAULT_LINGER: CommitLinger = { ms: 2, rows: 32 };
 
 /** Creates the host. */
 export function createConversationHost(options: ConversationHostOptions): ConversationHost {
   const actors = new Map<string, Actor>();
   const committer: GroupCommitter<CommitRow, CommitOutcome> = createGroupCommitter(
     (rows) => options.store.commitBatch(rows),
-    { maxBatch: options.maxBatch ?? 256, ...(options.onBatch ? { onBatch: options.onBatch } : {}) },
+    {
+      maxBatch: options.maxBatch ?? 256,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      ...(options.commitLinger === null ? {} : { linger: options.commitLinger ?? DEFAULT_LINGER }),
+    },
   );
   // Loads batch like commits: the actors that need their state in one tick are read together.
   const loader: GroupCommitter<ConversationKey, StoredConversation | null> = createGroupCommitter(
@@ -194,6 +211,12 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     actor.loaded = true;
   }
 
+  /** Takes a conversation not in memory for a new one, without reading (see `step`). */
+  function presumeNew(actor: Actor): void {
+    actor.state = null;
+    actor.loaded = true;
+  }
+
   async function flowFor(actor: Actor, botId: string, event: FlowEvent): Promise<CompiledFlow> {
     const current = actor.state;
     if (current !== null && event.type !== 'start') {
@@ -230,11 +253,18 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     return { compiled, sameVersion, result };
   }
 
-  async function step(input: Dispatch, attempt: number): Promise<DispatchResult> {
+  /**
+   * Runs one input. `presume`: a `/start` of a conversation not in memory is taken for a new one and
+   * reads nothing (most are new users); the commit's version guard refuses it when the row exists,
+   * and the input runs again on the loaded state, without counting as a conflict.
+   */
+  async function step(input: Dispatch, attempt: number, presume = true): Promise<DispatchResult> {
     const { botId, userId } = input;
     const key = conversationKeyOf(botId, userId);
     const actor = actorFor(botId, userId);
-    if (!actor.loaded) await loadInto(actor, botId, userId);
+    const presumed = presume && !actor.loaded && input.event?.type === 'start';
+    if (presumed) presumeNew(actor);
+    else if (!actor.loaded) await loadInto(actor, botId, userId);
     const shard = actor.shard;
     const epoch = options.epochOf(shard);
     const current = actor.state;
@@ -314,19 +344,28 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         rowVersion,
         timers,
       };
-      if (keyed.length > 0) options.onCommitted?.(keyed);
-      return {
+      const applied: DispatchResult = {
         applied: true,
         effects: keyed,
         currentStep: result.currentStep,
         status: result.status,
         flowVersion: compiled.version,
         restarted: result.restarted,
+        created: row.expectedVersion === 0,
       };
+      for (const started of row.timersStarted) options.onTimerStarted?.(started.dueAt);
+      options.onApplied?.(input, applied);
+      if (keyed.length > 0) options.onCommitted?.(keyed);
+      return applied;
     }
-    if (outcome === 'duplicate_input') return unchanged(current, compiled);
+    if (outcome === 'duplicate_input') {
+      // A presumed-new conversation may well exist: answer with its stored state.
+      if (presumed) await loadInto(actor, botId, userId);
+      return unchanged(actor.state, compiled);
+    }
     actor.loaded = false;
     actor.state = null;
+    if (outcome === 'version_conflict' && presumed) return step(input, attempt, false);
     if (outcome === 'version_conflict' && attempt < MAX_CONFLICT_RETRIES) return step(input, attempt + 1);
     actors.delete(key);
     throw new BotflowError('STALE_OWNER', `conversation ${key} is owned elsewhere (${outcome})`);
@@ -356,6 +395,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       status: 'waiting',
       flowVersion: current?.flowVersion ?? compiled.version,
       restarted: false,
+      created: false,
     };
   }
 

@@ -208,6 +208,7 @@ const APPLIED: DispatchResult = {
   currentStep: null,
   status: 'waiting',
   flowVersion: 1,
+  created: false,
   restarted: false,
 };
 
