@@ -206,7 +206,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         logger,
         metrics,
         exposition: () => exposition(),
-        routers: [admin, ...funnel.routers],
+        // The webhook and the ad redirect are matched first: they take nearly every request.
+        routers: [...funnel.routers, admin],
         notReady: createReadinessCheck({ shuttingDown: () => shuttingDown, ping: () => sql('select 1') }),
       });
       listening = await listen(http, {

@@ -300,10 +300,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
       secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
       handle: handleUpdate,
     }),
-    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
-    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
-    createConsoleRouter({ adminToken: config.adminToken, sessions }),
-    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
     createTrackingRouter({
       linkOf: (slug) => links.get(slug),
       tracking,
@@ -339,6 +335,10 @@ export function createFunnel(options: FunnelOptions): Funnel {
           .catch((error: unknown) => logger.warn({ err: error }, 'PageView not recorded'));
       },
     }),
+    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
+    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
+    createConsoleRouter({ adminToken: config.adminToken, sessions }),
+    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
   ];
 
   const runJobs = createJobs({
