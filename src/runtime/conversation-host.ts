@@ -2,7 +2,9 @@
  * Hosts the conversation actors of the shards this worker owns. Each (bot, user) has a mailbox, so
  * its events run one at a time in arrival order; each event is a pure transition whose snapshot,
  * effects, timers and input key are committed together (group commit, version and epoch guarded)
- * before the caller is answered. Idle actors are passivated: their state is already committed.
+ * before the caller is answered. An input may also carry effects the edge decided for that user (a
+ * join request's answer), committed the same way, with or without a transition. Idle actors are
+ * passivated: their state is already committed.
  */
 import {
   advanceConversation,
