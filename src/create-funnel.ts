@@ -40,6 +40,7 @@ import {
   createRedisTrackingStore,
   type TrackingStore,
 } from './stores/tracking-store.ts';
+import { createAccessEffects } from './bot/access-effects.ts';
 import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
@@ -229,7 +230,13 @@ export function createFunnel(options: FunnelOptions): Funnel {
     return rows[0]?.buyer ?? null;
   }
 
-  const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
+  const accessRemoval = createAccessRemoval({
+    access,
+    dispatch: options.dispatch,
+    owns: options.owns,
+    now,
+    logger,
+  });
 
   const paymentService = createPaymentService({
     payments,
@@ -257,7 +264,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     pixelOf,
     buyerOf,
     linkUrl,
-    removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
     logger,
@@ -360,7 +366,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     paymentService,
     qr,
     handleUpdate,
-    effectHandlers: { ...telegramEffects, ...paymentService.handlers },
+    effectHandlers: { ...telegramEffects, ...createAccessEffects(apis), ...paymentService.handlers },
     routers,
     settingsOf,
     forgetBot,

@@ -4,7 +4,14 @@
  * effects, timers and input key are committed together (group commit, version and epoch guarded)
  * before the caller is answered. Idle actors are passivated: their state is already committed.
  */
-import { advanceConversation, type PersistedConversation } from '../flow/advance-conversation.ts';
+import {
+  advanceConversation,
+  type AdvanceResult,
+  getConversationStatus,
+  getCurrentStep,
+  type PersistedConversation,
+  startConversation,
+} from '../flow/advance-conversation.ts';
 import type { CompiledFlow } from '../flow/compile.ts';
 import type { ConversationStatus, Effect, FlowEvent } from '../flow/types.ts';
 import { BotflowError } from '../errors.ts';
@@ -36,7 +43,14 @@ export interface KeyedEffect {
 export interface Dispatch {
   botId: string;
   userId: string;
-  event: FlowEvent;
+  /**
+   * The event the conversation's flow takes. Absent: the flow does not move, and only `effects` and
+   * `records` are committed for the conversation (a decision the edge made for this user); a user
+   * without a conversation gets one at the start of the bot's flow, before its first step.
+   */
+  event?: FlowEvent;
+  /** Effects decided outside the flow, committed after the transition's and run like them. */
+  effects?: Effect[];
   /** Idempotency key: the same input committed twice is applied once. */
   inputKey?: string;
   /** For timer events: the timer must still be pending with this due time, else nothing happens. */
@@ -215,30 +229,50 @@ export function createConversationHost(options: ConversationHostOptions): Conver
   }
 
   /**
-   * Runs one input. `presume`: a `/start` of a conversation not in memory is taken for a new one and
-   * reads nothing (most are new users); the commit's version guard refuses it when the row exists,
-   * and the input runs again on the loaded state, without counting as a conflict.
+   * Where an input leaves the conversation: the flow's transition for an event, else (edge effects
+   * only) the conversation as it stands, or a fresh one at the start of the bot's flow.
    */
-  async function step(input: Dispatch, attempt: number, presume = true): Promise<DispatchResult> {
-    const { botId, userId, event } = input;
-    const key = conversationKeyOf(botId, userId);
-    const actor = actorFor(botId, userId);
-    const presumed = presume && !actor.loaded && event.type === 'start';
-    if (presumed) presumeNew(actor);
-    else if (!actor.loaded) await loadInto(actor, botId, userId);
-    const shard = actor.shard;
-    const epoch = options.epochOf(shard);
-    const compiled = await flowFor(actor, botId, event);
+  async function move(
+    actor: Actor,
+    input: Dispatch,
+  ): Promise<{ compiled: CompiledFlow; sameVersion: boolean; result: AdvanceResult }> {
+    const { botId, event } = input;
     const current = actor.state;
-
-    if (input.timer !== undefined && current?.timers[input.timer.timerId] !== input.timer.dueAt) {
-      return unchanged(current, compiled);
+    if (event === undefined) {
+      const kept = current === null ? null : await options.flows.version(current.flowId, current.flowVersion);
+      const compiled = kept ?? (await flowFor(actor, botId, { type: 'start' }));
+      const snapshot = current !== null && kept !== null ? current.snapshot : startConversation(compiled);
+      return { compiled, sameVersion: kept !== null, result: stay(compiled, snapshot) };
     }
+    const compiled = await flowFor(actor, botId, event);
     const sameVersion =
       current !== null && current.flowVersion === compiled.version && current.flowId === compiled.flow.id;
     const result = sameVersion
       ? advanceConversation(compiled, current.snapshot, event)
       : advanceConversation(compiled, null, event, current?.snapshot.context?.buyer);
+    return { compiled, sameVersion, result };
+  }
+
+  /**
+   * Runs one input. `presume`: a `/start` of a conversation not in memory is taken for a new one and
+   * reads nothing (most are new users); the commit's version guard refuses it when the row exists,
+   * and the input runs again on the loaded state, without counting as a conflict.
+   */
+  async function step(input: Dispatch, attempt: number, presume = true): Promise<DispatchResult> {
+    const { botId, userId } = input;
+    const key = conversationKeyOf(botId, userId);
+    const actor = actorFor(botId, userId);
+    const presumed = presume && !actor.loaded && input.event?.type === 'start';
+    if (presumed) presumeNew(actor);
+    else if (!actor.loaded) await loadInto(actor, botId, userId);
+    const shard = actor.shard;
+    const epoch = options.epochOf(shard);
+    const current = actor.state;
+
+    if (input.timer !== undefined && current?.timers[input.timer.timerId] !== input.timer.dueAt) {
+      return unchanged(current, await flowFor(actor, botId, input.event ?? { type: 'start' }));
+    }
+    const { compiled, sameVersion, result } = await move(actor, input);
     const rowVersion = (current?.rowVersion ?? 0) + 1;
     const now = options.now();
     const timers = { ...(current?.timers ?? {}) };
@@ -272,7 +306,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       }
     }
     const keyed: KeyedEffect[] = [];
-    result.effects.forEach((effect, i) => {
+    [...result.effects, ...(input.effects ?? [])].forEach((effect, i) => {
       if (effect.type === 'schedule') {
         const dueAt = now + effect.delay_ms;
         row.timersStarted = row.timersStarted.filter((t) => t.timerId !== effect.id);
@@ -335,6 +369,18 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     if (outcome === 'version_conflict' && attempt < MAX_CONFLICT_RETRIES) return step(input, attempt + 1);
     actors.delete(key);
     throw new BotflowError('STALE_OWNER', `conversation ${key} is owned elsewhere (${outcome})`);
+  }
+
+  /** The flow does not move: the snapshot as it is, no effects of the flow's, no step entered. */
+  function stay(compiled: CompiledFlow, snapshot: PersistedConversation): AdvanceResult {
+    return {
+      snapshot,
+      effects: [],
+      currentStep: getCurrentStep(snapshot.value, snapshot.context),
+      status: getConversationStatus(compiled, snapshot.value),
+      restarted: false,
+      enteredSteps: [],
+    };
   }
 
   function unchanged(current: Actor['state'], compiled: CompiledFlow): DispatchResult {

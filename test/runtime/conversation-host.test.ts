@@ -17,6 +17,8 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 
+const APPROVE = { type: 'approveJoin', chat_id: '-100123' } as const;
+
 describe('conversation host on real Postgres', () => {
   let fresh: FreshDatabase;
   let db: DatabaseHandle;
@@ -53,6 +55,17 @@ describe('conversation host on real Postgres', () => {
     const shard = shardOf(botId, userId);
     ctx.epochs.set(shard, await ctx.store.claimShard(shard, 'test-worker'));
     return shard;
+  }
+
+  /** Outbox rows of one conversation with effects of `type`. */
+  async function effectRows(botId: string, userId: string, type: string): Promise<number> {
+    const rows = await db.orm.em
+      .getConnection()
+      .execute(
+        `select count(*)::int as n from effects where bot_id = ? and user_id = ? and effect->>'type' = ?`,
+        [botId, userId, type],
+      );
+    return (rows[0] as { n: number }).n;
   }
 
   before(async () => {
@@ -219,6 +232,43 @@ describe('conversation host on real Postgres', () => {
     assert.equal(r.restarted, true);
     assert.equal(r.currentStep, 'ask_email');
     await fresh2.handle.close();
+  });
+
+  it('edge effects without an event: committed after the flow stays put, once per input key', async () => {
+    await own('b2', '1010');
+    const started = await ctx.host.dispatch({ botId: 'b2', userId: '1010', event: { type: 'start' } });
+    const before = (await ctx.store.load('b2', '1010'))!;
+    const decided = { botId: 'b2', userId: '1010', inputKey: 'edge:1', effects: [APPROVE] };
+    const result = await ctx.host.dispatch(decided);
+    assert.equal(result.applied, true);
+    assert.equal(result.currentStep, started.currentStep, 'the flow did not move');
+    assert.deepEqual(
+      result.effects.map((e) => [e.key, e.effect]),
+      [[`b2:1010:${before.rowVersion + 1}:0`, APPROVE]],
+    );
+    const after = (await ctx.store.load('b2', '1010'))!;
+    assert.deepEqual(after.snapshot, before.snapshot);
+    assert.equal(after.rowVersion, before.rowVersion + 1);
+    assert.equal((await ctx.host.dispatch(decided)).applied, false, 'a redelivery commits nothing');
+    assert.equal(await effectRows('b2', '1010', 'approveJoin'), 1);
+  });
+
+  it('edge effects for a user without a conversation start one before its first step', async () => {
+    await own('b2', '1011');
+    const result = await ctx.host.dispatch({ botId: 'b2', userId: '1011', effects: [APPROVE] });
+    assert.equal(result.applied, true);
+    assert.equal(result.currentStep, null, 'not started: no step entered, nothing sent');
+    assert.deepEqual(
+      result.effects.map((e) => e.effect),
+      [APPROVE],
+    );
+    const stored = (await ctx.store.load('b2', '1011'))!;
+    assert.equal(stored.flowId, 'ask-forever');
+    const first = await ctx.host.dispatch({ botId: 'b2', userId: '1011', event: { type: 'start' } });
+    assert.ok(
+      first.effects.some((e) => e.effect.type === 'send'),
+      'a later /start starts the flow',
+    );
   });
 
   it("dropping a shard forgets that shard's actors only", async () => {

@@ -210,7 +210,7 @@ describe('effect runner', () => {
     await runner.idle();
     assert.equal(calls, 11, 'ten outage failures, more than maxAttempts (3), then success');
     assert.deepEqual(
-      dispatched.map((d) => d.event.type),
+      dispatched.map((d) => d.event?.type),
       ['payment.created'],
       'never payment.create_failed',
     );
