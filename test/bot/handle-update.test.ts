@@ -232,7 +232,6 @@ const APPLIED: DispatchResult = {
   flowVersion: 1,
   created: false,
   restarted: false,
-  created: false,
 };
 
 /** The handler with recording stand-ins for its edges (the decisions under test are the handler's own). */
