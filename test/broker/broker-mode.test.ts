@@ -78,7 +78,7 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
               if (input.timer !== undefined) timersRun[i]!.push(input.userId);
             },
           },
-          { probeMs: 200, heartbeatSeconds: 1, rebalanceMs: 500 },
+          { heartbeatSeconds: 1, rebalanceMs: 500 },
         ),
       );
     }
