@@ -160,10 +160,21 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
     }),
   );
 
+  /** Inputs of owned partitions running here without the queue (the fast path), by partition. */
+  const local = new Map<number, Set<Promise<unknown>>>();
+  /** Partitions being handed over: their new inputs go through the queue, to whoever is next. */
+  const leaving = new Set<number>();
+
   /** Hands a partition over; a probe follows it in case none was held here (it came by an input). */
   const handOff = async (partition: number) => {
-    await consumers[partition]!.handOff();
-    client.probe(queues[partition]!);
+    leaving.add(partition);
+    try {
+      while ((local.get(partition)?.size ?? 0) > 0) await Promise.allSettled([...local.get(partition)!]);
+      await consumers[partition]!.handOff();
+      client.probe(queues[partition]!);
+    } finally {
+      leaving.delete(partition);
+    }
   };
   const rebalance = async (): Promise<number> => {
     const held = ownership.held();
@@ -189,16 +200,36 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
   };
   scheduleRebalance();
 
-  app.setRouter(async (input) => {
-    const shard = shardOf(input.botId, input.userId);
-    if (app.owns(shard)) return app.host.dispatch(input);
-    const queue = queueOfPartition(partitionOfShard(shard, count));
-    const answer = await client.request(queue, Buffer.from(JSON.stringify(input)));
+  /** Runs an input of a partition served here directly, tracked so a hand-over waits for it. */
+  const runLocally = (partition: number, input: Dispatch): Promise<DispatchResult> => {
+    const running = app.host.dispatch(input);
+    const set = local.get(partition) ?? new Set<Promise<unknown>>();
+    local.set(partition, set);
+    set.add(running);
+    void running.catch(() => {}).finally(() => set.delete(running));
+    return running;
+  };
+
+  const publish = async (partition: number, input: Dispatch): Promise<DispatchResult> => {
+    const answer = await client.request(queues[partition]!, Buffer.from(JSON.stringify(input)));
     if (answer.ok) return answer.result as DispatchResult;
     throw new BotflowError(
       (answer.error?.code ?? 'INTERNAL') as BotflowError['code'],
       answer.error?.message ?? 'internal error',
     );
+  };
+
+  app.setRouter(async (input) => {
+    const partition = partitionOfShard(shardOf(input.botId, input.userId), count);
+    if (!app.owns(shardOf(input.botId, input.userId)) || leaving.has(partition))
+      return publish(partition, input);
+    try {
+      return await runLocally(partition, input);
+    } catch (error) {
+      // The partition moved while the input ran here (fenced, so not committed): its new owner runs it.
+      if (error instanceof BotflowError && error.code === 'STALE_OWNER') return publish(partition, input);
+      throw error;
+    }
   });
 
   return {
