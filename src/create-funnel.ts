@@ -47,7 +47,7 @@ import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts'
 import { createTelegramEffects } from './bot/telegram-effects.ts';
 import type { BuyerFacts } from './flow/machine-setup.ts';
 import type { ClickPayload } from './tracking/click.ts';
-import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
+import { buildPageViewRow } from './tracking/conversion-rows.ts';
 import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
 import { createJobs, type JobsOutcome } from './jobs/run-jobs.ts';
 import type { ConsoleData } from './http/console-data-routes.ts';
@@ -326,21 +326,9 @@ export function createFunnel(options: FunnelOptions): Funnel {
       async onClick(token, click) {
         const pixel = await pixelOf(click.bot_id).catch(() => null);
         if (pixel === null) return;
-        const eventId = eventIdFor('PageView', token);
+        const { eventId, pixelId, payload } = buildPageViewRow({ pixel, token, click, linkUrl });
         await conversions
-          .add({
-            eventId,
-            pixelId: pixel.pixel_id,
-            botId: click.bot_id,
-            payload: buildConversionEvent({
-              name: 'PageView',
-              eventId,
-              eventTime: Math.floor(click.created_at / 1000),
-              // Meta requires the page's URL on website events (the link itself, without the ad's query).
-              eventSourceUrl: linkUrl(click.slug),
-              click,
-            }),
-          })
+          .add({ eventId, pixelId, botId: click.bot_id, payload })
           .catch((error: unknown) => logger.warn({ err: error }, 'PageView not recorded'));
       },
     }),
