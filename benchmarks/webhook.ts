@@ -26,6 +26,7 @@ import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { freePort } from '../src/sim/free-port.ts';
 import { updateOf } from './lib/funnel-update.ts';
+import type { SqlCount } from './lib/count-sql.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
@@ -85,11 +86,26 @@ async function transactions(): Promise<number> {
   return Number(rows.rows[0]?.n ?? 0);
 }
 
-/** SQL statements sent so far by the processes that preload `count-sql.ts`. */
-function statements(): number {
-  let total = 0;
-  for (const file of readdirSync(SQL_DIR)) total += Number(readFileSync(join(SQL_DIR, file), 'utf8')) || 0;
-  return total;
+/** SQL statements sent so far by the processes that preload `count-sql.ts`, in total and by statement head. */
+function statements(): SqlCount {
+  const sum: SqlCount = { total: 0, byText: {} };
+  for (const file of readdirSync(SQL_DIR).filter((f) => !f.endsWith('.tmp'))) {
+    const count = JSON.parse(
+      readFileSync(join(SQL_DIR, file), 'utf8') || '{"total":0,"byText":{}}',
+    ) as SqlCount;
+    sum.total += count.total;
+    for (const [head, n] of Object.entries(count.byText)) sum.byText[head] = (sum.byText[head] ?? 0) + n;
+  }
+  return sum;
+}
+
+/** The statements sent between two counts, by head, most frequent first (the where-from of the total). */
+function statementsBetween(before: SqlCount, after: SqlCount): Record<string, number> {
+  const delta = Object.entries(after.byText)
+    .map(([head, n]): [string, number] => [head, n - (before.byText[head] ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(delta);
 }
 
 /** What the system under test is, by process, for the CPU split. */
@@ -115,13 +131,15 @@ async function account<T>(updates: number, processes: Processes, work: () => Pro
   backendPidsNow = [...new Set([...backendPidsNow, ...(await backendPids())])];
   const after = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, snapshotCpu(pids())]));
   await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
+  const sqlAfter = statements();
   const byProcess: Record<string, number> = {};
   for (const k of Object.keys(groups)) byProcess[k] = round(cpuBetween(before[k]!, after[k]!) / updates, 3);
   const total = Object.entries(byProcess).reduce((sum, [k, v]) => (k === 'redis' ? sum : sum + v), 0);
   return {
     result,
     cpu_ms_per_update: { total_without_redis: round(total, 3), ...byProcess },
-    sql_statements_per_update: round((statements() - sqlBefore) / updates, 3),
+    sql_statements_per_update: round((sqlAfter.total - sqlBefore.total) / updates, 3),
+    sql_statements_by_head: statementsBetween(sqlBefore, sqlAfter),
     transactions_per_update: round(((await transactions()) - xactBefore) / updates, 3),
   };
 }

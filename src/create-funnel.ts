@@ -14,6 +14,7 @@ import { readBuyerFacts } from './db/read-buyer-facts.ts';
 import { createPageViewRecorder } from './meta/record-page-view.ts';
 import { createGatewaysByBot } from './payments/gateways-by-bot.ts';
 import { createBuyerClickResolver } from './stores/resolve-buyer-click.ts';
+import { createBindingMemory, type CommittedInput } from './tracking/remember-bindings.ts';
 import { createAccessRepository, type AccessRepository } from './db/access-repository.ts';
 import { type BotSettings, createBotRepository } from './db/bot-repository.ts';
 import { createConversionOutbox, type ConversionOutbox } from './db/conversion-outbox.ts';
@@ -41,6 +42,7 @@ import {
   createRedisTrackingStore,
   type TrackingStore,
 } from './stores/tracking-store.ts';
+import { createAccessEffects } from './bot/access-effects.ts';
 import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
@@ -68,6 +70,8 @@ export interface FunnelOptions {
   owns(botId: string, userId: string): boolean;
   /** The shards this worker owns. */
   ownedShards(): number[];
+  /** The epoch this worker holds the conversation's shard at, or null when it does not own it. */
+  epochOf(botId: string, userId: string): number | null;
 }
 
 /** The funnel's edges. */
@@ -88,6 +92,8 @@ export interface Funnel {
   /** Bot settings, cached for a few seconds (the webhook path reads them per update). */
   settingsOf(botId: string): Promise<BotSettings | null>;
   forgetBot(botId: string): void;
+  /** Learns what a committed input wrote that the funnel keeps in memory (the buyer's binding). */
+  rememberCommitted(input: CommittedInput): void;
   /** One round of each periodic job; returns what each did. */
   runJobs(): Promise<JobsOutcome>;
   close(): Promise<void>;
@@ -141,14 +147,22 @@ export function createFunnel(options: FunnelOptions): Funnel {
     apis.forget(botId);
     links.forgetBot(botId);
   };
+  // Bindings this owner committed are known without a read; others are read (batched per tick).
+  const bindings = createBindingMemory({ read: createBindingReader(sql), epochOf: options.epochOf });
   const resolveFor = createBuyerClickResolver({
-    bindingOf: createBindingReader(sql),
+    bindingOf: (botId, userId) => bindings.bindingOf(botId, userId),
     tracking,
     onCharge: (source) => metrics.trackingResolution.inc({ source }),
   });
   const buyerOf = (botId: string, userId: string) => readBuyerFacts(sql, botId, userId);
 
-  const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
+  const accessRemoval = createAccessRemoval({
+    access,
+    dispatch: options.dispatch,
+    owns: options.owns,
+    now,
+    logger,
+  });
 
   const paymentService = createPaymentService({
     payments,
@@ -176,7 +190,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     pixelOf,
     buyerOf,
     linkUrl,
-    removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
     logger,
@@ -260,10 +273,11 @@ export function createFunnel(options: FunnelOptions): Funnel {
     paymentService,
     qr,
     handleUpdate,
-    effectHandlers: { ...telegramEffects, ...paymentService.handlers },
+    effectHandlers: { ...telegramEffects, ...createAccessEffects(apis), ...paymentService.handlers },
     routers,
     settingsOf,
     forgetBot,
+    rememberCommitted: (input) => bindings.remember(input),
     runJobs,
     async close() {
       await qr.close();

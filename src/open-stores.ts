@@ -22,8 +22,12 @@ import {
 } from './stores/flow-change-bus.ts';
 import { TRACKING_RECORD_WRITERS } from './tracking/tracking-record-writers.ts';
 
-/** How long done-marks wait for a group commit to ride before they are recorded alone. */
-const DONE_MARK_LINGER_MS = 50;
+/**
+ * How long done-marks wait for a group commit to ride before they are recorded alone: long enough
+ * that under load (commits batched and lingering) almost all ride one; an effect whose mark a crash
+ * loses runs again, as any effect not yet marked does.
+ */
+const DONE_MARK_LINGER_MS = 200;
 
 /** The opened stores. */
 export interface Stores {

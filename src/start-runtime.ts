@@ -92,6 +92,8 @@ export function startRuntime(options: {
     epochOf: shards.epochOf,
     ...observers.host,
     onInput: (input) => unblockOnBuyerInput(input),
+    onTimerStarted: (dueAt) => timers.noteDue(dueAt),
+    onApplied: (input, result) => funnel.rememberCommitted({ ...input, created: result.created }),
     onCommitted(committed) {
       o.onCommitted?.(committed);
       effects.enqueue(committed);
@@ -111,6 +113,7 @@ export function startRuntime(options: {
     baseUrl: options.baseUrl,
     owns: shards.ownsConversation,
     ownedShards: shards.owned,
+    epochOf: shards.epochOfConversation,
   });
   const unblockOnBuyerInput = createUnblockOnBuyerInput(funnel.apis);
   const effects = createEffectRunner({

@@ -1,5 +1,5 @@
 /** The IPC messages between the cluster primary and its workers (JSON-serializable). */
-import type { FlowEvent } from '../flow/types.ts';
+import type { Effect, FlowEvent } from '../flow/types.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ShardTable } from './shard-table.ts';
 
@@ -7,9 +7,11 @@ import type { ShardTable } from './shard-table.ts';
 export interface RoutedInput {
   botId: string;
   userId: string;
-  event: FlowEvent;
+  /** Absent: only `effects` and `records` are committed (see the conversation host's `Dispatch`). */
+  event?: FlowEvent;
   inputKey?: string;
   records?: CommitRecord[];
+  effects?: Effect[];
 }
 
 /** An error as it crosses a process boundary: its code and message only. */

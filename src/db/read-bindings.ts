@@ -5,14 +5,7 @@
 import { batchReads } from './batch-reads.ts';
 import type { Sql } from './sql-client.ts';
 import { conversationKeyOf } from '../runtime/conversation-key.ts';
-import type { ClickPayload } from '../tracking/click.ts';
-
-/** A buyer's tracking binding as `bot_users` stores it. */
-export interface TrackingBinding {
-  tracking_token: string | null;
-  tracking_payload: ClickPayload | null;
-  fbclid: string | null;
-}
+import type { TrackingBinding } from '../tracking/remember-bindings.ts';
 
 /** A batched reader of bindings: null for a buyer without a `bot_users` row. */
 export function createBindingReader(

@@ -43,7 +43,7 @@ export function getCurrentStep(value: unknown, context: FlowContext): string | n
 }
 
 /** Whether the conversation waits for input, is finished, or stopped on an error. */
-function getConversationStatus(compiled: CompiledFlow, value: unknown): ConversationStatus {
+export function getConversationStatus(compiled: CompiledFlow, value: unknown): ConversationStatus {
   const key = typeof value === 'string' ? value : Object.keys(value as object)[0];
   if (key === HALTED) return 'error';
   if (key === DISABLED) return 'done';
