@@ -177,6 +177,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
  */
 async function drive(options: {
   url: string;
+  /** The bot's token on the fake, which runs a webhook reply (a 2xx body naming a method) as Telegram does. */
+  token: string;
   secret: string;
   button: string;
   firstUser: number;
@@ -198,6 +200,7 @@ async function drive(options: {
       });
       if (answer.status !== 200) throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
       answered.push(preciseNow() - sentAt);
+      fake.runWebhookReply(options.token, answer.body);
       // All of this update's sends (the button's includes the PIX charge), so the measured time holds all the work.
       await calls.until(user, before + options.sendsPerUpdate[k]!);
       latencies.push(calls.at(user, before) - sentAt);
@@ -213,7 +216,13 @@ async function drive(options: {
 }
 
 /** Sends per update for one user, counted by driving a warm-up user slowly (quiet 0.5 s after each). */
-async function countSends(url: string, secret: string, button: string, user: number): Promise<number[]> {
+async function countSends(
+  url: string,
+  token: string,
+  secret: string,
+  button: string,
+  user: number,
+): Promise<number[]> {
   const counts: number[] = [];
   for (let k = 0; k < PER_USER; k++) {
     const before = calls.count(user);
@@ -223,6 +232,7 @@ async function countSends(url: string, secret: string, button: string, user: num
       body: JSON.stringify(updateOf(user, k, button, nextUpdateId++)),
     });
     if (answer.status !== 200) throw new Error(`warm-up webhook answered ${answer.status}: ${answer.body}`);
+    fake.runWebhookReply(token, answer.body);
     let seen = -1;
     while (seen !== calls.count(user)) {
       seen = calls.count(user);
@@ -270,12 +280,13 @@ try {
     });
     const url = `http://127.0.0.1:${ready.port}/`;
     const secret = env['BENCH_SECRET']!;
+    const token = env['BENCH_TOKEN']!;
     try {
-      const sends = await countSends(url, secret, button, base + 1);
-      await warmUp({ url, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      const sends = await countSends(url, token, secret, button, base + 1);
+      await warmUp({ url, token, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
       log(`${script}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
       const measured = await account(USERS * PER_USER, { bot: () => [child.pid!] }, () =>
-        drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
+        drive({ url, token, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
       );
       return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
     } finally {
@@ -323,19 +334,30 @@ try {
     try {
       const url = `http://127.0.0.1:${port}/telegram/${BOT_ID}`;
       const base = workers * 10_000_000;
-      const sends = await countSends(url, secret, button, base + 1);
-      await warmUp({ url, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      const sends = await countSends(url, TOKEN, secret, button, base + 1);
+      await warmUp({ url, token: TOKEN, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
       log(
         `botflow, ${workers} worker(s): ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`,
       );
       const measured = await account(
         USERS * PER_USER,
         { primary: () => [child.pid!], workers: () => ready.pids },
-        () => drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
+        () =>
+          drive({
+            url,
+            token: TOKEN,
+            secret,
+            button,
+            firstUser: base + 200_000,
+            users: USERS,
+            sendsPerUpdate: sends,
+          }),
       );
       const methods: Record<string, number> = {};
-      for (const call of fake.callsOf(TOKEN))
-        methods[`${call.method} ${call.status}`] = (methods[`${call.method} ${call.status}`] ?? 0) + 1;
+      for (const call of fake.callsOf(TOKEN)) {
+        const key = `${call.method}${call.via === undefined ? '' : ` (${call.via})`} ${call.status}`;
+        methods[key] = (methods[key] ?? 0) + 1;
+      }
       log(`botflow, ${workers} worker(s): Bot API calls so far ${JSON.stringify(methods)}`);
       return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
     } finally {
@@ -387,7 +409,7 @@ try {
       users: USERS,
       concurrency: CONCURRENCY,
       measured:
-        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis: the whole shared server, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded)',
+        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis: the whole shared server, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded); a webhook answer naming a method (a webhook reply: botflow answers a button press so) is run by the fake Bot API as Telegram runs it and counts as that call',
       updates_per_user:
         '/start, a wrong e-mail, an e-mail, the first offer button (botflow and the conversations build: opens a sandbox PIX charge and sends its QR photo)',
       botflow: { workers_1: workers1, workers_2: workers2 },

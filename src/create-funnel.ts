@@ -226,10 +226,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
       secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
       handle: handleUpdate,
     }),
-    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
-    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
-    createConsoleRouter({ adminToken: config.adminToken, sessions }),
-    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
     createTrackingRouter({
       linkOf: (slug) => links.get(slug),
       tracking,
@@ -246,6 +242,10 @@ export function createFunnel(options: FunnelOptions): Funnel {
       },
       onClick: createPageViewRecorder({ pixelOf, outbox: conversions, linkUrl, logger }),
     }),
+    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
+    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
+    createConsoleRouter({ adminToken: config.adminToken, sessions }),
+    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
   ];
 
   const runJobs = createJobs({

@@ -31,7 +31,8 @@ export function serveBotflowHttp(options: {
     logger: options.logger,
     metrics: options.metrics,
     exposition: options.exposition,
-    routers: [createAdminRouter(options.admin, options.adminToken), ...options.funnel.routers],
+    // The webhook and the ad redirect are matched first: they take nearly every request.
+    routers: [...options.funnel.routers, createAdminRouter(options.admin, options.adminToken)],
     notReady: createReadinessCheck({ shuttingDown: options.shuttingDown, ping: options.ping }),
   });
   return listen(http, { port: options.port, host: options.host });

@@ -1,11 +1,12 @@
 /**
  * Turns one Telegram update into conversation input and answers it: a /start binds its ad click
  * (durably, in the same commit as the transition) and records a Lead; text and button presses go to
- * the conversation under the update's idempotency key; every callback query is answered. A join
- * request, or a join through one of botflow's invite links, is judged by `decideAccess` and its
- * answer (approve or decline, revoke the spent link, remove an intruder) committed as effects of the
- * joining user's conversation, which the effect runner executes: no Bot API call of access is made
- * here. Resolves once the result is committed, so the webhook can answer 200 only then.
+ * the conversation under the update's idempotency key; every callback query is answered (by webhook:
+ * in the webhook's answer). A join request, or a join through one of botflow's invite links, is
+ * judged by `decideAccess` and its answer (approve or decline, revoke the spent link, remove an
+ * intruder) committed as effects of the joining user's conversation, which the effect runner
+ * executes: no Bot API call of access is made here. Resolves once the result is committed, so the
+ * webhook can answer 200 only then.
  */
 import type { Logger } from 'pino';
 import type { AccessGrantRecord, AccessRepository } from '../db/access-repository.ts';
@@ -39,8 +40,25 @@ export interface UpdateHandlerOptions {
   logger: Logger;
 }
 
-/** Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. */
-export type UpdateHandler = (botId: string, update: unknown) => Promise<void>;
+/**
+ * A Bot API call to answer a webhook POST with (Telegram runs the body of a 2xx answer that names a
+ * `method`: one call per update, its outcome unreported), instead of a call of its own.
+ */
+export interface WebhookReply {
+  method: 'answerCallbackQuery';
+  callback_query_id: string;
+}
+
+/**
+ * Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. With
+ * `webhookReply` (the webhook route), a callback query's answer is returned for the HTTP answer's body
+ * instead of being sent (one Bot API request less per press); otherwise (polling) it is sent here.
+ */
+export type UpdateHandler = (
+  botId: string,
+  update: unknown,
+  options?: { webhookReply?: boolean },
+) => Promise<WebhookReply | void>;
 
 const TOKEN = /^[0-9a-f]{32}$/;
 
@@ -166,7 +184,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
     return { records, token: payload! };
   }
 
-  return async (botId, update) => {
+  return async (botId, update, channel) => {
     const { updateId, mapped } = mapUpdate(update);
     const inputKey = inputKeys.telegram(botId, updateId);
     switch (mapped.kind) {
@@ -205,6 +223,9 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
       case 'callback': {
         const event = await eventForCallback(botId, mapped.data);
         if (event !== null) await options.dispatch({ botId, userId: mapped.userId, event, inputKey });
+        // Answered after the commit either way, so a failed commit (5xx, redelivered) answers later.
+        if (channel?.webhookReply === true)
+          return { method: 'answerCallbackQuery', callback_query_id: mapped.callbackQueryId };
         await answerCallback(botId, mapped.callbackQueryId);
         return;
       }

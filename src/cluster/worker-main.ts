@@ -6,11 +6,11 @@
 import { runWorker } from './run-worker.ts';
 
 process.on('SIGINT', () => {});
-const app = await runWorker({
+const worker = await runWorker({
   workerId: `worker-${process.env['BOTFLOW_WORKER_SLOT'] ?? '?'}-${process.pid}`,
   // Same listening address as a single-process `botflow start`.
   http: { host: process.env['HOST'] ?? '127.0.0.1' },
 });
 process.on('disconnect', () => {
-  void app.close().finally(() => process.exit(0));
+  void worker.close().finally(() => process.exit(0));
 });

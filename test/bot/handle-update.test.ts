@@ -119,6 +119,28 @@ describe('a button press is resolved against the flow version it was rendered fo
     const answered = h.fake.callsOf(h.token, 'answerCallbackQuery').filter((c) => c.status === 200);
     assert.ok(answered.length >= forged.length, 'every press is answered');
   });
+
+  it('answers a press in the webhook 200 itself (a webhook reply), with no Bot API request of its own', async () => {
+    const user = 880003;
+    assert.equal((await h.say(user, '/start')).status, 200);
+    assert.equal((await h.say(user, 'cai@example.com')).status, 200);
+    await h.settle();
+    const { version } = (await h.app.source.latest(h.botId))!;
+    const res = await h.press(user, encodeCallbackData({ version, step: 'offers', index: 0 }));
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { method?: string; callback_query_id?: string };
+    assert.equal(body.method, 'answerCallbackQuery');
+    await h.settle();
+    const answers = h.fake
+      .callsOf(h.token, 'answerCallbackQuery')
+      .filter((c) => c.params['callback_query_id'] === body.callback_query_id);
+    assert.deepEqual(
+      answers.map((c) => [c.via, c.status]),
+      [['webhook_reply', 200]],
+      'answered once, by the reply Telegram runs',
+    );
+    assert.equal(await payments(user), 1, 'the press itself was handled');
+  });
 });
 
 describe('a button press is resolved against the flow it was rendered for', () => {
