@@ -9,7 +9,7 @@ import { BotflowError } from './errors.ts';
 import { parseSecretKey } from './db/secret-box.ts';
 
 /** The pino log levels botflow accepts. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Validated configuration. Embedded mode (no REDIS_URL) always runs exactly one worker. */

@@ -8,14 +8,20 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { createBotSettingsCache } from './db/cache-bot-settings.ts';
+import { createBindingReader } from './db/read-bindings.ts';
+import { readBuyerFacts } from './db/read-buyer-facts.ts';
+import { createPageViewRecorder } from './meta/record-page-view.ts';
+import { createGatewaysByBot } from './payments/gateways-by-bot.ts';
+import { createBuyerClickResolver } from './stores/resolve-buyer-click.ts';
+import { createBindingMemory, type CommittedInput } from './tracking/remember-bindings.ts';
 import { createAccessRepository, type AccessRepository } from './db/access-repository.ts';
-import { type BotSettings, createBotRepository, type GatewaySettings } from './db/bot-repository.ts';
+import { type BotSettings, createBotRepository } from './db/bot-repository.ts';
 import { createConversionOutbox, type ConversionOutbox } from './db/conversion-outbox.ts';
 import { createPaymentRepository, type PaymentRepository } from './db/payment-repository.ts';
 import { createSql } from './db/sql-client.ts';
 import { createTrackingLinkRepository, type TrackingLinkRepository } from './db/tracking-link-repository.ts';
 import { createSecretBox } from './db/secret-box.ts';
-import { BotflowError } from './errors.ts';
 import { createConsoleDataRouter } from './http/console-data-routes.ts';
 import { createConsoleRouter } from './http/console-routes.ts';
 import { createConsoleSessions } from './http/console-session.ts';
@@ -25,12 +31,8 @@ import { createPaymentRouter } from './http/payment-routes.ts';
 import { createTelegramRouter } from './http/telegram-routes.ts';
 import { createTrackingRouter } from './http/tracking-routes.ts';
 import type { Metrics } from './observability/metrics.ts';
-import type { PixGateway } from './payments/gateway.ts';
-import { createMercadoPagoGateway } from './payments/mercado-pago.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
-import { createPushinPayGateway } from './payments/pushinpay.ts';
 import { createQrImages, type QrRenderer } from './payments/qr-images.ts';
-import { createSandboxGateway } from './payments/sandbox.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
 import type { EffectHandler } from './runtime/effect-runner.ts';
 import type { FlowSource } from './runtime/ports.ts';
@@ -45,12 +47,6 @@ import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
 import { createTelegramEffects } from './bot/telegram-effects.ts';
-import type { BuyerFacts } from './flow/machine-setup.ts';
-import type { ClickPayload } from './tracking/click.ts';
-import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
-import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
-import { createBindingMemory, type CommittedInput } from './tracking/remember-bindings.ts';
-import { createBindingReader } from './db/read-bindings.ts';
 import { createJobs, type JobsOutcome } from './jobs/run-jobs.ts';
 import type { ConsoleData } from './http/console-data-routes.ts';
 import { listPublishedVersions } from './db/list-published-versions.ts';
@@ -105,38 +101,6 @@ export interface Funnel {
 
 const SETTINGS_TTL_MS = 5000;
 
-/** Builds a gateway adapter from a bot's settings. */
-function buildGateway(settings: GatewaySettings, now: () => number): PixGateway {
-  switch (settings.kind) {
-    case 'sandbox':
-      return createSandboxGateway({
-        apiBase: settings.api_base,
-        apiKey: settings.api_key,
-        webhookSecret: settings.webhook_secret,
-        now,
-      });
-    case 'mercadopago':
-      return createMercadoPagoGateway({
-        accessToken: settings.access_token,
-        webhookSecret: settings.webhook_secret,
-        ...(settings.api_base === undefined ? {} : { apiBase: settings.api_base }),
-        now,
-      });
-    case 'pushinpay':
-      return createPushinPayGateway({
-        token: settings.token,
-        webhookToken: settings.webhook_token,
-        ...(settings.api_base === undefined ? {} : { apiBase: settings.api_base }),
-        now,
-      });
-    default:
-      throw new BotflowError(
-        'CONFIG_INVALID',
-        `payment gateway ${String((settings as { kind: unknown }).kind)} is not available`,
-      );
-  }
-}
-
 /** Creates the funnel edges. */
 export function createFunnel(options: FunnelOptions): Funnel {
   const { config, orm, logger, metrics, now } = options;
@@ -155,39 +119,16 @@ export function createFunnel(options: FunnelOptions): Funnel {
       ? createMemoryFloodGate()
       : createRedisFloodGate({ url: config.redisUrl, prefix: options.redisPrefix, now });
 
-  const settingsCache = new Map<string, { at: number; value: Promise<BotSettings | null> }>();
-  const gateways = new Map<string, { settings: string; gateway: PixGateway }>();
-  const settingsOf = (botId: string): Promise<BotSettings | null> => {
-    const hit = settingsCache.get(botId);
-    if (hit !== undefined && now() - hit.at < SETTINGS_TTL_MS) return hit.value;
-    const value = bots.settings(botId);
-    settingsCache.set(botId, { at: now(), value });
-    value.catch(() => settingsCache.delete(botId));
-    return value;
-  };
-  const forgetBot = (botId: string) => {
-    settingsCache.delete(botId);
-    gateways.delete(botId);
-    apis.forget(botId);
-    links.forgetBot(botId);
-  };
-  const pixelOf = async (botId: string) => (await settingsOf(botId))?.pixel ?? null;
+  const settings = createBotSettingsCache({
+    read: (botId) => bots.settings(botId),
+    now,
+    ttlMs: SETTINGS_TTL_MS,
+  });
+  const { settingsOf, pixelOf } = settings;
   /** A tracking link's public URL: the page of its `website` events. */
   const linkUrl = (slug: string) => `${config.publicUrl ?? options.baseUrl()}/r/${encodeURIComponent(slug)}`;
   const qr = createQrImages();
-  const gatewayOf = async (botId: string): Promise<PixGateway> => {
-    const bot = await settingsOf(botId);
-    if (bot === null) throw new BotflowError('NOT_FOUND', `no bot ${botId}`);
-    const settings = bot.gateway;
-    if (settings === null || settings === undefined)
-      throw new BotflowError('CONFIG_INVALID', `bot ${botId} has no payment gateway configured`);
-    const key = JSON.stringify(settings);
-    const cached = gateways.get(botId);
-    if (cached !== undefined && cached.settings === key) return cached.gateway;
-    const gateway = rememberingQrImages(buildGateway(settings, now), qr);
-    gateways.set(botId, { settings: key, gateway });
-    return gateway;
-  };
+  const gateways = createGatewaysByBot({ settingsOf, qr, now });
 
   const apis = createBotApis({
     apiRoot: config.telegramApiRoot,
@@ -200,35 +141,20 @@ export function createFunnel(options: FunnelOptions): Funnel {
     },
   });
 
-  const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
-    token === null ? null : tracking.getClick(token).catch(() => null);
-
+  const forgetBot = (botId: string) => {
+    settings.forget(botId);
+    gateways.forget(botId);
+    apis.forget(botId);
+    links.forgetBot(botId);
+  };
   // Bindings this owner committed are known without a read; others are read (batched per tick).
   const bindings = createBindingMemory({ read: createBindingReader(sql), epochOf: options.epochOf });
-
-  async function resolveFor(botId: string, userId: string, purpose: string): Promise<ResolvedTracking> {
-    const user = await bindings.bindingOf(botId, userId);
-    const chatToken = await tracking.getChatToken(botId, userId).catch(() => null);
-    const fbclidToken = user?.fbclid ? await tracking.getTokenByFbclid(user.fbclid).catch(() => null) : null;
-    const resolved = resolveTracking({
-      userBinding:
-        user?.tracking_token == null ? null : { token: user.tracking_token, payload: user.tracking_payload },
-      chatIndex: chatToken === null ? null : { token: chatToken, payload: await clickOf(chatToken) },
-      fbclidIndex: fbclidToken === null ? null : { token: fbclidToken, payload: await clickOf(fbclidToken) },
-      userFields: user?.tracking_payload ?? null,
-    });
-    if (purpose === 'charge') metrics.trackingResolution.inc({ source: resolved.source });
-    return resolved;
-  }
-
-  /** The buyer facts of a committed conversation (its snapshot's context), for Meta's user_data. */
-  async function buyerOf(botId: string, userId: string): Promise<BuyerFacts | null> {
-    const rows = await sql<{ buyer: BuyerFacts | null }>(
-      `select snapshot->'context'->'buyer' as buyer from conversations where bot_id = $1 and user_id = $2`,
-      [botId, userId],
-    );
-    return rows[0]?.buyer ?? null;
-  }
+  const resolveFor = createBuyerClickResolver({
+    bindingOf: (botId, userId) => bindings.bindingOf(botId, userId),
+    tracking,
+    onCharge: (source) => metrics.trackingResolution.inc({ source }),
+  });
+  const buyerOf = (botId: string, userId: string) => readBuyerFacts(sql, botId, userId);
 
   const accessRemoval = createAccessRemoval({
     access,
@@ -240,7 +166,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
 
   const paymentService = createPaymentService({
     payments,
-    gatewayOf,
+    gatewayOf: gateways.gatewayOf,
     dispatch: options.dispatch,
     resolveTracking: resolveFor,
     pixelOf,
@@ -314,26 +240,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
           'click not stored; buyer sent to the bot without it',
         );
       },
-      async onClick(token, click) {
-        const pixel = await pixelOf(click.bot_id).catch(() => null);
-        if (pixel === null) return;
-        const eventId = eventIdFor('PageView', token);
-        await conversions
-          .add({
-            eventId,
-            pixelId: pixel.pixel_id,
-            botId: click.bot_id,
-            payload: buildConversionEvent({
-              name: 'PageView',
-              eventId,
-              eventTime: Math.floor(click.created_at / 1000),
-              // Meta requires the page's URL on website events (the link itself, without the ad's query).
-              eventSourceUrl: linkUrl(click.slug),
-              click,
-            }),
-          })
-          .catch((error: unknown) => logger.warn({ err: error }, 'PageView not recorded'));
-      },
+      onClick: createPageViewRecorder({ pixelOf, outbox: conversions, linkUrl, logger }),
     }),
     createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
     createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
@@ -378,22 +285,5 @@ export function createFunnel(options: FunnelOptions): Funnel {
       await floodGate.close();
       await apis.close();
     },
-  };
-}
-
-/** The gateway, with the QR image of each charge it creates (Mercado Pago and PushinPay return one) kept for the charge's photo. */
-function rememberingQrImages(gateway: PixGateway, qr: QrRenderer): PixGateway {
-  const refund = gateway.refund?.bind(gateway);
-  return {
-    id: gateway.id,
-    async createCharge(input) {
-      const charge = await gateway.createCharge(input);
-      if (charge.qrImageBase64 !== undefined && charge.brCode !== '')
-        qr.remember(charge.brCode, charge.qrImageBase64);
-      return charge;
-    },
-    getCharge: (id) => gateway.getCharge(id),
-    verifyAndParseWebhook: (request) => gateway.verifyAndParseWebhook(request),
-    ...(refund === undefined ? {} : { refund }),
   };
 }

@@ -16,8 +16,8 @@ import type { FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import type { CommitRecord, FlowSource } from '../runtime/ports.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
-import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
-import { pickUserData, sendsField } from '../tracking/pick-user-data.ts';
+import { buildLeadRow } from '../tracking/conversion-rows.ts';
+import { sendsField } from '../tracking/pick-user-data.ts';
 import type { BotApis } from './bot-apis.ts';
 import { decodeCallbackData } from '../telegram/callback-data.ts';
 import { decideAccess } from '../telegram/decide-access.ts';
@@ -167,21 +167,19 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
       fbclid: click.fbclid ?? null,
     });
     if (pixel !== null) {
-      const eventId = eventIdFor('Lead', `${botId}:${userId}:${payload}`);
       const buyer = await options.buyerOf(botId, userId).catch(() => null);
-      records.push({
-        kind: 'conversion',
-        eventId,
-        pixelId: pixel.pixel_id,
-        payload: buildConversionEvent({
-          name: 'Lead',
-          eventId,
-          eventTime: Math.floor(options.now() / 1000),
-          ...pickActionSource(pixel.action_source, click, options.linkUrl),
-          ...pickUserData(pixel.user_data, { ...buyer, ...profile }, userId),
+      records.push(
+        buildLeadRow({
+          pixel,
+          botId,
+          userId,
+          token: payload!,
           click,
+          buyer: { ...buyer, ...profile },
+          at: options.now(),
+          linkUrl: options.linkUrl,
         }),
-      });
+      );
     }
     return { records, token: payload! };
   }

@@ -53,7 +53,7 @@ function describeTelegramFailure(error: unknown, refused: string, apiRoot: strin
 }
 
 /** Why Telegram cannot deliver webhooks to `url`, or undefined when it can (https on a public host). */
-export function describeUnreachableWebhook(url: string): string | undefined {
+function describeUnreachableWebhook(url: string): string | undefined {
   const { protocol, hostname } = new URL(url);
   const local =
     /^(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|0\.0\.0\.0|\[?::1\]?$|\[?f[cd])/i.test(

@@ -22,7 +22,7 @@ import { runValidate } from './commands/validate.ts';
 import { formatProblems } from './format-problems.ts';
 import type { CliIo } from './io.ts';
 
-export const USAGE = `Usage: botflow <command> [options]
+const USAGE = `Usage: botflow <command> [options]
 
 Commands:
   validate <flow.json> [--json]                        check a flow; exit 0 valid, 1 invalid

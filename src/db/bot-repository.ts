@@ -4,11 +4,13 @@
  * BOTFLOW_SECRET_KEY is set) on the way in and opened on the way out.
  */
 import type { PixelSettings } from '../tracking/pixel-settings.ts';
+import type { GatewaySettings } from '../payments/gateway-settings.ts';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createSecretBox, type SecretBox } from './secret-box.ts';
 import { createSql } from './sql-client.ts';
 
 export type { PixelSettings } from '../tracking/pixel-settings.ts';
+export type { GatewaySettings } from '../payments/gateway-settings.ts';
 
 /** A bot as listed (no secrets). */
 export interface BotRecord {
@@ -18,12 +20,6 @@ export interface BotRecord {
   joinRequests: boolean;
   createdAt: string;
 }
-
-/** Payment gateway settings of a bot (credentials: never logged). */
-export type GatewaySettings =
-  | { kind: 'sandbox'; api_base: string; api_key: string; webhook_secret: string }
-  | { kind: 'mercadopago'; access_token: string; webhook_secret: string; api_base?: string }
-  | { kind: 'pushinpay'; token: string; webhook_token: string; api_base?: string };
 
 /** What the edges need to act for a bot: secrets included, never listed or logged. */
 export interface BotSettings {

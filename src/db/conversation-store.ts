@@ -20,11 +20,10 @@ export interface DueTimerRow extends DueTimer {
 
 /** The runtime's `ConversationStore` plus shard fencing and timer bookkeeping. */
 export interface PostgresConversationStore extends ConversationStore {
-  /** The same as `load`: the stored conversation with its pending timers, or null. */
-  loadConversation(botId: string, userId: string): Promise<StoredConversation | null>;
-  /** Takes ownership of a shard: bumps and returns its epoch, fencing out the previous owner. */
-  claimShard(shard: number, owner: string): Promise<number>;
-  /** Claims many shards in one statement; returns each shard's new epoch. */
+  /**
+   * Takes ownership of shards in one statement: bumps and returns each shard's epoch, fencing out
+   * their previous owners.
+   */
   claimShards(shards: readonly number[], owner: string): Promise<Map<number, number>>;
   dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimerRow[]>;
   pollTimers(
@@ -108,8 +107,6 @@ export function createConversationStore(
   }
 
   const store: PostgresConversationStore = {
-    loadConversation: (botId, userId) => store.load(botId, userId),
-
     async load(botId, userId) {
       return (await store.loadMany([{ botId, userId }])).get(conversationKeyOf(botId, userId)) ?? null;
     },
@@ -219,16 +216,6 @@ export function createConversationStore(
         [shards, owner],
       );
       return new Map(rows.map((r) => [r.shard, Number(r.epoch)]));
-    },
-
-    async claimShard(shard, owner) {
-      const rows = await query<{ epoch: string }>(
-        `insert into shard_epochs (shard, epoch, owner) values ($1, 1, $2)
-         on conflict (shard) do update set epoch = shard_epochs.epoch + 1, owner = excluded.owner, claimed_at = now()
-         returning epoch`,
-        [shard, owner],
-      );
-      return Number(rows[0]!.epoch);
     },
   };
   return store;

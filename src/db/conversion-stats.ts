@@ -6,7 +6,7 @@
 import type { createSql } from './sql-client.ts';
 
 /** The match keys counted on sent events. */
-export const MATCH_KEYS = ['fbc', 'fbp', 'ip_ua', 'em', 'ph', 'external_id'] as const;
+const MATCH_KEYS = ['fbc', 'fbp', 'ip_ua', 'em', 'ph', 'external_id'] as const;
 export type MatchKey = (typeof MATCH_KEYS)[number];
 
 /** One event name's numbers. `share_sent_with` is null when nothing was sent yet. */

@@ -27,7 +27,7 @@ export const NOTICE_TEXTS: Record<NoticeCode, string> = {
   conversation_ended: 'Esta conversa terminou. Envie /start para recomeçar.',
 };
 
-export const STEP_LIMIT_TEXT = 'Ops! Algo deu errado neste fluxo. Envie /start para recomeçar.';
+const STEP_LIMIT_TEXT = 'Ops! Algo deu errado neste fluxo. Envie /start para recomeçar.';
 
 /** Price and description of a payment step: the step's own, else the chosen offer's, else the first offer's. */
 export function resolvePrice(
@@ -53,7 +53,7 @@ export function resolvePrice(
 }
 
 /** Renders the message a step sends. */
-export function messageOf(flow: Flow, step: Step): OutMessage | null {
+function messageOf(flow: Flow, step: Step): OutMessage | null {
   switch (step.type) {
     case 'message': {
       const { text, media_url, media_type, parse_mode } = step.config;

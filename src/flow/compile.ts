@@ -188,7 +188,7 @@ function paidFallbacks(flow: Flow, ref: (id: string) => string[]): JsonTransitio
 }
 
 /** Conditions in evaluation order: ascending `order` (default 0), ties in array order. */
-export function sortConditions(conditions: Condition[] | undefined): Condition[] {
+function sortConditions(conditions: Condition[] | undefined): Condition[] {
   return (conditions ?? [])
     .map((c, i) => ({ c, i }))
     .sort((a, b) => (a.c.order ?? 0) - (b.c.order ?? 0) || a.i - b.i)

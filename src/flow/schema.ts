@@ -12,25 +12,25 @@ const id = z.string().regex(ID_PATTERN, 'must be 1–64 characters of A-Z, a-z, 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
 const hasAtMostTwoDecimals = (n: number) => Math.abs(Math.round(n * 100) - n * 100) < 1e-6;
 /** A BRL amount: positive, at most two decimals (stored as integer centavos everywhere else). */
-export const brlAmount = z
+const brlAmount = z
   .number()
   .positive()
   .refine(Number.isFinite, 'must be finite')
   .refine(hasAtMostTwoDecimals, 'must have at most 2 decimals');
 
-export const offerSchema = z.strictObject({
+const offerSchema = z.strictObject({
   text: z.string().min(1),
   price: brlAmount,
   description: z.string().optional(),
   access_days: z.number().int().min(1).optional(),
 });
 
-export const redirectButtonSchema = z.strictObject({
+const redirectButtonSchema = z.strictObject({
   text: z.string().min(1),
   url: httpsUrl,
 });
 
-export const connectionsSchema = z.strictObject({
+const connectionsSchema = z.strictObject({
   next: id.optional(),
   pending: id.optional(),
   retry: id.optional(),
@@ -44,7 +44,7 @@ const conditionCommon = {
   fallback_step: id.optional(),
 };
 
-export const conditionSchema = z.discriminatedUnion('type', [
+const conditionSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('text_validation'),
     ...conditionCommon,
@@ -58,7 +58,7 @@ export const conditionSchema = z.discriminatedUnion('type', [
 
 export const TEXT_VALIDATIONS = ['email', 'phone', 'cpf', 'contains', 'equals', 'any'] as const;
 export const PAYMENT_STATUSES = ['paid', 'pending', 'failed', 'expired'] as const;
-export const MEDIA_TYPES = ['photo', 'video', 'audio', 'document', 'animation'] as const;
+const MEDIA_TYPES = ['photo', 'video', 'audio', 'document', 'animation'] as const;
 
 const messageConfig = z
   .strictObject({
@@ -72,7 +72,7 @@ const messageConfig = z
     path: ['media_type'],
   });
 
-export const customButtonSchema = z.strictObject({
+const customButtonSchema = z.strictObject({
   text: z.string().min(1).max(64),
   main_button_index: z.number().int().min(0).optional(),
   url: httpsUrl.optional(),
@@ -110,7 +110,7 @@ const stepCommon = {
   delay_seconds: z.number().min(0).max(86400).optional(),
 };
 
-export const stepSchema = z.discriminatedUnion('type', [
+const stepSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...stepCommon, type: z.literal('message'), config: messageConfig }),
   z.strictObject({ ...stepCommon, type: z.literal('buttons'), config: buttonsConfig }),
   z.strictObject({ ...stepCommon, type: z.literal('input'), config: inputConfig }),

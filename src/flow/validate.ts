@@ -66,7 +66,7 @@ function comparePaths(a: FlowProblem, b: FlowProblem): number {
 }
 
 /** Deeper than any valid flow nests (a button of a step is at level 6): refused before any other check. */
-export const MAX_FLOW_DEPTH = 32;
+const MAX_FLOW_DEPTH = 32;
 
 /**
  * The problems that stop validation before it starts, each reported alone: not an object, more steps

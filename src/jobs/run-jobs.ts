@@ -10,7 +10,7 @@ import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import { pruneOldRows } from '../db/prune-old-rows.ts';
 import type { Sql } from '../db/sql-client.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { sendDueConversions } from '../tracking/send-conversions.ts';
+import { sendDueConversions } from '../meta/send-conversions.ts';
 import { inputKeys } from '../runtime/input-keys.ts';
 
 /** What one round did. */

@@ -5,7 +5,7 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 /** Paths pino blanks out wherever they appear in a log object. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'token',
   '*.token',
   'bot_token',

@@ -19,10 +19,8 @@ import type { EffectHandler } from '../runtime/effect-runner.ts';
 import { inputKeys } from '../runtime/input-keys.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
-import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/conversion-event.ts';
-import { pickUserData } from '../tracking/pick-user-data.ts';
+import { buildInitiateCheckoutRow, buildPurchaseRow } from '../tracking/conversion-rows.ts';
 import { preferLaterClick, type ResolvedTracking } from '../tracking/resolve-tracking.ts';
-import type { ConversionRecord } from '../tracking/tracking-record-writers.ts';
 import type { PixCharge, PixGateway, WebhookRequest } from './gateway.ts';
 import type { ChargeCreatedRecord } from './payment-record-writers.ts';
 
@@ -104,36 +102,29 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     return chosen?.payload ?? null;
   }
 
-  /** The user_data inputs of a buyer's event: what they told the bot, as far as the pixel sends it. */
-  async function userDataOf(pixel: PixelSettings, botId: string, userId: string) {
-    const buyer = await options.buyerOf(botId, userId).catch((error: unknown) => {
+  /** What the buyer told the bot, for Meta's user_data (none when it cannot be read). */
+  async function buyerOf(botId: string, userId: string): Promise<BuyerFacts | null> {
+    return options.buyerOf(botId, userId).catch((error: unknown) => {
       logger.warn({ bot_id: botId, code: (error as { code?: string }).code }, 'buyer facts not read');
       return null;
     });
-    return pickUserData(pixel.user_data, buyer, userId);
   }
 
   async function purchaseRecord(payment: PaymentRecord, paidAt: number): Promise<CommitRecord[]> {
     const pixel = await options.pixelOf(payment.botId);
     if (pixel === null) return [];
     const click = await purchaseClick(payment);
-    const eventId = eventIdFor('Purchase', payment.orderId);
     return [
-      {
-        kind: 'conversion',
-        eventId,
-        pixelId: pixel.pixel_id,
-        payload: buildConversionEvent({
-          name: 'Purchase',
-          eventId,
-          eventTime: Math.floor(paidAt / 1000),
-          ...pickActionSource(pixel.action_source, click, options.linkUrl),
-          ...(await userDataOf(pixel, payment.botId, payment.userId)),
-          click,
-          valueCents: payment.amountCents,
-          orderId: payment.orderId,
-        }),
-      },
+      buildPurchaseRow({
+        pixel,
+        userId: payment.userId,
+        click,
+        buyer: await buyerOf(payment.botId, payment.userId),
+        at: paidAt,
+        linkUrl: options.linkUrl,
+        orderId: payment.orderId,
+        amountCents: payment.amountCents,
+      }),
     ];
   }
 
@@ -248,25 +239,19 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     };
     const records: CommitRecord[] = [created];
     const pixel = await options.pixelOf(item.botId);
-    if (pixel !== null) {
-      const eventId = eventIdFor('InitiateCheckout', item.key);
-      const initiated: ConversionRecord = {
-        kind: 'conversion',
-        eventId,
-        pixelId: pixel.pixel_id,
-        payload: buildConversionEvent({
-          name: 'InitiateCheckout',
-          eventId,
-          eventTime: Math.floor(options.now() / 1000),
-          ...pickActionSource(pixel.action_source, clickOf(payment), options.linkUrl),
-          ...(await userDataOf(pixel, item.botId, item.userId)),
+    if (pixel !== null)
+      records.push(
+        buildInitiateCheckoutRow({
+          pixel,
+          userId: item.userId,
           click: clickOf(payment),
-          valueCents: payment.amountCents,
+          buyer: await buyerOf(item.botId, item.userId),
+          at: options.now(),
+          linkUrl: options.linkUrl,
           orderId: item.key,
+          amountCents: payment.amountCents,
         }),
-      };
-      records.push(initiated);
-    }
+      );
     // The charge, its InitiateCheckout and the `payment.created` they cause commit together in the
     // conversation's group commit (under the input key the effect runner would use for the result).
     await options.dispatch({

@@ -1,7 +1,7 @@
 /**
  * Meta's normalization and SHA-256 hashing of `user_data` values, rule for rule the one of Meta's official
  * Node SDK (`facebook-nodejs-business-sdk` 24.0.1, `ServerSideUtils.normalizeAndHash`), so botflow's
- * hashes equal the SDK's (test/tracking/normalize-oracle.test.ts checks it against the SDK itself).
+ * hashes equal the SDK's (test/tracking/hash-for-meta.test.ts checks it against the SDK itself).
  * Pure: no I/O. Where the SDK throws (bad e-mail, phone or country) this returns null and the field is
  * left out of the event, so one bad answer never sinks the event.
  *

@@ -11,7 +11,7 @@ export type UserDataField = 'em' | 'ph' | 'fn' | 'ln' | 'external_id';
 export type UserDataSwitches = Partial<Record<UserDataField, boolean>>;
 
 /** What is sent when a pixel says nothing: everything the buyer typed and their id, not their names. */
-export const USER_DATA_DEFAULTS: Record<UserDataField, boolean> = {
+const USER_DATA_DEFAULTS: Record<UserDataField, boolean> = {
   em: true,
   ph: true,
   fn: false,

@@ -86,4 +86,67 @@ describe('Bot API clients over a keep-alive pool', () => {
       (e) => e instanceof BotflowError && e.code === 'UPSTREAM_REJECTED',
     );
   });
+
+  it('shares a 429 through the flood gate: reported once, the bot held until retry_after, the call retried', async () => {
+    const waits: Array<[string, number]> = [];
+    const gate = createMemoryFloodGate();
+    const gated = createBotApis({
+      apiRoot: fake.url,
+      tokenOf: async (botId) => BOTS.find((b) => b.id === botId)?.token ?? null,
+      floodGate: gate,
+      onFloodWait: (botId, seconds) => void waits.push([botId, seconds]),
+    });
+    try {
+      fake.injectError({
+        status: 429,
+        retryAfter: 1,
+        method: 'sendMessage',
+        token: BOTS[0]!.token,
+        times: 1,
+      });
+      const asked = Date.now();
+      await gated.call(BOTS[0]!.id, 'sendMessage', { chat_id: 5400, text: 'after a 429' });
+      assert.deepEqual(waits, [[BOTS[0]!.id, 1]]);
+      assert.ok((await gate.until(BOTS[0]!.id)) >= asked + 1000, 'held for retry_after seconds');
+      assert.equal(await gate.until(BOTS[1]!.id), 0, 'other bots are not held');
+      const tries = fake.callsOf(BOTS[0]!.token, 'sendMessage').filter((c) => c.params['chat_id'] === 5400);
+      assert.deepEqual(
+        tries.map((c) => c.status),
+        [429, 200],
+      );
+    } finally {
+      await gated.close();
+    }
+  });
+
+  it('refuses an unknown bot as NOT_FOUND without caching it, and reads a new token only once told to forget', async () => {
+    const tokens = new Map<string, string>();
+    const lookups: string[] = [];
+    const late = createBotApis({
+      apiRoot: fake.url,
+      tokenOf: async (botId) => {
+        lookups.push(botId);
+        return tokens.get(botId) ?? null;
+      },
+      floodGate: createMemoryFloodGate(),
+    });
+    const send = (chatId: number) => late.call('late', 'sendMessage', { chat_id: chatId, text: 'hi' });
+    const sentWith = (token: string, chatId: number) =>
+      fake.callsOf(token, 'sendMessage').filter((c) => c.params['chat_id'] === chatId).length;
+    try {
+      await assert.rejects(send(5500), { code: 'NOT_FOUND' });
+      tokens.set('late', BOTS[0]!.token);
+      await send(5501);
+      assert.equal(sentWith(BOTS[0]!.token, 5501), 1, 'registered since: found');
+      tokens.set('late', BOTS[1]!.token);
+      await send(5502);
+      assert.equal(sentWith(BOTS[0]!.token, 5502), 1, 'the client is cached');
+      late.forget('late');
+      await send(5503);
+      assert.equal(sentWith(BOTS[1]!.token, 5503), 1, 'forgotten: the new token');
+      assert.deepEqual(lookups, ['late', 'late', 'late']);
+    } finally {
+      await late.close();
+    }
+  });
 });

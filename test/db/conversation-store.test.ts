@@ -11,6 +11,7 @@ import type { CommitRecord, CommitRow, RecordWriter } from '../../src/runtime/po
 import { PAYMENT_RECORD_WRITERS } from '../../src/payments/payment-record-writers.ts';
 import { TRACKING_RECORD_WRITERS } from '../../src/tracking/tracking-record-writers.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+import { claimShard } from '../support/claim-shard.ts';
 
 const recordWriters = [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS];
 
@@ -98,7 +99,7 @@ describe('commitBatch', () => {
   });
 
   it('refuses a version conflict and a stale epoch while the rest of the batch commits', async () => {
-    const epoch = await store.claimShard(7, 'worker-a');
+    const epoch = await claimShard(store, 7, 'worker-a');
     const existing = row({ epoch });
     assert.deepEqual(await store.commitBatch([existing]), ['ok']);
 
@@ -145,8 +146,8 @@ describe('commitBatch', () => {
   });
 
   it('fences a previous owner once the shard is claimed again', async () => {
-    const first = await store.claimShard(9, 'worker-a');
-    const second = await store.claimShard(9, 'worker-b');
+    const first = await claimShard(store, 9, 'worker-a');
+    const second = await claimShard(store, 9, 'worker-b');
     assert.equal(second, first + 1);
     assert.deepEqual(await store.commitBatch([row({ shard: 9, epoch: first })]), ['stale_epoch']);
     assert.deepEqual(await store.commitBatch([row({ shard: 9, epoch: second })]), ['ok']);
@@ -245,7 +246,7 @@ describe('the commit statement', () => {
   }
 
   it('writes a batch in one named statement (one round trip, one transaction)', async () => {
-    const epoch = await store.claimShard(7, 'worker-a');
+    const epoch = await claimShard(store, 7, 'worker-a');
     const rows = [1, 2, 3].map((n) =>
       row({
         epoch,
@@ -269,7 +270,7 @@ describe('the commit statement', () => {
   });
 
   it('refuses a stale epoch, a processed input and a version conflict in one batch; they write nothing', async () => {
-    const epoch = await store.claimShard(7, 'worker-a');
+    const epoch = await claimShard(store, 7, 'worker-a');
     const existing = row({
       epoch,
       timersStarted: [{ timerId: 'keep', dueAt: 1_900_000_000_000, event: { type: 'k' } }],
@@ -365,7 +366,7 @@ describe('the commit statement', () => {
       statement: (source) => `insert into test_notes select bot_id, user_id, note from ${source} as x`,
     };
     const local = createConversationStore(db.orm, { recordWriters: [notes] });
-    const epoch = await local.claimShard(7, 'worker-a');
+    const epoch = await claimShard(local, 7, 'worker-a');
     const kept = row({
       epoch,
       records: [
@@ -385,7 +386,7 @@ describe('the commit statement', () => {
   });
 
   it('stores a created charge with the row that commits it, once per order', async () => {
-    const epoch = await store.claimShard(7, 'worker-a');
+    const epoch = await claimShard(store, 7, 'worker-a');
     const owner = row({ epoch });
     assert.deepEqual(await store.commitBatch([owner]), ['ok']);
     await sql(
@@ -486,7 +487,7 @@ describe('the commit statement', () => {
 
   it('records done-marks inside the next commit statement, even when its rows are refused', async () => {
     const keys = await pendingEffects('ride', 3);
-    const epoch = await store.claimShard(7, 'worker-a');
+    const epoch = await claimShard(store, 7, 'worker-a');
     const marked = store.markDoneWithCommit(keys, 60_000);
     const seen = await queriesDuring(async () => {
       assert.deepEqual(await store.commitBatch([row({ epoch: epoch - 1 })]), ['stale_epoch']);

@@ -9,6 +9,7 @@ import { createConversationStore } from '../../src/db/conversation-store.ts';
 import { openDatabase } from '../../src/db/open-database.ts';
 import { BotflowError } from '../../src/errors.ts';
 import type { CommitRow } from '../../src/runtime/ports.ts';
+import { claimShard } from '../support/claim-shard.ts';
 
 function commitRow(expectedVersion: number, step: string): CommitRow {
   return {
@@ -47,7 +48,7 @@ describe('openDatabase', () => {
       );
 
       const store = createConversationStore(first.orm);
-      assert.equal(await store.claimShard(3, 'embedded'), 1);
+      assert.equal(await claimShard(store, 3, 'embedded'), 1);
       assert.deepEqual(await store.commitBatch([commitRow(0, 'welcome')]), ['ok']);
       assert.deepEqual(await store.commitBatch([commitRow(1, 'offer')]), ['ok']);
       await first.close();
@@ -55,7 +56,7 @@ describe('openDatabase', () => {
       const second = await openDatabase({ dataDir });
       try {
         const reopened = createConversationStore(second.orm);
-        const loaded = await reopened.loadConversation('bot1', '123456789');
+        const loaded = await reopened.load('bot1', '123456789');
         assert.deepEqual(loaded, {
           botId: 'bot1',
           userId: '123456789',

@@ -174,7 +174,14 @@ describe('HTTP: admin API, health, metrics, error mapping', () => {
     assert.equal(res.status, 422);
     const body = await res.json();
     assert.equal(body.error.code, 'INVALID_FLOW');
-    assert.ok(body.error.details.length >= 1);
+    assert.deepEqual(
+      body.error.details.map((d: { code: string; path: string }) => [d.code, d.path]),
+      [
+        ['schema', '/flow_start_step_id'],
+        ['schema', '/flow_steps'],
+      ],
+      'every problem of the draft',
+    );
   });
 
   it('inspects a conversation: step, version, pending timers', async () => {

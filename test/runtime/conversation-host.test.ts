@@ -14,6 +14,7 @@ import { startTimerPoller } from '../../src/runtime/timer-poller.ts';
 import { askForever } from '../support/flows.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { claimShard } from '../support/claim-shard.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 
@@ -53,7 +54,7 @@ describe('conversation host on real Postgres', () => {
 
   async function own(botId: string, userId: string) {
     const shard = shardOf(botId, userId);
-    ctx.epochs.set(shard, await ctx.store.claimShard(shard, 'test-worker'));
+    ctx.epochs.set(shard, await claimShard(ctx.store, shard, 'test-worker'));
     return shard;
   }
 
@@ -140,7 +141,7 @@ describe('conversation host on real Postgres', () => {
   it('a stale owner cannot commit: it gets STALE_OWNER and the stored state is unchanged', async () => {
     await own('b2', '1003');
     await ctx.host.dispatch({ botId: 'b2', userId: '1003', event: { type: 'start' } });
-    await ctx.store.claimShard(shardOf('b2', '1003'), 'another-worker');
+    await claimShard(ctx.store, shardOf('b2', '1003'), 'another-worker');
     await assert.rejects(
       ctx.host.dispatch({ botId: 'b2', userId: '1003', event: { type: 'text', text: 'x' } }),
       (e: unknown) => e instanceof BotflowError && e.code === 'STALE_OWNER' && e.retryable,

@@ -12,6 +12,7 @@ import { startTimerPoller } from '../../src/runtime/timer-poller.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { claimShard } from '../support/claim-shard.ts';
 
 /** Says hello, then a minute later says more: one durable timer per conversation. */
 const delayed = {
@@ -70,7 +71,7 @@ describe('timer poller across a Postgres outage', () => {
     const epochs = new Map<number, number>();
     for (const user of USERS) {
       const shard = shardOf('tb', user);
-      epochs.set(shard, await store.claimShard(shard, 'w1'));
+      epochs.set(shard, await claimShard(store, shard, 'w1'));
     }
     const host = createConversationHost({
       store,
@@ -145,7 +146,7 @@ describe('timer poller across a Postgres outage', () => {
     };
     const epochs = new Map<number, number>();
     const shard = shardOf('tb', '401');
-    epochs.set(shard, await store.claimShard(shard, 'w1'));
+    epochs.set(shard, await claimShard(store, shard, 'w1'));
     const late: { poller?: ReturnType<typeof startTimerPoller> } = {};
     const host = createConversationHost({
       store,

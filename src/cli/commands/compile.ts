@@ -6,7 +6,7 @@ import { emitModule } from '../../flow/emit-module.ts';
 import type { CliIo } from '../io.ts';
 import { readFlowFile } from '../read-flow.ts';
 
-export const COMPILE_FORMATS = ['json', 'ts', 'mermaid'] as const;
+const COMPILE_FORMATS = ['json', 'ts', 'mermaid'] as const;
 export type CompileFormat = (typeof COMPILE_FORMATS)[number];
 
 /** Renders a valid flow's machine in one of the formats. */

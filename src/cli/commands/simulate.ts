@@ -18,7 +18,7 @@ const HELP = [
 ].join('\n');
 
 /** Renders outputs as chat lines. */
-export function formatOutputs(outputs: SimOutput[], minutes?: number): string {
+function formatOutputs(outputs: SimOutput[], minutes?: number): string {
   const stamp = minutes === undefined ? '' : `[+${minutes.toFixed(minutes % 1 === 0 ? 0 : 1)} min] `;
   return outputs
     .map((o) => {
@@ -41,7 +41,7 @@ export function formatOutputs(outputs: SimOutput[], minutes?: number): string {
 const COMMANDS = ['/quit', '/exit', '/help', '/start', '/pay', '/expire', '/fail', '/check', '/wait'];
 
 /** Turns a typed line into a simulator event (null to ignore it). */
-export function parseTypedLine(line: string, sim: Simulator): SimEvent | 'quit' | 'help' | null {
+function parseTypedLine(line: string, sim: Simulator): SimEvent | 'quit' | 'help' | null {
   const text = line.trim();
   if (text === '') return null;
   const [command, ...rest] = text.split(/\s+/);

@@ -9,7 +9,7 @@ import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts
 import { createSql } from '../../src/db/sql-client.ts';
 import { type FakeGraphApi, startFakeGraphApi } from '../../src/sim/fake-graph-api.ts';
 import { buildConversionEvent, eventIdFor } from '../../src/tracking/conversion-event.ts';
-import { sendDueConversions } from '../../src/tracking/send-conversions.ts';
+import { sendDueConversions } from '../../src/meta/send-conversions.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 
 const PIXEL = '777000777';

@@ -6,8 +6,8 @@
  * A batch refused for an invalid parameter is split in halves and resent, so one bad event cannot
  * take the others down with it.
  */
-import type { PixelSettings } from './pixel-settings.ts';
-import type { ConversionOutbox, ConversionRow } from './conversion-queue.ts';
+import type { PixelSettings } from '../tracking/pixel-settings.ts';
+import type { ConversionOutbox, ConversionRow } from '../tracking/conversion-queue.ts';
 import { isTooOld, nextRetryDelay, type SendResult, sendConversionEvents } from './meta-client.ts';
 
 /** Meta's "invalid parameter": one bad event rejects the whole request. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type FakeGraphApi, startFakeGraphApi } from '../../src/sim/fake-graph-api.ts';
 import { buildConversionEvent, eventIdFor } from '../../src/tracking/conversion-event.ts';
-import { isTooOld, nextRetryDelay, sendConversionEvents } from '../../src/tracking/meta-client.ts';
+import { isTooOld, nextRetryDelay, sendConversionEvents } from '../../src/meta/meta-client.ts';
 
 const TOKEN = 'EAAGsecretAccessToken1234567890';
 const now = Date.parse('2026-11-22T12:00:00Z');

@@ -1,0 +1,164 @@
+/**
+ * The one-statement group commit on its own: how the statement numbers and binds each record writer's
+ * arrays, and what one batch writes against real Postgres (a conversation repeated in a batch, an
+ * unnamed statement, done-marks riding a refused batch, records only with committed rows).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type pg from 'pg';
+import { buildCommitStatement, writeCommitBatch } from '../../src/db/write-commit-batch.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import type { CommitRow, RecordWriter } from '../../src/runtime/ports.ts';
+import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+
+/** A writer of `kind` with `columns`, inserting its tuples into `commit_notes`. */
+function notesWriter(kind: string, columns: RecordWriter['columns']): RecordWriter {
+  return {
+    kind,
+    columns,
+    tuples: (_row, records) => records.map((r) => columns.map(([name]) => r[name])),
+    statement: (source) =>
+      `insert into commit_notes (bot_id, user_id, kind, note)
+       select bot_id, user_id, '${kind}', ${columns[0]![0]}::text from ${source} as x`,
+  };
+}
+
+const NOTE = notesWriter('note', [['note', 'text']]);
+const PAIR = notesWriter('pair', [
+  ['left', 'text'],
+  ['right', 'int'],
+]);
+
+let nextUser = 10_000;
+function row(overrides: Partial<CommitRow> = {}): CommitRow {
+  return {
+    botId: 'wcb',
+    userId: String(nextUser++),
+    shard: 3,
+    epoch: 0,
+    expectedVersion: 0,
+    flowId: 'f',
+    flowVersion: 1,
+    snapshot: { status: 'active', value: 'welcome', context: {} as never },
+    effects: [],
+    timersStarted: [],
+    timersCancelled: [],
+    inputKey: null,
+    ...overrides,
+  };
+}
+
+describe('buildCommitStatement', () => {
+  it('refuses two writers of one kind as CONFIG_INVALID', () => {
+    assert.throws(() => buildCommitStatement([NOTE, notesWriter('note', [['x', 'text']])]), {
+      code: 'CONFIG_INVALID',
+    });
+  });
+
+  it("numbers each writer's arrays after the fixed 22 and binds each its own kind's tuples, by row index", () => {
+    const statement = buildCommitStatement([NOTE, PAIR]);
+    assert.match(
+      statement.text,
+      /record_0 as \(insert into commit_notes[\s\S]*unnest\(\$23::int\[\], \$24::text\[\]\)/,
+    );
+    assert.match(
+      statement.text,
+      /record_1 as \(insert into commit_notes[\s\S]*unnest\(\$25::int\[\], \$26::text\[\], \$27::int\[\]\)/,
+    );
+    const a = row({
+      records: [
+        { kind: 'note', note: 'n1' },
+        { kind: 'pair', left: 'l1', right: 1 },
+      ],
+    });
+    const b = row({
+      records: [
+        { kind: 'note', note: 'n2' },
+        { kind: 'note', note: 'n3' },
+      ],
+      timersCancelled: ['t-restarted', 't-cancelled', 't-cancelled'],
+      timersStarted: [{ timerId: 't-restarted', dueAt: 0, event: { type: 'x' } }],
+    });
+    const params = statement.bind(
+      [
+        { i: 0, row: a },
+        { i: 4, row: b },
+      ],
+      '5',
+      ['done-1'],
+    );
+    assert.equal(params.length, 27);
+    assert.deepEqual(params.slice(15, 17), [[4], ['t-cancelled']], 'a restarted timer is not cancelled');
+    assert.deepEqual(params[21], ['done-1']);
+    assert.deepEqual(params.slice(22), [[0, 4, 4], ['n1', 'n2', 'n3'], [0], ['l1'], [1]]);
+  });
+});
+
+describe('writeCommitBatch against Postgres', () => {
+  let fresh: FreshDatabase;
+  let db: DatabaseHandle;
+  let client: pg.PoolClient;
+  const query = async <R>(text: string, params: unknown[] = []) =>
+    (await client.query(text, params)).rows as R[];
+  const statement = buildCommitStatement([NOTE]);
+
+  before(async () => {
+    fresh = await createFreshDatabase();
+    db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
+    const pool = (await db.orm.em.getConnection().getNativeClient()) as pg.Pool;
+    client = await pool.connect();
+    await query(`create table commit_notes (bot_id text, user_id bigint, kind text, note text)`);
+  });
+  after(async () => {
+    client.release();
+    await db.close();
+    await fresh.drop();
+  });
+
+  it('commits a conversation once per batch: its repeat is a version conflict and writes nothing', async () => {
+    const first = row({
+      records: [{ kind: 'note', note: 'first' }],
+      effects: [{ key: 'wcb:e1', effect: {} as never }],
+    });
+    const repeat = {
+      ...first,
+      records: [{ kind: 'note', note: 'repeat' }],
+      effects: [{ key: 'wcb:e2', effect: {} as never }],
+    };
+    const other = row({ records: [{ kind: 'note', note: 'other' }] });
+    assert.deepEqual(await writeCommitBatch(client, statement, [first, repeat, other], '5', null), [
+      'ok',
+      'version_conflict',
+      'ok',
+    ]);
+    const notes = await query<{ user_id: string; note: string }>(
+      `select user_id::text, note from commit_notes order by note`,
+    );
+    assert.deepEqual(notes, [
+      { user_id: first.userId, note: 'first' },
+      { user_id: other.userId, note: 'other' },
+    ]);
+    const effects = await query<{ idempotency_key: string }>(
+      `select idempotency_key from effects where idempotency_key like 'wcb:%'`,
+    );
+    assert.deepEqual(effects, [{ idempotency_key: 'wcb:e1' }]);
+  });
+
+  it('marks effects done in the same statement even when every row of it is refused', async () => {
+    await query(
+      `insert into effects (bot_id, user_id, idempotency_key, effect) values ('wcb', 1, 'wcb:pending', '{}')`,
+    );
+    await query(`insert into shard_epochs (shard, epoch, owner) values (4, 2, 'other-worker')`);
+    const stale = row({ shard: 4, epoch: 1, records: [{ kind: 'note', note: 'stale' }] });
+    assert.deepEqual(
+      await writeCommitBatch(client, statement, [stale], '5', 'bf_commit_test', ['wcb:pending']),
+      ['stale_epoch'],
+    );
+    const [effect] = await query<{ status: string }>(
+      `select status from effects where idempotency_key = 'wcb:pending'`,
+    );
+    assert.equal(effect?.status, 'done');
+    assert.deepEqual(await query(`select 1 from commit_notes where note = 'stale'`), []);
+    assert.deepEqual(await query(`select 1 from conversations where user_id = $1`, [stale.userId]), []);
+  });
+});
