@@ -48,7 +48,9 @@ export async function servePeerInputs(options: {
   };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, resolve);
+    // Exclusive: a cluster worker's listen would otherwise go through the primary, which would hold the
+    // socket and hand each connection over.
+    server.listen({ path, exclusive: true }, resolve);
   });
   await chmod(path, 0o600);
   return {

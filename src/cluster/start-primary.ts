@@ -6,6 +6,7 @@
  * and come back when its replacement is ready. It runs no flow logic.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { rmSync } from 'node:fs';
 import { BotflowError } from '../errors.ts';
 import { createMetricsAggregator } from './aggregate-metrics.ts';
 import type { RoutedInput, ToPrimary, ToWorker } from './messages.ts';
@@ -124,6 +125,8 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
     worker.on('exit', (code) => {
       workers[slot] = undefined;
       live.delete(slot);
+      // A killed worker could not remove its socket file: the primary does.
+      if (peers[slot] !== null) rmSync(peers[slot]!, { force: true });
       peers[slot] = null;
       applied.delete(slot);
       aggregator.forget(slot);

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bootstrap } from '../../src/bootstrap.ts';
 import { shardOf } from '../../src/runtime/shard.ts';
@@ -186,6 +189,11 @@ describe('cluster: two real worker processes', () => {
     }
     await primary.settled();
     assert.ok(primary.pids()[1] !== undefined && primary.pids()[1] !== victim, 'the worker was restarted');
+    assert.equal(
+      existsSync(join(tmpdir(), `botflow-peer-${victim}.sock`)),
+      false,
+      "the killed worker's peer socket file is gone",
+    );
     assert.ok(events.includes('exit:1') && events.includes('restart:1'));
     const check = await bootstrap({
       env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
