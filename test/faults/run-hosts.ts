@@ -1,0 +1,260 @@
+/**
+ * The hosts scenario (`npm run faults -- hosts`): botflow on several hosts in broker mode, each in its
+ * own network namespace, sharing Postgres, Redis and RabbitMQ. First the same webhook load through 1,
+ * 2, ... N hosts (fresh hosts each time) for updates/s by hosts; then the demo's buyers through all N
+ * (each webhook and click round-robin over the hosts), `kill -9` of the host owning the most shards
+ * once a quarter of the buyers are done, and the fault suite's measurements: loss, duplicates, stuck
+ * effects, and how long until the dead host's shards were claimed by a live one.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { driveBuyers, type PushedUpdates } from './drive-buyers.ts';
+import { driveLoad, type LoadResult } from './drive-load.ts';
+import {
+  countStuck,
+  type Failover,
+  type Guarantees,
+  measureGuarantees,
+  settle,
+  shardsByHost,
+  shardsOwnedBy,
+  watchFailover,
+  watchRecovery,
+} from './measure-fault.ts';
+import { type Hosts, startHosts } from './start-hosts.ts';
+
+export interface HostsOptions {
+  hosts: number;
+  workersPerHost: number;
+  buyers: number;
+  /** Users of the throughput load per host count (4 updates each); 0 skips it. */
+  loadUsers: number;
+  stuckSeconds: number;
+  /** The longest failover that holds. */
+  failoverLimitSeconds: number;
+  logDir: string;
+  logLevel: string;
+  log(message: string): void;
+}
+
+/** The scenario's one JSON object. */
+export type HostsReport = {
+  scenario: 'hosts';
+  ok: boolean;
+  failures: string[];
+  hosts: number;
+  workers_per_host: number;
+  isolation: 'netns' | 'processes' | null;
+  /** Why namespaces were refused, when isolation is `processes`. */
+  isolation_refused?: string | null;
+  failover_seconds: number | null;
+  failover_limit_seconds: number;
+  every_shard_served: boolean;
+  /** The killed host (1-based), its shards at the kill, and those a live host claimed after it. */
+  killed_host: number | null;
+  killed_host_shards: number;
+  moved_shards: number;
+  /** Shard epoch rows per host, just before the kill and at the end. */
+  shards_by_host_at_kill: number[];
+  shards_by_host_at_end: number[];
+  updates_per_second_by_hosts: Record<string, number>;
+  load_by_hosts: Record<string, LoadResult & { shards_by_host: number[] }>;
+  /** Requests the front door handed each host during the buyers' run. */
+  requests_by_host: number[];
+  stuck_effects: number;
+  stuck_by_type: Record<string, number>;
+  recovery_seconds: number | null;
+  first_commit_seconds: number | null;
+  settled: boolean;
+  click_retries: number;
+  duration_seconds: number;
+  logs: string[];
+  error?: string;
+} & Partial<Guarantees>;
+
+/** The guarantees a report breaks, in words. */
+function failuresOf(r: HostsReport): string[] {
+  const failures: string[] = [];
+  const check = (bad: boolean, what: string) => bad && failures.push(what);
+  check(
+    (r.acknowledged_not_committed ?? 0) > 0,
+    `${r.acknowledged_not_committed} acknowledged updates not committed`,
+  );
+  check((r.duplicate_charges ?? 0) > 0, `${r.duplicate_charges} duplicate charges`);
+  check((r.duplicate_grants ?? 0) > 0, `${r.duplicate_grants} duplicate grants`);
+  check((r.duplicate_purchases ?? 0) > 0, `${r.duplicate_purchases} duplicate Purchase events`);
+  check(r.stuck_effects > 0, `${r.stuck_effects} effects stuck pending`);
+  check((r.dead_effects ?? 0) > 0, `${r.dead_effects} effects given up (dead)`);
+  check((r.paid_without_access ?? 0) > 0, `${r.paid_without_access} paid orders without access`);
+  check((r.paid_without_purchase ?? 0) > 0, `${r.paid_without_purchase} paid orders without a Purchase`);
+  check(
+    !r.every_shard_served,
+    `${r.killed_host_shards - r.moved_shards} of the dead host's shards not served again`,
+  );
+  check(r.killed_host_shards === 0, 'the killed host owned no shard: the failover was not exercised');
+  check(
+    r.failover_seconds === null || r.failover_seconds > r.failover_limit_seconds,
+    `failover took ${r.failover_seconds ?? 'forever'} s (limit ${r.failover_limit_seconds} s)`,
+  );
+  check((r.acknowledged ?? 0) === 0, 'no update was acknowledged');
+  if (r.error !== undefined) failures.push(`the run failed: ${r.error}`);
+  return failures;
+}
+
+/** An empty report, filled as the run goes. */
+function emptyReport(options: HostsOptions): HostsReport {
+  return {
+    scenario: 'hosts',
+    ok: false,
+    failures: [],
+    hosts: options.hosts,
+    workers_per_host: options.workersPerHost,
+    isolation: null,
+    failover_seconds: null,
+    failover_limit_seconds: options.failoverLimitSeconds,
+    every_shard_served: false,
+    killed_host: null,
+    killed_host_shards: 0,
+    moved_shards: 0,
+    shards_by_host_at_kill: [],
+    shards_by_host_at_end: [],
+    updates_per_second_by_hosts: {},
+    load_by_hosts: {},
+    requests_by_host: [],
+    stuck_effects: 0,
+    stuck_by_type: {},
+    recovery_seconds: null,
+    first_commit_seconds: null,
+    settled: false,
+    click_retries: 0,
+    duration_seconds: 0,
+    logs: [],
+  };
+}
+
+/** Runs the scenario and returns its report (never throws: a crash of the run is a failed report). */
+export async function runHosts(options: HostsOptions): Promise<HostsReport> {
+  const started = Date.now();
+  const report = emptyReport(options);
+  let system: Hosts | undefined;
+  try {
+    system = await startHosts({
+      count: options.hosts,
+      workersPerHost: options.workersPerHost,
+      label: 'hosts',
+      logDir: options.logDir,
+      logLevel: options.logLevel,
+      webhookRetry: { baseMs: 250, attempts: 10 },
+    });
+    report.isolation = system.isolation;
+    if (system.refused !== null) report.isolation_refused = system.refused;
+    report.logs = system.hosts.map((h) => h.logPath);
+    options.log(`hosts: ${options.hosts} hosts (${system.isolation}), front door ${system.url}`);
+    if (options.loadUsers > 0) await measureThroughput(system, options, report);
+    else await system.start(system.hosts.map((h) => h.index));
+    await exercise(system, options, report);
+  } catch (error) {
+    report.error = (error as Error).stack ?? String(error);
+  } finally {
+    await system?.close();
+  }
+  report.duration_seconds = Math.round((Date.now() - started) / 100) / 10;
+  report.failures = failuresOf(report);
+  report.ok = report.failures.length === 0;
+  return report;
+}
+
+const pidsByHost = (system: Hosts) => system.hosts.map((h) => h.pids());
+
+/** The same load through 1, 2, ... N fresh hosts; leaves all N running. */
+async function measureThroughput(system: Hosts, options: HostsOptions, report: HostsReport) {
+  const all = system.hosts.map((h) => h.index);
+  for (let count = 1; count <= options.hosts; count++) {
+    const some = all.slice(0, count);
+    await system.start(some);
+    // Let every host's consumers register before the load, so each may own some partitions; then a
+    // few users unmeasured (connections, JIT, the compiled flow), as the webhook benchmark does.
+    await sleep(2_000);
+    await driveLoad(system, {
+      firstUser: 8_500_000_000 + count * 1_000_000,
+      firstUpdateId: 950_000_000 + count * 1_000_000,
+      users: Math.min(16, options.loadUsers),
+      concurrency: 16,
+    });
+    const result = await driveLoad(system, {
+      firstUser: 8_000_000_000 + count * 1_000_000,
+      firstUpdateId: 900_000_000 + count * 1_000_000,
+      users: options.loadUsers,
+      concurrency: 16,
+    });
+    const shards = await shardsByHost(system.db, pidsByHost(system));
+    report.load_by_hosts[String(count)] = { ...result, shards_by_host: shards };
+    report.updates_per_second_by_hosts[String(count)] = result.updates_per_second;
+    options.log(
+      `hosts: ${count} host(s): ${result.updates_per_second} updates/s, shards by host ${shards.join('/')}`,
+    );
+    if (count < options.hosts) await system.stop(some);
+  }
+}
+
+/** Kills the host owning the most shards; returns it, its shards and the kill time. */
+async function killBusiestHost(system: Hosts, options: HostsOptions, report: HostsReport) {
+  const pids = pidsByHost(system);
+  report.shards_by_host_at_kill = await shardsByHost(system.db, pids);
+  const victim = report.shards_by_host_at_kill.indexOf(Math.max(...report.shards_by_host_at_kill));
+  const shards = await shardsOwnedBy(system.db, pids[victim]!);
+  const killedAt = system.kill(victim);
+  report.killed_host = victim + 1;
+  report.killed_host_shards = shards.length;
+  options.log(
+    `hosts: kill -9 of host ${victim + 1} (pids ${pids[victim]!.join(',')}, ${shards.length} shards)`,
+  );
+  return { victim, shards, killedAt };
+}
+
+/** Buyers through all hosts, a host killed mid-run, and the measurements. */
+async function exercise(system: Hosts, options: HostsOptions, report: HostsReport) {
+  const pushed: PushedUpdates = new Map();
+  system.fake.setLatency(40);
+  const forwardedBefore = new Map(system.door.forwarded);
+  const trigger = Math.max(1, Math.floor(options.buyers / 4));
+  let fire: () => void = () => {};
+  const triggered = new Promise<void>((resolve) => (fire = resolve));
+  const buyers = driveBuyers(system, {
+    buyers: options.buyers,
+    concurrency: Math.min(25, Math.max(6, Math.ceil(options.buyers / 4))),
+    waitMs: 60_000,
+    pushed,
+    onProgress: (done) => done >= trigger && fire(),
+  }).finally(() => fire());
+  await triggered;
+  const { victim, shards, killedAt } = await killBusiestHost(system, options, report);
+  const livePids = () => system.hosts.filter((h) => h.index !== victim).flatMap((h) => h.pids());
+  const failover: Promise<Failover> = watchFailover(system.db, shards, killedAt, livePids, 60_000);
+  const recovery = watchRecovery(system.db, killedAt, options.stuckSeconds * 1000 + 5_000);
+  const { outcomes, clickRetries } = await buyers;
+  options.log(`hosts: ${outcomes.length} buyers done`);
+  const moved = await failover;
+  report.failover_seconds = moved.seconds;
+  report.moved_shards = moved.moved;
+  const { rows } = await system.db.query<{ n: string }>(`select count(*)::text as n from shard_epochs`);
+  const atEnd = await shardsByHost(system.db, pidsByHost(system));
+  // Every shard ever claimed is now held by a live host's process, the dead host's included.
+  report.every_shard_served =
+    shards.length > 0 && moved.unmoved === 0 && atEnd.reduce((n, c) => n + c, 0) === Number(rows[0]!.n);
+  const wait = killedAt + options.stuckSeconds * 1000 - Date.now();
+  if (wait > 0) await sleep(wait);
+  const stuck = await countStuck(system.db, options.stuckSeconds * 1000);
+  const recovered = await recovery;
+  report.settled = await settle(system, 30_000);
+  await Promise.race([Promise.all([system.fake.settled(), system.sandbox.settled()]), sleep(20_000)]);
+  Object.assign(report, await measureGuarantees(system, { pushed, direct: new Map(), outcomes }));
+  report.shards_by_host_at_end = await shardsByHost(system.db, pidsByHost(system));
+  report.requests_by_host = system.hosts.map(
+    (h) => (system.door.forwarded.get(h.url) ?? 0) - (forwardedBefore.get(h.url) ?? 0),
+  );
+  report.stuck_effects = stuck.stuck;
+  report.stuck_by_type = stuck.byType;
+  report.recovery_seconds = recovered.drainSeconds;
+  report.first_commit_seconds = recovered.firstCommitSeconds;
+  report.click_retries = clickRetries;
+}
