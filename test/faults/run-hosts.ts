@@ -95,6 +95,11 @@ function failuresOf(r: HostsReport): string[] {
     r.failover_seconds === null || r.failover_seconds > r.failover_limit_seconds,
     `failover took ${r.failover_seconds ?? 'forever'} s (limit ${r.failover_limit_seconds} s)`,
   );
+  // One host's death is one handoff of its shards: each effect then in flight may be re-sent once.
+  check(
+    (r.max_resends_per_message ?? 0) > 1,
+    `a message was sent ${(r.max_resends_per_message ?? 0) + 1} times for one effect after one kill`,
+  );
   check((r.acknowledged ?? 0) === 0, 'no update was acknowledged');
   if (r.error !== undefined) failures.push(`the run failed: ${r.error}`);
   return failures;
@@ -151,6 +156,7 @@ export async function runHosts(options: HostsOptions): Promise<HostsReport> {
     options.log(`hosts: ${options.hosts} hosts (${system.isolation}), front door ${system.url}`);
     if (options.loadUsers > 0) await measureThroughput(system, options, report);
     else await system.start(system.hosts.map((h) => h.index));
+    options.log(`hosts: ${options.hosts} hosts listening`);
     await exercise(system, options, report);
   } catch (error) {
     report.error = (error as Error).stack ?? String(error);
@@ -224,7 +230,10 @@ async function exercise(system: Hosts, options: HostsOptions, report: HostsRepor
     concurrency: Math.min(25, Math.max(6, Math.ceil(options.buyers / 4))),
     waitMs: 60_000,
     pushed,
-    onProgress: (done) => done >= trigger && fire(),
+    onProgress: (done) => {
+      options.log(`hosts: buyer ${done}/${options.buyers} done`);
+      if (done >= trigger) fire();
+    },
   }).finally(() => fire());
   await triggered;
   const { victim, shards, killedAt } = await killBusiestHost(system, options, report);
