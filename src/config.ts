@@ -40,6 +40,10 @@ export interface Config {
   redisPrefix: string;
   /** True when REDIS_URL is unset: in-process ports, one worker. */
   embedded: boolean;
+  /** Broker mode (shards owned across hosts through RabbitMQ) when set: an amqp:// URL; never logged. */
+  brokerUrl: string | undefined;
+  /** How many partition queues carry the 1024 shards in broker mode (the same on every host). */
+  brokerPartitions: number;
 }
 
 const optional = (s: string | undefined) => (s === undefined || s.trim() === '' ? undefined : s.trim());
@@ -104,6 +108,14 @@ const FIELDS = {
     schema: z.coerce.number().int().min(1).max(365),
     expected: 'days from 1 to 365',
   },
+  BOTFLOW_BROKER_URL: {
+    schema: urlWithProtocols(['amqp:', 'amqps:']),
+    expected: 'an amqp:// or amqps:// URL',
+  },
+  BOTFLOW_BROKER_PARTITIONS: {
+    schema: z.coerce.number().int().min(1).max(1024),
+    expected: 'an integer from 1 to 1024',
+  },
   BOTFLOW_RETENTION_DAYS: {
     schema: z.coerce.number().int().min(8).max(3650),
     expected: 'days from 8 to 3650',
@@ -134,6 +146,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const redisUrl = read(env, 'REDIS_URL');
   const embedded = redisUrl === undefined;
   const workers = read(env, 'BOTFLOW_WORKERS');
+  const brokerUrl = read(env, 'BOTFLOW_BROKER_URL');
+  // Hosts share conversations through Postgres and clicks and flow changes through Redis.
+  if (brokerUrl !== undefined && (embedded || read(env, 'DATABASE_URL') === undefined))
+    throw new BotflowError('CONFIG_INVALID', 'BOTFLOW_BROKER_URL needs DATABASE_URL and REDIS_URL', {
+      details: { variable: 'BOTFLOW_BROKER_URL' },
+    });
   return {
     port: read(env, 'PORT') ?? 3000,
     databaseUrl: read(env, 'DATABASE_URL'),
@@ -151,5 +169,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     secretKey: read(env, 'BOTFLOW_SECRET_KEY'),
     redisPrefix: read(env, 'BOTFLOW_REDIS_PREFIX') ?? 'bf',
     embedded,
+    brokerUrl,
+    brokerPartitions: read(env, 'BOTFLOW_BROKER_PARTITIONS') ?? 64,
   };
 }

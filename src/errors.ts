@@ -42,6 +42,11 @@ export const ERROR_CATALOG = {
     retryable: true,
     description: 'This worker no longer owns the conversation shard.',
   },
+  BROKER_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description: 'RabbitMQ (broker mode) did not confirm the message or its owner did not answer in time.',
+  },
   STORE_UNAVAILABLE: { status: 503, retryable: true, description: 'Postgres or Redis did not answer.' },
   UPSTREAM_FAILED: {
     status: 502,

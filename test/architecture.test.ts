@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['telegram', 'payments', 'tracking'],
   ['db', 'stores', 'bot', 'http', 'jobs', 'sim'],
   ['root'],
-  ['cluster', 'demo'],
+  ['cluster', 'broker', 'demo'],
   ['cli', 'cli.ts'],
 ];
 

@@ -35,6 +35,8 @@ describe('loadConfig', () => {
       secretKey: undefined,
       redisPrefix: 'bf',
       embedded: true,
+      brokerUrl: undefined,
+      brokerPartitions: 64,
     });
   });
 
@@ -59,6 +61,8 @@ describe('loadConfig', () => {
       BOTFLOW_RETENTION_DAYS: '30',
       BOTFLOW_SECRET_KEY: 'ab'.repeat(32),
       BOTFLOW_REDIS_PREFIX: 'shop-2',
+      BOTFLOW_BROKER_URL: 'amqp://bf:pw@mq:5672/botflow',
+      BOTFLOW_BROKER_PARTITIONS: '16',
     });
     assert.deepEqual(config, {
       port: 8080,
@@ -77,6 +81,8 @@ describe('loadConfig', () => {
       secretKey: 'ab'.repeat(32),
       redisPrefix: 'shop-2',
       embedded: false,
+      brokerUrl: 'amqp://bf:pw@mq:5672/botflow',
+      brokerPartitions: 16,
     });
   });
 
@@ -87,6 +93,20 @@ describe('loadConfig', () => {
   it('treats blank values as unset', () => {
     assert.equal(loadConfig({ PORT: '  ', BOTFLOW_ADMIN_TOKEN: '' }).port, 3000);
     assert.equal(loadConfig({ BOTFLOW_ADMIN_TOKEN: '' }).adminToken, undefined);
+  });
+
+  it('refuses broker mode without the shared Postgres and Redis, naming what is missing', () => {
+    const url = 'amqp://guest:hunter2@mq:5672/botflow';
+    const envs: Record<string, string>[] = [
+      { BOTFLOW_BROKER_URL: url },
+      { BOTFLOW_BROKER_URL: url, REDIS_URL: 'redis://cache:6379' },
+      { BOTFLOW_BROKER_URL: url, DATABASE_URL: 'postgres://db/botflow' },
+    ];
+    for (const env of envs) {
+      const error = configError(env);
+      assert.match(error.message, /BOTFLOW_BROKER_URL needs DATABASE_URL and REDIS_URL/);
+      assert.ok(!error.message.includes('hunter2'));
+    }
   });
 
   const bad: Array<[string, string, RegExp]> = [
@@ -105,6 +125,8 @@ describe('loadConfig', () => {
     ['BOTFLOW_SECRET_KEY', 'c2hvcnQta2V5LXNlY3JldA==', /BOTFLOW_SECRET_KEY must be 32 bytes/],
     ['BOTFLOW_SECRET_KEY', 'zz'.repeat(32), /BOTFLOW_SECRET_KEY must be 32 bytes/],
     ['BOTFLOW_REDIS_PREFIX', 'has:colon', /BOTFLOW_REDIS_PREFIX must be up to 32/],
+    ['BOTFLOW_BROKER_URL', 'http://guest:hunter2@mq', /BOTFLOW_BROKER_URL must be an amqp:\/\//],
+    ['BOTFLOW_BROKER_PARTITIONS', '2048', /BOTFLOW_BROKER_PARTITIONS must be an integer from 1 to 1024/],
     ['BOTFLOW_RETENTION_DAYS', 'seven', /BOTFLOW_RETENTION_DAYS must be days from 8/],
   ];
   for (const [name, value, message] of bad) {

@@ -5,6 +5,7 @@
  * process, since Telegram allows one poller per bot.
  */
 import { bootstrap } from '../../bootstrap.ts';
+import { startBrokerHost } from '../../broker/start-broker-host.ts';
 import { startPrimary } from '../../cluster/start-primary.ts';
 import { loadConfig } from '../../config.ts';
 import { BotflowError } from '../../errors.ts';
@@ -53,6 +54,11 @@ export async function runStart(
       'BAD_REQUEST',
       '--polling runs one process (Telegram allows one poller per bot): unset BOTFLOW_WORKERS or set it to 1',
     );
+  if (polling && config.brokerUrl !== undefined)
+    throw new BotflowError(
+      'BAD_REQUEST',
+      '--polling runs one process and broker mode runs many hosts: unset BOTFLOW_BROKER_URL to poll',
+    );
   const host = env['HOST'] ?? '127.0.0.1';
   await checkPortFree(config.port, host);
   // Listening from the start: a signal while starting stops botflow as soon as it is up.
@@ -68,9 +74,19 @@ export async function runStart(
     io.stderr.write('botflow stopped\n');
     return 0;
   }
-  const app = await bootstrap({ env, http: { host }, polling });
+  // Broker mode on one worker: this process is one of the hosts sharing the shards through RabbitMQ.
+  const app =
+    config.brokerUrl === undefined
+      ? await bootstrap({ env, http: { host }, polling })
+      : await startBrokerHost({ env, http: { host } });
   app.logger.info(
-    { url: app.url, embedded: app.db.embedded, admin_api: app.config.adminToken !== undefined, polling },
+    {
+      url: app.url,
+      embedded: app.db.embedded,
+      admin_api: app.config.adminToken !== undefined,
+      polling,
+      broker: config.brokerUrl !== undefined,
+    },
     'botflow started',
   );
   io.stderr.write(

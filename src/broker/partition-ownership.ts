@@ -1,0 +1,69 @@
+/**
+ * Which partitions this worker serves in broker mode. A partition is taken when its queue delivers to
+ * this worker (RabbitMQ made it the single active consumer): its shards are claimed in Postgres, which
+ * bumps their epochs and fences out the previous owner, before any of its messages is processed. A
+ * partition is dropped when its consumer or the connection is lost, which stops its timers and
+ * effects here. Claims and drops apply one at a time, in order, coalescing those waiting.
+ */
+import { shardsOfPartitions } from './partitions.ts';
+
+export interface PartitionOwnershipOptions {
+  count: number;
+  /** Takes exactly these shards (claiming the new ones) and lets go of the rest. */
+  setOwnedShards(shards: readonly number[]): Promise<void>;
+}
+
+/** The partitions of one worker. */
+export interface PartitionOwnership {
+  /** Resolves once the partition's shards are claimed here (claims it on first call); rejects if the claim failed. */
+  take(partition: number): Promise<void>;
+  /** Lets go of a partition (its shards stop being served here). */
+  drop(partition: number): Promise<void>;
+  /** Lets go of every partition. */
+  dropAll(): Promise<void>;
+  /** The partitions taken or being taken. */
+  held(): number[];
+}
+
+/** Creates an ownership holding no partition. */
+export function createPartitionOwnership(options: PartitionOwnershipOptions): PartitionOwnership {
+  const taken = new Map<number, Promise<void>>();
+  let chain: Promise<void> = Promise.resolve();
+  let waiting: Promise<void> | undefined;
+
+  /** Applies the current set of partitions after what is already running; joins an apply not yet started. */
+  const apply = (): Promise<void> => {
+    if (waiting !== undefined) return waiting;
+    const run = chain.then(() => {
+      waiting = undefined;
+      return options.setOwnedShards(shardsOfPartitions(taken.keys(), options.count));
+    });
+    waiting = run;
+    chain = run.catch(() => {});
+    return run;
+  };
+
+  return {
+    take(partition) {
+      const known = taken.get(partition);
+      if (known !== undefined) return known;
+      const claimed = apply();
+      taken.set(partition, claimed);
+      // A failed claim is retried by the next delivery.
+      claimed.catch(() => {
+        if (taken.get(partition) === claimed) taken.delete(partition);
+      });
+      return claimed;
+    },
+    drop(partition) {
+      if (!taken.delete(partition)) return chain;
+      return apply().catch(() => {});
+    },
+    dropAll() {
+      if (taken.size === 0) return chain;
+      taken.clear();
+      return apply().catch(() => {});
+    },
+    held: () => [...taken.keys()],
+  };
+}
