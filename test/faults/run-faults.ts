@@ -36,6 +36,7 @@ a failover slower than --failover-limit. Options: --buyers (default 150), --stuc
   --workers W         workers per host (default 2)
   --load-users U      users of the throughput load per host count, 4 updates each (default 200; 0 skips)
   --failover-limit S  the longest failover that holds, in seconds (default 5)
+  --processes         plain processes on loopback instead of network namespaces
 Also needs RabbitMQ (RABBITMQ_TEST_URL, default amqp://guest:guest@127.0.0.1:5672) and rabbitmqctl.
 
 Needs Postgres (DATABASE_TEST_URL, default postgres://postgres@127.0.0.1:5432/postgres) and Redis
@@ -57,6 +58,7 @@ function readOptions(argv: string[]) {
       workers: { type: 'string', default: '2' },
       'load-users': { type: 'string', default: '200' },
       'failover-limit': { type: 'string', default: '5' },
+      processes: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -83,6 +85,7 @@ function readOptions(argv: string[]) {
     workersPerHost: int('workers', values.workers, 1, 16),
     loadUsers: int('load-users', values['load-users'], 0, 100_000),
     failoverLimitSeconds: int('failover-limit', values['failover-limit'], 1, 600),
+    processes: values.processes,
     faults: only as FaultName[],
     buyers: int('buyers', values.buyers, 1, 10_000),
     cutSeconds: int('cut-seconds', values['cut-seconds'], 1, 600),

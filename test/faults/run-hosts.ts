@@ -24,6 +24,8 @@ import { type Hosts, startHosts } from './start-hosts.ts';
 
 export interface HostsOptions {
   hosts: number;
+  /** Plain processes on loopback instead of network namespaces. */
+  processes: boolean;
   workersPerHost: number;
   buyers: number;
   /** Users of the throughput load per host count (4 updates each); 0 skips it. */
@@ -144,6 +146,7 @@ export async function runHosts(options: HostsOptions): Promise<HostsReport> {
   try {
     system = await startHosts({
       count: options.hosts,
+      processes: options.processes,
       workersPerHost: options.workersPerHost,
       label: 'hosts',
       logDir: options.logDir,
@@ -198,6 +201,8 @@ async function measureThroughput(system: Hosts, options: HostsOptions, report: H
     options.log(
       `hosts: ${count} host(s): ${result.updates_per_second} updates/s, shards by host ${shards.join('/')}`,
     );
+    // The load's effects finish before its hosts stop, so the kill's re-sends are the kill's alone.
+    await settle(system, 30_000);
     if (count < options.hosts) await system.stop(some);
   }
 }

@@ -82,6 +82,8 @@ export interface Hosts extends FunnelUnderTest {
 
 export interface HostsOptions {
   count: number;
+  /** Plain processes on loopback instead of network namespaces. */
+  processes?: boolean;
   workersPerHost: number;
   label: string;
   logDir: string;
@@ -138,7 +140,7 @@ export async function startHosts(options: HostsOptions): Promise<Hosts> {
   const untrack = trackLive({ close: () => cleanups.close() });
   cleanups.push(async () => untrack());
   try {
-    const machines = createTestHosts(options.count);
+    const machines = createTestHosts(options.count, { processes: options.processes === true });
     cleanups.push(async () => machines.close());
     const [dropVhost] = await Promise.all([
       createVhost(vhost),

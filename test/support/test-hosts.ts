@@ -134,9 +134,11 @@ function processHosts(count: number, refused: string): TestHosts {
 
 /**
  * Creates `count` test hosts in network namespaces (after sweeping stale ones), or plain processes
- * on loopback when namespaces are refused. The namespaces go on `close()` or at process exit.
+ * on loopback when namespaces are refused or `processes` is asked for. The namespaces go on
+ * `close()` or at process exit.
  */
-export function createTestHosts(count: number): TestHosts {
+export function createTestHosts(count: number, options: { processes?: boolean } = {}): TestHosts {
+  if (options.processes === true) return processHosts(count, 'plain processes were asked for');
   const made: string[] = [];
   let closed = false;
   const close = () => {
