@@ -37,6 +37,7 @@ a failover slower than --failover-limit. Options: --buyers (default 150), --stuc
   --load-users U      users of the throughput load per host count, 4 updates each (default 200; 0 skips)
   --failover-limit S  the longest failover that holds, in seconds (default 5)
   --processes         plain processes on loopback instead of network namespaces
+  --broker-cut-seconds S  also cut RabbitMQ off every live host for S s once half the buyers are done
 Also needs RabbitMQ (RABBITMQ_TEST_URL, default amqp://guest:guest@127.0.0.1:5672) and rabbitmqctl.
 
 Needs Postgres (DATABASE_TEST_URL, default postgres://postgres@127.0.0.1:5432/postgres) and Redis
@@ -59,6 +60,7 @@ function readOptions(argv: string[]) {
       'load-users': { type: 'string', default: '200' },
       'failover-limit': { type: 'string', default: '5' },
       processes: { type: 'boolean', default: false },
+      'broker-cut-seconds': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -86,6 +88,7 @@ function readOptions(argv: string[]) {
     loadUsers: int('load-users', values['load-users'], 0, 100_000),
     failoverLimitSeconds: int('failover-limit', values['failover-limit'], 1, 600),
     processes: values.processes,
+    brokerCutSeconds: int('broker-cut-seconds', values['broker-cut-seconds'], 0, 600),
     faults: only as FaultName[],
     buyers: int('buyers', values.buyers, 1, 10_000),
     cutSeconds: int('cut-seconds', values['cut-seconds'], 1, 600),

@@ -33,6 +33,8 @@ export interface HostsOptions {
   stuckSeconds: number;
   /** The longest failover that holds. */
   failoverLimitSeconds: number;
+  /** Seconds RabbitMQ is cut off every live host once half the buyers are done (0: not cut). */
+  brokerCutSeconds: number;
   logDir: string;
   logLevel: string;
   log(message: string): void;
@@ -60,6 +62,13 @@ export type HostsReport = {
   shards_by_host_at_end: number[];
   updates_per_second_by_hosts: Record<string, number>;
   load_by_hosts: Record<string, LoadResult & { shards_by_host: number[] }>;
+  /** The broker cut, when asked: its length, Telegram deliveries refused (5xx) from its start, the recovery after it. */
+  broker_cut: {
+    seconds: number;
+    deliveries_refused: number;
+    first_commit_seconds: number | null;
+    recovery_seconds: number | null;
+  } | null;
   /** Requests the front door handed each host during the buyers' run. */
   requests_by_host: number[];
   stuck_effects: number;
@@ -127,6 +136,7 @@ function emptyReport(options: HostsOptions): HostsReport {
     updates_per_second_by_hosts: {},
     load_by_hosts: {},
     requests_by_host: [],
+    broker_cut: null,
     stuck_effects: 0,
     stuck_by_type: {},
     recovery_seconds: null,
@@ -222,14 +232,11 @@ async function killBusiestHost(system: Hosts, options: HostsOptions, report: Hos
   return { victim, shards, killedAt };
 }
 
-/** Buyers through all hosts, a host killed mid-run, and the measurements. */
-async function exercise(system: Hosts, options: HostsOptions, report: HostsReport) {
-  const pushed: PushedUpdates = new Map();
-  system.fake.setLatency(40);
-  const forwardedBefore = new Map(system.door.forwarded);
-  const trigger = Math.max(1, Math.floor(options.buyers / 4));
-  let fire: () => void = () => {};
-  const triggered = new Promise<void>((resolve) => (fire = resolve));
+/** Starts the buyers; `quarter` and `half` resolve once that many of them are done (or all ended). */
+function startBuyers(system: Hosts, options: HostsOptions, pushed: PushedUpdates) {
+  const marks = [Math.max(1, Math.floor(options.buyers / 4)), Math.max(1, Math.floor(options.buyers / 2))];
+  const fire: Array<() => void> = [];
+  const [quarter, half] = marks.map(() => new Promise<void>((resolve) => fire.push(resolve)));
   const buyers = driveBuyers(system, {
     buyers: options.buyers,
     concurrency: Math.min(25, Math.max(6, Math.ceil(options.buyers / 4))),
@@ -237,25 +244,69 @@ async function exercise(system: Hosts, options: HostsOptions, report: HostsRepor
     pushed,
     onProgress: (done) => {
       options.log(`hosts: buyer ${done}/${options.buyers} done`);
-      if (done >= trigger) fire();
+      marks.forEach((mark, i) => done >= mark && fire[i]!());
     },
-  }).finally(() => fire());
-  await triggered;
+  }).finally(() => fire.forEach((f) => f()));
+  return { buyers, quarter: quarter!, half: half! };
+}
+
+/**
+ * RabbitMQ unreachable from every live host (their links to it cut) for `seconds`, once `when`
+ * resolves; then the Telegram deliveries refused meanwhile and the recovery after the restore.
+ */
+async function cutBroker(system: Hosts, victim: number, options: HostsOptions, when: Promise<void>) {
+  await when;
+  const links = system.hosts.filter((h) => h.index !== victim).map((h) => h.links[2]!);
+  const from = system.fake.deliveries.length;
+  for (const link of links) link.cut();
+  options.log(`hosts: RabbitMQ cut off every live host for ${options.brokerCutSeconds} s`);
+  await sleep(options.brokerCutSeconds * 1000);
+  for (const link of links) link.restore();
+  const restoredAt = Date.now();
+  options.log('hosts: RabbitMQ restored');
+  const recovered = await watchRecovery(system.db, restoredAt, options.stuckSeconds * 1000 + 5_000);
+  const refused = system.fake.deliveries
+    .slice(from)
+    .filter((d) => typeof d.status !== 'number' || d.status >= 500);
+  return {
+    restoredAt,
+    report: {
+      seconds: options.brokerCutSeconds,
+      deliveries_refused: refused.length,
+      first_commit_seconds: recovered.firstCommitSeconds,
+      recovery_seconds: recovered.drainSeconds,
+    },
+  };
+}
+
+/** Whether the dead host's shards all moved and every shard row is held by a live host's process. */
+async function everyShardServed(system: Hosts, shards: readonly number[], moved: Failover) {
+  const { rows } = await system.db.query<{ n: string }>(`select count(*)::text as n from shard_epochs`);
+  const held = await shardsByHost(system.db, pidsByHost(system));
+  return shards.length > 0 && moved.unmoved === 0 && held.reduce((n, c) => n + c, 0) === Number(rows[0]!.n);
+}
+
+/** Buyers through all hosts, a host killed mid-run (and the broker cut, if asked), and the measurements. */
+async function exercise(system: Hosts, options: HostsOptions, report: HostsReport) {
+  const pushed: PushedUpdates = new Map();
+  system.fake.setLatency(40);
+  const forwardedBefore = new Map(system.door.forwarded);
+  const { buyers, quarter, half } = startBuyers(system, options, pushed);
+  await quarter;
   const { victim, shards, killedAt } = await killBusiestHost(system, options, report);
   const livePids = () => system.hosts.filter((h) => h.index !== victim).flatMap((h) => h.pids());
   const failover: Promise<Failover> = watchFailover(system.db, shards, killedAt, livePids, 60_000);
   const recovery = watchRecovery(system.db, killedAt, options.stuckSeconds * 1000 + 5_000);
+  const cut = options.brokerCutSeconds > 0 ? cutBroker(system, victim, options, half) : null;
   const { outcomes, clickRetries } = await buyers;
   options.log(`hosts: ${outcomes.length} buyers done`);
   const moved = await failover;
   report.failover_seconds = moved.seconds;
   report.moved_shards = moved.moved;
-  const { rows } = await system.db.query<{ n: string }>(`select count(*)::text as n from shard_epochs`);
-  const atEnd = await shardsByHost(system.db, pidsByHost(system));
-  // Every shard ever claimed is now held by a live host's process, the dead host's included.
-  report.every_shard_served =
-    shards.length > 0 && moved.unmoved === 0 && atEnd.reduce((n, c) => n + c, 0) === Number(rows[0]!.n);
-  const wait = killedAt + options.stuckSeconds * 1000 - Date.now();
+  report.every_shard_served = await everyShardServed(system, shards, moved);
+  const broker = await cut;
+  report.broker_cut = broker?.report ?? null;
+  const wait = Math.max(killedAt, broker?.restoredAt ?? 0) + options.stuckSeconds * 1000 - Date.now();
   if (wait > 0) await sleep(wait);
   const stuck = await countStuck(system.db, options.stuckSeconds * 1000);
   const recovered = await recovery;
