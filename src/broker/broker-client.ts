@@ -31,10 +31,17 @@ export interface BrokerClient {
   request(queue: string, body: Buffer): Promise<BrokerReply>;
   /** Publishes a transient probe expiring after `ttlMs` (opening the channel, and declaring the queues, if needed). */
   probe(queue: string, ttlMs: number): void;
+  /**
+   * How many workers are linked to the broker now. Each worker consumes the presence queue (which
+   * carries nothing) on this channel; a single-active-consumer queue counts only its active consumer.
+   */
+  workers(): Promise<number>;
   close(): Promise<void>;
 }
 
 const REPLY_TO = 'amq.rabbitmq.reply-to';
+/** The queue every linked worker consumes, so its consumer count is the number of workers. */
+export const PRESENCE_QUEUE = 'botflow.workers';
 const EMPTY = Buffer.alloc(0);
 
 interface Waiter {
@@ -99,6 +106,8 @@ export function createBrokerClient(connection: Connection, options: BrokerClient
     });
     for (const queue of options.queues)
       await ch.queueDeclare({ queue, durable: true, arguments: options.queueArguments });
+    await ch.queueDeclare({ queue: PRESENCE_QUEUE, durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.basicConsume({ queue: PRESENCE_QUEUE, noAck: true }, () => {});
     channel = ch;
     return ch;
   }
@@ -154,6 +163,10 @@ export function createBrokerClient(connection: Connection, options: BrokerClient
       ready()
         .then((ch) => ch.basicPublish({ routingKey: queue, expiration: String(ttlMs), type: 'probe' }, EMPTY))
         .catch(() => {});
+    },
+    async workers() {
+      const ch = await ready();
+      return (await ch.queueDeclare({ queue: PRESENCE_QUEUE, passive: true })).consumerCount;
     },
     async close() {
       closed = true;

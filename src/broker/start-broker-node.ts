@@ -5,14 +5,16 @@
  * sends the inputs of the others through their queue. The active consumer claims a partition's shards
  * on its first delivery (a probe, published by every worker to every queue each `probeMs`, makes that
  * happen on a queue without traffic), runs each input through the conversation host, answers the
- * sender and acks only once the result is committed.
+ * sender and acks only once the result is committed. A worker serving more than its share of the
+ * partitions (P / linked workers, rounded up) hands the excess to the next consumers in line.
  */
-import { Connection, type AsyncMessage, type Consumer } from 'rabbitmq-client';
+import { Connection, type AsyncMessage } from 'rabbitmq-client';
 import type { Logger } from 'pino';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import { shardOf } from '../runtime/shard.ts';
 import { createBrokerClient, type BrokerReply } from './broker-client.ts';
+import { consumePartition } from './consume-partition.ts';
 import { decodeInput } from './decode-input.ts';
 import { createPartitionOwnership } from './partition-ownership.ts';
 import { partitionOfShard, queueOfPartition } from './partitions.ts';
@@ -40,6 +42,8 @@ export interface BrokerNodeOptions {
   name: string;
   /** How often every partition is probed (ms, default 1000). */
   probeMs?: number;
+  /** How often this worker compares what it serves with its share (ms, default 3000, jittered). */
+  rebalanceMs?: number;
   /** AMQP heartbeat (s, default 2): how soon a silent peer is found dead. */
   heartbeatSeconds?: number;
   /** Unacked inputs per partition in flight at once (default 128); order per conversation is the mailbox's. */
@@ -52,6 +56,10 @@ export interface BrokerNodeOptions {
 export interface BrokerNode {
   /** The partitions served here now. */
   held(): number[];
+  /** Hands a partition served here to the next consumer in line (in-flight inputs finish first). */
+  handOff(partition: number): Promise<void>;
+  /** One rebalancing round: hands over the partitions beyond this worker's share; returns how many. */
+  rebalance(): Promise<number>;
   /** Stops consuming (in-flight inputs finish and are acked), lets every partition go and closes the link. */
   close(): Promise<void>;
 }
@@ -66,6 +74,7 @@ function toWire(error: unknown): { code: string; message: string } {
 export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions): BrokerNode {
   const count = options.partitions;
   const probeMs = options.probeMs ?? 1000;
+  const rebalanceMs = options.rebalanceMs ?? 3000;
   const queues = Array.from({ length: count }, (_, p) => queueOfPartition(p));
   const connection = new Connection({
     url: options.url,
@@ -83,8 +92,6 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
     confirmTimeoutMs: 5000,
     replyTimeoutMs: options.replyTimeoutMs ?? 15_000,
   });
-  /** The consumer tag each partition was taken under: a new subscription is not known to be active. */
-  const tags = new Map<number, string>();
   let closing = false;
 
   connection.on('error', (error: { code?: string }) => {
@@ -100,7 +107,6 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
 
   const serve = async (partition: number, msg: AsyncMessage, reply: (body: Buffer) => Promise<void>) => {
     const claimed = ownership.take(partition);
-    tags.set(partition, msg.consumerTag);
     if (msg.type === 'probe') {
       await claimed.catch(() => {});
       return;
@@ -125,36 +131,50 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
       });
   };
 
-  const consumers: Consumer[] = queues.map((queue, partition) => {
-    const consumer = connection.createConsumer(
-      {
-        queue,
-        queueOptions: { durable: true, arguments: PARTITION_QUEUE_ARGUMENTS },
-        qos: { prefetchCount: options.prefetch ?? 128 },
+  const consumers = queues.map((queue, partition) =>
+    consumePartition(connection, {
+      queue,
+      queueArguments: PARTITION_QUEUE_ARGUMENTS,
+      prefetch: options.prefetch ?? 128,
+      retryMs: 500,
+      handle: (msg, reply) => serve(partition, msg, reply),
+      release: () => ownership.drop(partition),
+      onError(error) {
+        if (closing) return;
+        app.logger.warn({ code: (error as { code?: string }).code, partition }, 'broker consumer failed');
       },
-      (msg, reply) => serve(partition, msg, (body) => reply(body)),
-    );
-    // A resubscribed consumer may not be the active one any more; its next delivery claims again.
-    consumer.on('ready', () => {
-      const tag = tags.get(partition);
-      if (tag === undefined || tag === consumer.consumerTag) return;
-      tags.delete(partition);
-      void ownership.drop(partition);
-    });
-    consumer.on('error', (error: { code?: string }) => {
-      if (closing) return;
-      app.logger.warn({ code: error.code, partition }, 'broker consumer failed; partition dropped');
-      tags.delete(partition);
-      void ownership.drop(partition);
-    });
-    return consumer;
-  });
+    }),
+  );
 
   const probe = setInterval(() => {
     for (const queue of queues) client.probe(queue, probeMs * 2);
   }, probeMs);
   probe.unref();
   for (const queue of queues) client.probe(queue, probeMs * 2);
+
+  const rebalance = async (): Promise<number> => {
+    const held = ownership.held();
+    if (held.length === 0) return 0;
+    const share = Math.ceil(count / Math.max(1, await client.workers()));
+    const excess = held.slice(share);
+    await Promise.all(excess.map((partition) => consumers[partition]!.handOff()));
+    return excess.length;
+  };
+  let rebalancing: NodeJS.Timeout | undefined;
+  const scheduleRebalance = () => {
+    rebalancing = setTimeout(
+      () => {
+        void rebalance()
+          .catch(() => 0)
+          .finally(() => {
+            if (!closing) scheduleRebalance();
+          });
+      },
+      rebalanceMs * (0.75 + Math.random() / 2),
+    );
+    rebalancing.unref();
+  };
+  scheduleRebalance();
 
   app.setRouter(async (input) => {
     const shard = shardOf(input.botId, input.userId);
@@ -170,10 +190,13 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
 
   return {
     held: ownership.held,
+    handOff: (partition) => consumers[partition]?.handOff() ?? Promise.resolve(),
+    rebalance,
     async close() {
       closing = true;
       clearInterval(probe);
-      await Promise.all(consumers.map((c) => c.close().catch(() => {})));
+      clearTimeout(rebalancing);
+      await Promise.all(consumers.map((c) => c.close()));
       await ownership.dropAll();
       await client.close();
       await connection.close().catch(() => {});

@@ -78,11 +78,22 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
               if (input.timer !== undefined) timersRun[i]!.push(input.userId);
             },
           },
-          { probeMs: 200, heartbeatSeconds: 1 },
+          { probeMs: 200, heartbeatSeconds: 1, rebalanceMs: 500 },
         ),
       );
     }
     await waitFor('every partition served', () => held().flat().length === PARTITIONS, 15_000);
+  });
+
+  it('spreads the partitions over the hosts: each serves its share, none twice', async () => {
+    // The first host to subscribe was given every queue; it hands the excess to the next in line.
+    await waitFor('an even spread', () => held().every((ps) => ps.length === PARTITIONS / 2), 15_000);
+    assert.deepEqual(
+      held()
+        .flat()
+        .sort((a, b) => a - b),
+      Array.from({ length: PARTITIONS }, (_, p) => p),
+    );
   });
 
   after(async () => {
@@ -166,6 +177,32 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
       'inputs through the broker keep their order',
     );
     assert.equal((await stored('b', user))?.rowVersion, 101);
+  });
+
+  it('a partition handed over mid-stream keeps its inputs in order, each applied once', async () => {
+    const owner = 0;
+    const user = userServedBy(owner, 'b', 40_000);
+    const partition = partitionOfShard(shardOf('b', user), PARTITIONS);
+    await hosts[1]!.dispatch({ botId: 'b', userId: user, event: { type: 'start' }, inputKey: 'hand:start' });
+    const sends = Array.from({ length: 60 }, (_, i) =>
+      hosts[1]!.dispatch({
+        botId: 'b',
+        userId: user,
+        event: { type: 'text', text: `g${i}` },
+        inputKey: `hand:${i}`,
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    await hosts[owner]!.broker.handOff(partition);
+    const versions = (await Promise.all(sends)).map(rowVersion);
+    assert.deepEqual(
+      versions,
+      Array.from({ length: 60 }, (_, i) => i + 2),
+      'in order, once each',
+    );
+    assert.ok(!held()[owner]!.includes(partition), 'the partition left its first owner');
+    await waitFor('the partition is served again', () => ownerOf('b', user) >= 0, 10_000);
+    await waitFor('an even spread again', () => held().every((ps) => ps.length === PARTITIONS / 2), 15_000);
   });
 
   it('a webhook on the host that does not own the conversation answers 200 once committed', async () => {
