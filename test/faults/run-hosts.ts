@@ -170,6 +170,11 @@ export async function runHosts(options: HostsOptions): Promise<HostsReport> {
     if (options.loadUsers > 0) await measureThroughput(system, options, report);
     else await system.start(system.hosts.map((h) => h.index));
     options.log(`hosts: ${options.hosts} hosts listening`);
+    await awaitSpread(
+      system,
+      system.hosts.map((h) => h.index),
+      options,
+    );
     await exercise(system, options, report);
   } catch (error) {
     report.error = (error as Error).stack ?? String(error);
@@ -184,15 +189,36 @@ export async function runHosts(options: HostsOptions): Promise<HostsReport> {
 
 const pidsByHost = (system: Hosts) => system.hosts.map((h) => h.pids());
 
+/**
+ * Waits (at most 30 s) until every running host holds shards and the shards per host did not change
+ * for 2 s: broker mode hands partitions over every few seconds until each worker has its share.
+ */
+async function awaitSpread(system: Hosts, running: number[], options: HostsOptions): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  let stableSince = Date.now();
+  for (;;) {
+    const byHost = await shardsByHost(system.db, pidsByHost(system));
+    const now = byHost.join('/');
+    if (now !== last) [last, stableSince] = [now, Date.now()];
+    const spread = running.every((i) => byHost[i]! > 0) && Date.now() - stableSince >= 2_000;
+    if (spread || Date.now() > deadline) {
+      options.log(`hosts: shards by host ${now}${spread ? '' : ' (not spread within 30 s)'}`);
+      return;
+    }
+    await sleep(250);
+  }
+}
+
 /** The same load through 1, 2, ... N fresh hosts; leaves all N running. */
 async function measureThroughput(system: Hosts, options: HostsOptions, report: HostsReport) {
   const all = system.hosts.map((h) => h.index);
   for (let count = 1; count <= options.hosts; count++) {
     const some = all.slice(0, count);
     await system.start(some);
-    // Let every host's consumers register before the load, so each may own some partitions; then a
-    // few users unmeasured (connections, JIT, the compiled flow), as the webhook benchmark does.
-    await sleep(2_000);
+    // The partitions spread over the hosts first; then a few users unmeasured (connections, JIT,
+    // the compiled flow), as the webhook benchmark does.
+    await awaitSpread(system, some, options);
     await driveLoad(system, {
       firstUser: 8_500_000_000 + count * 1_000_000,
       firstUpdateId: 950_000_000 + count * 1_000_000,
