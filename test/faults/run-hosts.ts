@@ -7,6 +7,8 @@
  * effects, and how long until the dead host's shards were claimed by a live one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuBetween, snapshotCpu } from '../../benchmarks/lib/process-cpu.ts';
+import { SHARD_COUNT } from '../../src/runtime/shard.ts';
 import { driveBuyers, type PushedUpdates } from './drive-buyers.ts';
 import { driveLoad, type LoadResult } from './drive-load.ts';
 import {
@@ -61,7 +63,7 @@ export type HostsReport = {
   shards_by_host_at_kill: number[];
   shards_by_host_at_end: number[];
   updates_per_second_by_hosts: Record<string, number>;
-  load_by_hosts: Record<string, LoadResult & { shards_by_host: number[] }>;
+  load_by_hosts: Record<string, LoadResult & { cpu_ms_per_update: number; shards_by_host: number[] }>;
   /** The broker cut, when asked: its length, Telegram deliveries refused (5xx) from its start, the recovery after it. */
   broker_cut: {
     seconds: number;
@@ -190,20 +192,22 @@ export async function runHosts(options: HostsOptions): Promise<HostsReport> {
 const pidsByHost = (system: Hosts) => system.hosts.map((h) => h.pids());
 
 /**
- * Waits (at most 30 s) until every running host holds shards and the shards per host did not change
- * for 2 s: broker mode hands partitions over every few seconds until each worker has its share.
+ * Waits (at most 45 s) until every running host holds at least half its even share of the shards
+ * and the shares did not change for 4 s: broker mode hands partitions over every ~3 s until each
+ * worker has its share.
  */
 async function awaitSpread(system: Hosts, running: number[], options: HostsOptions): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 45_000;
   let last = '';
   let stableSince = Date.now();
   for (;;) {
     const byHost = await shardsByHost(system.db, pidsByHost(system));
     const now = byHost.join('/');
     if (now !== last) [last, stableSince] = [now, Date.now()];
-    const spread = running.every((i) => byHost[i]! > 0) && Date.now() - stableSince >= 2_000;
+    const even = SHARD_COUNT / running.length;
+    const spread = running.every((i) => byHost[i]! >= even / 2) && Date.now() - stableSince >= 4_000;
     if (spread || Date.now() > deadline) {
-      options.log(`hosts: shards by host ${now}${spread ? '' : ' (not spread within 30 s)'}`);
+      options.log(`hosts: shards by host ${now}${spread ? '' : ' (not spread within 45 s)'}`);
       return;
     }
     await sleep(250);
@@ -225,6 +229,7 @@ async function measureThroughput(system: Hosts, options: HostsOptions, report: H
       users: Math.min(16, options.loadUsers),
       concurrency: 16,
     });
+    const cpuBefore = snapshotCpu(pidsByHost(system).flat());
     const result = await driveLoad(system, {
       firstUser: 8_000_000_000 + count * 1_000_000,
       firstUpdateId: 900_000_000 + count * 1_000_000,
@@ -232,13 +237,20 @@ async function measureThroughput(system: Hosts, options: HostsOptions, report: H
       concurrency: 16,
     });
     const shards = await shardsByHost(system.db, pidsByHost(system));
-    report.load_by_hosts[String(count)] = { ...result, shards_by_host: shards };
-    report.updates_per_second_by_hosts[String(count)] = result.updates_per_second;
-    options.log(
-      `hosts: ${count} host(s): ${result.updates_per_second} updates/s, shards by host ${shards.join('/')}`,
-    );
     // The load's effects finish before its hosts stop, so the kill's re-sends are the kill's alone.
     await settle(system, 30_000);
+    // CPU of the hosts' processes (/proc) for the load and its effects: less moved by a noisy machine.
+    const cpu = cpuBetween(cpuBefore, snapshotCpu(pidsByHost(system).flat()));
+    const cpuPerUpdate = Math.round((cpu / Math.max(1, result.committed)) * 100) / 100;
+    report.load_by_hosts[String(count)] = {
+      ...result,
+      cpu_ms_per_update: cpuPerUpdate,
+      shards_by_host: shards,
+    };
+    report.updates_per_second_by_hosts[String(count)] = result.updates_per_second;
+    options.log(
+      `hosts: ${count} host(s): ${result.updates_per_second} updates/s, ${cpuPerUpdate} CPU ms per update, shards by host ${shards.join('/')}`,
+    );
     if (count < options.hosts) await system.stop(some);
   }
 }

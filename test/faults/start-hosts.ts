@@ -58,6 +58,12 @@ export interface BotflowHost {
   running(): boolean;
   /** The primary's pid and its workers' (empty when not running). */
   pids(): number[];
+  /** Starts its `botflow start` and resolves once it listens. */
+  start(): Promise<void>;
+  /** Drains and stops it (SIGTERM, SIGKILL after 15 s). */
+  stop(): Promise<void>;
+  /** `kill -9` of its whole process tree; returns when it was sent (epoch ms). */
+  kill(): number;
 }
 
 /** The running hosts scenario. */
@@ -109,6 +115,8 @@ async function createVhost(vhost: string): Promise<() => Promise<unknown>> {
   return drop;
 }
 
+type Cleanups = ReturnType<typeof createCleanups>;
+
 /** Cleanup steps, run last-first; `close` runs them once. */
 function createCleanups() {
   const steps: Array<() => Promise<unknown>> = [];
@@ -123,224 +131,234 @@ function createCleanups() {
 }
 
 /** Offers a loopback server on `host` (an address the test hosts reach) through a proxy. */
-async function offer(url: string, host: string, cleanups: ReturnType<typeof createCleanups>) {
+async function offer(url: string, host: string, cleanups: Cleanups) {
   const target = new URL(url);
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) }, host);
   cleanups.push(() => proxy.close());
   return `${target.protocol}//${host}:${proxy.port}`;
 }
 
+/** The stand-ins and the front door, on loopback and offered on `shared` (an address every host reaches). */
+async function startStandIns(shared: string, options: HostsOptions, cleanups: Cleanups) {
+  const retry = { retryBaseMs: options.webhookRetry.baseMs, maxAttempts: options.webhookRetry.attempts };
+  const fake = await startFakeBotApi(retry);
+  cleanups.push(() => fake.close());
+  const sandbox = await startSandboxGateway({ ...SANDBOX, ...retry });
+  cleanups.push(() => sandbox.close());
+  const graph = await startFakeGraphApi({ tokens: [PIXEL.access_token] });
+  cleanups.push(() => graph.close());
+  const door = await startFrontDoor(shared);
+  cleanups.push(() => door.close());
+  const offered = {
+    fake: await offer(fake.url, shared, cleanups),
+    sandbox: await offer(sandbox.url, shared, cleanups),
+    graph: await offer(graph.url, shared, cleanups),
+  };
+  return { fake, sandbox, graph, door, offered };
+}
+
+/** The run's database, vhost and Redis prefix (dropped on cleanup), and a direct pool on the database. */
+async function createStores(run: string, cleanups: Cleanups) {
+  const names = { dbName: `botflow_hosts_${run}`, vhost: `botflow-hosts-${run}`, prefix: `hosts-${run}` };
+  const [dropVhost] = await Promise.all([
+    createVhost(names.vhost),
+    admin(`create database "${names.dbName}"`).then(() =>
+      cleanups.push(() => admin(`drop database if exists "${names.dbName}" with (force)`)),
+    ),
+  ]);
+  cleanups.push(dropVhost);
+  cleanups.push(() => deleteKeys(names.prefix));
+  const directDb = withUrl(PG_BASE, (u) => (u.pathname = `/${names.dbName}`));
+  const db = new pg.Pool({ connectionString: directDb, max: 4, connectionTimeoutMillis: 10_000 });
+  cleanups.push(() => db.end());
+  return { ...names, directDb, db };
+}
+
+/** Registers the bot, its tracking link and the flow through an in-process handle on the direct database. */
+async function registerFunnel(
+  o: { run: string; directDb: string; env: Record<string, string>; logLevel: string; cleanups: Cleanups },
+  stand: Awaited<ReturnType<typeof startStandIns>>,
+) {
+  const bot = {
+    id: `hosts-${o.run}`,
+    token: '7100000002:AAhosts-token-for-the-fake-bot-api',
+    username: `hosts_${o.run}_bot`,
+    telegramId: 7100000002,
+  };
+  stand.fake.addBot({ token: bot.token, id: bot.telegramId, username: bot.username });
+  // The handle migrates the fresh database and registers; it owns no shard and runs no loop.
+  const handle: BotflowApp = await bootstrap({
+    env: { ...o.env, TELEGRAM_API_ROOT: stand.fake.url, DATABASE_URL: o.directDb, REDIS_URL: REDIS_BASE },
+    http: false,
+    ownAllShards: false,
+    timerIntervalMs: 0,
+    jobsIntervalMs: 0,
+    logger: pino({ level: o.logLevel }, pino.destination(2)),
+  });
+  o.cleanups.push(() => handle.close());
+  const gateway = { api_key: SANDBOX.apiKey, webhook_secret: SANDBOX.webhookSecret };
+  await handle.addBot({
+    id: bot.id,
+    token: bot.token,
+    gateway: { kind: 'sandbox', api_base: stand.offered.sandbox, ...gateway },
+    pixel: PIXEL,
+  });
+  const slug = `hosts-${o.run}`;
+  await handle.funnel.links.add({ slug, botId: bot.id, campaign: 'hosts' });
+  const flowVersion = await handle.publishFlow(bot.id, await faultsFlow(o.run));
+  const secret = String(stand.fake.callsOf(bot.token, 'setWebhook').at(-1)?.params['secret_token'] ?? '');
+  return { bot, slug, flowVersion, secret };
+}
+
 /** Starts everything but the hosts themselves (see `Hosts.start`). */
 export async function startHosts(options: HostsOptions): Promise<Hosts> {
   const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const dbName = `botflow_hosts_${run}`;
-  const vhost = `botflow-hosts-${run}`;
-  const prefix = `hosts-${run}`;
   const cleanups = createCleanups();
   const untrack = trackLive({ close: () => cleanups.close() });
   cleanups.push(async () => untrack());
   try {
     const machines = createTestHosts(options.count, { processes: options.processes === true });
     cleanups.push(async () => machines.close());
-    const [dropVhost] = await Promise.all([
-      createVhost(vhost),
-      admin(`create database "${dbName}"`).then(() =>
-        cleanups.push(() => admin(`drop database if exists "${dbName}" with (force)`)),
-      ),
-    ]);
-    cleanups.push(dropVhost);
-    cleanups.push(() => deleteKeys(prefix));
-    const directDb = withUrl(PG_BASE, (u) => (u.pathname = `/${dbName}`));
-    const db = new pg.Pool({ connectionString: directDb, max: 4, connectionTimeoutMillis: 10_000 });
-    cleanups.push(() => db.end());
-
-    const retry = { retryBaseMs: options.webhookRetry.baseMs, maxAttempts: options.webhookRetry.attempts };
-    const fake = await startFakeBotApi(retry);
-    cleanups.push(() => fake.close());
-    const sandbox = await startSandboxGateway({ ...SANDBOX, ...retry });
-    cleanups.push(() => sandbox.close());
-    const graph = await startFakeGraphApi({ tokens: [PIXEL.access_token] });
-    cleanups.push(() => graph.close());
-    const shared = machines.shared;
-    const door = await startFrontDoor(shared);
-    cleanups.push(() => door.close());
-    const offered = {
-      fake: await offer(fake.url, shared, cleanups),
-      sandbox: await offer(sandbox.url, shared, cleanups),
-      graph: await offer(graph.url, shared, cleanups),
-    };
-    const bot = {
-      id: `hosts-${run}`,
-      token: '7100000002:AAhosts-token-for-the-fake-bot-api',
-      username: `hosts_${run}_bot`,
-      telegramId: 7100000002,
-    };
-    fake.addBot({ token: bot.token, id: bot.telegramId, username: bot.username });
+    const stores = await createStores(run, cleanups);
+    const stand = await startStandIns(machines.shared, options, cleanups);
     const common = {
-      BOTFLOW_PUBLIC_URL: door.url,
-      META_GRAPH_URL: offered.graph,
+      BOTFLOW_PUBLIC_URL: stand.door.url,
+      META_GRAPH_URL: stand.offered.graph,
       BOTFLOW_TRUST_PROXY: 'true',
-      BOTFLOW_REDIS_PREFIX: prefix,
+      BOTFLOW_REDIS_PREFIX: stores.prefix,
       BOTFLOW_DATA_DIR: join(tmpdir(), `botflow-hosts-${run}`),
       LOG_LEVEL: options.logLevel,
     };
-    // The handle migrates the fresh database and registers; it owns no shard and runs no loop.
-    const handle: BotflowApp = await bootstrap({
-      env: { ...common, TELEGRAM_API_ROOT: fake.url, DATABASE_URL: directDb, REDIS_URL: REDIS_BASE },
-      http: false,
-      ownAllShards: false,
-      timerIntervalMs: 0,
-      jobsIntervalMs: 0,
-      logger: pino({ level: options.logLevel }, pino.destination(2)),
-    });
-    cleanups.push(() => handle.close());
+    const funnel = await registerFunnel(
+      { ...options, run, directDb: stores.directDb, env: common, cleanups },
+      stand,
+    );
     mkdirSync(options.logDir, { recursive: true });
     const hosts: BotflowHost[] = [];
-    const launchers: Array<() => Promise<ChildProcess>> = [];
     for (const machine of machines.hosts) {
-      const [host, launch] = await prepareHost(machine, {
-        ...options,
-        run,
-        env: { ...common, TELEGRAM_API_ROOT: offered.fake },
-        dbName,
-        vhost,
-        cleanups,
-      });
-      hosts.push(host);
-      launchers.push(launch);
+      const env = { ...common, TELEGRAM_API_ROOT: stand.offered.fake };
+      hosts.push(
+        await prepareHost(machine, {
+          ...options,
+          run,
+          env,
+          dbName: stores.dbName,
+          vhost: stores.vhost,
+          cleanups,
+        }),
+      );
     }
-    const children = new Map<number, ChildProcess>();
-    const rotate = () => door.setBackends(hosts.filter((h) => h.running()).map((h) => h.url));
-    const system: Hosts = {
+    const rotate = () => stand.door.setBackends(hosts.filter((h) => h.running()).map((h) => h.url));
+    return {
+      ...funnel,
       run,
       isolation: machines.isolation,
       refused: machines.refused,
       hosts,
-      door,
-      flowVersion: 0,
-      url: door.url,
-      bot,
-      secret: '',
-      slug: `hosts-${run}`,
-      fake,
-      sandbox,
-      graph,
-      db,
+      door: stand.door,
+      url: stand.door.url,
+      fake: stand.fake,
+      sandbox: stand.sandbox,
+      graph: stand.graph,
+      db: stores.db,
       async start(indices) {
-        const started = await Promise.all(indices.map((i) => launchers[i]!()));
-        indices.forEach((i, k) => children.set(i, started[k]!));
+        const started = await Promise.allSettled(indices.map((i) => hosts[i]!.start()));
         rotate();
+        for (const outcome of started) if (outcome.status === 'rejected') throw outcome.reason;
       },
       async stop(indices) {
-        await Promise.all(indices.map((i) => stopTree(children.get(i)!, 15_000)));
+        await Promise.all(indices.map((i) => hosts[i]!.stop()));
         rotate();
       },
-      kill(index) {
-        process.kill(-children.get(index)!.pid!, 'SIGKILL');
-        return Date.now();
-      },
+      kill: (index) => hosts[index]!.kill(),
       close: () => cleanups.close(),
     };
-    for (const host of hosts) {
-      host.running = () => {
-        const child = children.get(host.index);
-        return child !== undefined && child.exitCode === null && child.signalCode === null;
-      };
-      host.pids = () => {
-        const pid = children.get(host.index)?.pid;
-        return pid === undefined || !host.running() ? [] : [pid, ...childrenOf(pid)];
-      };
-    }
-    cleanups.push(() => Promise.all([...children.values()].map((child) => stopTree(child, 15_000))));
-    await handle.addBot({
-      id: bot.id,
-      token: bot.token,
-      gateway: {
-        kind: 'sandbox',
-        api_base: offered.sandbox,
-        api_key: SANDBOX.apiKey,
-        webhook_secret: SANDBOX.webhookSecret,
-      },
-      pixel: PIXEL,
-    });
-    await handle.funnel.links.add({ slug: system.slug, botId: bot.id, campaign: 'hosts' });
-    system.flowVersion = await handle.publishFlow(bot.id, await faultsFlow(run));
-    system.secret = String(fake.callsOf(bot.token, 'setWebhook').at(-1)?.params['secret_token'] ?? '');
-    return system;
   } catch (error) {
     await cleanups.close();
     throw error;
   }
 }
 
-/** The host on `machine`: its links (proxies on its veth) and how to launch its `botflow start`. */
-async function prepareHost(
-  machine: TestHost,
-  o: HostsOptions & {
-    run: string;
-    env: Record<string, string>;
-    dbName: string;
-    vhost: string;
-    cleanups: ReturnType<typeof createCleanups>;
-  },
-): Promise<[BotflowHost, () => Promise<ChildProcess>]> {
-  const link = async (base: string) => {
-    const u = new URL(base);
-    const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port) }, machine.gateway);
-    o.cleanups.push(() => proxy.close());
-    return proxy;
-  };
-  const postgres = await link(withUrl(PG_BASE, (u) => (u.port ||= '5432')));
-  const redis = await link(withUrl(REDIS_BASE, (u) => (u.port ||= '6379')));
-  const amqp = await link(withUrl(AMQP_BASE, (u) => (u.port ||= '5672')));
-  // Each namespace has a port space of its own; plain processes share loopback's.
-  const port = machine.netns === null ? await freePort() : 3000;
+/** The environment of the host on `machine`: the run's stores through its own links. */
+function hostEnv(machine: TestHost, port: number, links: TcpProxy[], o: HostOptions): Record<string, string> {
   const via = (base: string, proxy: TcpProxy, path: string) =>
     withUrl(base, (u) => {
       u.hostname = machine.gateway;
       u.port = String(proxy.port);
       u.pathname = path;
     });
-  const env: Record<string, string> = {
+  return {
     PATH: process.env['PATH'] ?? '',
     ...passThrough(),
     ...o.env,
     PORT: String(port),
     HOST: machine.address,
     BOTFLOW_WORKERS: String(o.workersPerHost),
-    DATABASE_URL: via(PG_BASE, postgres, `/${o.dbName}`),
-    REDIS_URL: via(REDIS_BASE, redis, '/'),
-    BOTFLOW_BROKER_URL: via(AMQP_BASE, amqp, `/${encodeURIComponent(o.vhost)}`),
+    DATABASE_URL: via(PG_BASE, links[0]!, `/${o.dbName}`),
+    REDIS_URL: via(REDIS_BASE, links[1]!, '/'),
+    BOTFLOW_BROKER_URL: via(AMQP_BASE, links[2]!, `/${encodeURIComponent(o.vhost)}`),
   };
+}
+
+type HostOptions = HostsOptions & {
+  run: string;
+  env: Record<string, string>;
+  dbName: string;
+  vhost: string;
+  cleanups: Cleanups;
+};
+
+/** The host on `machine`: its links (proxies on its veth to Postgres, Redis, RabbitMQ) and its `botflow start`. */
+async function prepareHost(machine: TestHost, o: HostOptions): Promise<BotflowHost> {
+  const links: TcpProxy[] = [];
+  for (const [base, port] of [
+    [PG_BASE, '5432'],
+    [REDIS_BASE, '6379'],
+    [AMQP_BASE, '5672'],
+  ] as const) {
+    const u = new URL(base);
+    const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || port) }, machine.gateway);
+    o.cleanups.push(() => proxy.close());
+    links.push(proxy);
+  }
+  // Each namespace has a port space of its own; plain processes share loopback's.
+  const port = machine.netns === null ? await freePort() : 3000;
+  const env = hostEnv(machine, port, links, o);
   const logPath = join(o.logDir, `${o.label}-${o.run}-host${machine.index + 1}.log`);
   const log = createWriteStream(logPath);
   o.cleanups.push(() => new Promise<void>((resolve) => log.end(() => resolve())));
-  const host: BotflowHost = {
+  let child: ChildProcess | undefined;
+  o.cleanups.push(async () => child !== undefined && (await stopTree(child, 15_000)));
+  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  return {
     index: machine.index,
     url: `http://${machine.address}:${port}`,
     netns: machine.netns,
-    links: [postgres, redis, amqp],
+    links,
     logPath,
-    running: () => false,
-    pids: () => [],
-  };
-  const launch = async () => {
-    const { file, args } = machine.command([process.execPath, 'src/cli.ts', 'start']);
-    const child = spawn(file, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
-    trackGroup(child);
-    child.stdout!.pipe(log, { end: false });
-    child.stderr!.pipe(log, { end: false });
-    try {
-      await waitForLine(child, /botflow listening on/, 60_000);
-    } catch (error) {
-      await stopTree(child, 5_000);
-      throw new Error(`host ${machine.index + 1}: ${(error as Error).message} (log ${logPath})`, {
-        cause: error,
+    running,
+    pids: () => (running() ? [child!.pid!, ...childrenOf(child!.pid!)] : []),
+    async start() {
+      const { file, args } = machine.command([process.execPath, 'src/cli.ts', 'start']);
+      child = spawn(file, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+      trackGroup(child);
+      child.stdout!.pipe(log, { end: false });
+      child.stderr!.pipe(log, { end: false });
+      await waitForLine(child, /botflow listening on/, 60_000).catch(async (error: unknown) => {
+        await stopTree(child!, 5_000);
+        throw new Error(`host ${machine.index + 1}: ${(error as Error).message} (log ${logPath})`, {
+          cause: error,
+        });
       });
-    }
-    return child;
+    },
+    async stop() {
+      if (child !== undefined) await stopTree(child, 15_000);
+    },
+    kill() {
+      process.kill(-child!.pid!, 'SIGKILL');
+      return Date.now();
+    },
   };
-  return [host, launch];
 }
 
 /** Broker tuning a caller set for the hosts (BOTFLOW_BROKER_* but the URL, which is the run's own). */
