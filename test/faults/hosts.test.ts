@@ -77,7 +77,7 @@ test(
   { timeout: 200_000 },
   async () => {
     const run = await runHosts(
-      ['--buyers', '24', '--load-users', '0', '--stuck-seconds', '5', '--workers', '2'],
+      ['--buyers', '24', '--load-users', '0', '--stuck-seconds', '5', '--workers', '1'],
       180_000,
     );
     const report = JSON.parse(run.stdout.trim()) as Record<string, unknown>;
