@@ -1,14 +1,17 @@
 /**
  * Telegram webhooks end to end: updates/s and the latency from sending the webhook POST to the fake
- * Bot API receiving that update's first send, for botflow as a cluster of 1 and 2 workers (real
- * Postgres and Redis, the VIP funnel published; each user sends /start, a wrong e-mail, an e-mail and
+ * Bot API receiving that update's first send, for botflow as a cluster of 1 and 2 workers and in broker
+ * mode (one host of 2 workers through RabbitMQ: an input reaching the worker not serving its partition
+ * goes through the partition's queue; beside it, publish-to-confirm alone) (real Postgres and Redis,
+ * the VIP funnel published; each user sends /start, a wrong e-mail, an e-mail and
  * an offer button) beside two baselines in their own processes: a stateless grammY webhook bot
  * answering every update with one sendMessage, and the same funnel built the usual way (grammY +
  * @grammyjs/conversations in Redis + sequentialize, with the same charge, QR photo and sends), through
  * the same client loop in the same run. For each: CPU ms per update by process (/proc), and SQL
  * statements and transactions per update. Prints one JSON object; the goals are printed, not asserted.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +29,8 @@ import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { freePort } from '../src/sim/free-port.ts';
 import { updateOf } from './lib/funnel-update.ts';
+import { createThrowawayVhost } from './lib/throwaway-vhost.ts';
+import { measureBrokerConfirms } from './lib/broker-confirms.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
@@ -58,6 +63,7 @@ const calls = watchCalls(fake);
 const sandbox = await startSandboxGateway({ apiKey: 'bench-key', webhookSecret: 'bench-secret' });
 const client = createHttpClient(CONCURRENCY);
 const database = await createThrowawayDatabase();
+const vhost = await createThrowawayVhost();
 const DB_NAME = new URL(database.url).pathname.slice(1);
 const monitor = new pg.Client({
   connectionString: process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -67,6 +73,10 @@ const redis = new Redis(REDIS, { lazyConnect: true });
 await redis.connect();
 const REDIS_PID = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
 let nextUpdateId = 1;
+/** The RabbitMQ server's pid (its Erlang VM), for its CPU in the broker row; 0 when it cannot be asked. */
+const RABBITMQ_PID = await promisify(execFile)('rabbitmqctl', ['-q', 'eval', 'list_to_integer(os:getpid()).'])
+  .then(({ stdout }) => Number(stdout.trim()) || 0)
+  .catch(() => 0);
 
 /** The pids of the bench database's Postgres backends now. */
 async function backendPids(): Promise<number[]> {
@@ -117,7 +127,11 @@ async function account<T>(updates: number, processes: Processes, work: () => Pro
   await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
   const byProcess: Record<string, number> = {};
   for (const k of Object.keys(groups)) byProcess[k] = round(cpuBetween(before[k]!, after[k]!) / updates, 3);
-  const total = Object.entries(byProcess).reduce((sum, [k, v]) => (k === 'redis' ? sum : sum + v), 0);
+  // The shared servers (Redis, RabbitMQ) serve other clients of this machine too: apart from the total.
+  const total = Object.entries(byProcess).reduce(
+    (sum, [k, v]) => (k === 'redis' || k === 'rabbitmq' ? sum : sum + v),
+    0,
+  );
   return {
     result,
     cpu_ms_per_update: { total_without_redis: round(total, 3), ...byProcess },
@@ -283,7 +297,9 @@ try {
     5_000_000,
   );
 
-  async function runBotflow(workers: number) {
+  /** botflow as one host of `workers` workers; with `brokerUrl`, in broker mode through that RabbitMQ. */
+  async function runBotflow(workers: number, brokerUrl?: string) {
+    const name = brokerUrl === undefined ? `${workers} worker(s)` : `broker mode, ${workers} worker(s)`;
     const port = await freePort();
     const { child, ready } = await forkReady<{ pids: number[] }>('./lib/botflow-cluster.ts', {
       BENCH_WORKERS: String(workers),
@@ -301,24 +317,29 @@ try {
       LOG_LEVEL: 'silent',
       TELEGRAM_API_ROOT: fake.url,
       META_GRAPH_URL: 'http://127.0.0.1:9',
+      ...(brokerUrl === undefined ? {} : { BOTFLOW_BROKER_URL: brokerUrl }),
     });
     try {
       const url = `http://127.0.0.1:${port}/telegram/${BOT_ID}`;
-      const base = workers * 10_000_000;
+      // Broker mode: the first worker to subscribe serves every partition until it hands half over (~3 s).
+      if (brokerUrl !== undefined) await new Promise((r) => setTimeout(r, 8000));
+      const base = (brokerUrl === undefined ? 0 : 20_000_000) + workers * 10_000_000;
       const sends = await countSends(url, secret, button, base + 1);
       await warmUp({ url, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
-      log(
-        `botflow, ${workers} worker(s): ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`,
-      );
+      log(`botflow, ${name}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
       const measured = await account(
         USERS * PER_USER,
-        { primary: () => [child.pid!], workers: () => ready.pids },
+        {
+          primary: () => [child.pid!],
+          workers: () => ready.pids,
+          ...(brokerUrl === undefined ? {} : { rabbitmq: () => (RABBITMQ_PID > 0 ? [RABBITMQ_PID] : []) }),
+        },
         () => drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
       );
       const methods: Record<string, number> = {};
       for (const call of fake.callsOf(TOKEN))
         methods[`${call.method} ${call.status}`] = (methods[`${call.method} ${call.status}`] ?? 0) + 1;
-      log(`botflow, ${workers} worker(s): Bot API calls so far ${JSON.stringify(methods)}`);
+      log(`botflow, ${name}: Bot API calls so far ${JSON.stringify(methods)}`);
       return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
     } finally {
       await stopChild(child);
@@ -326,6 +347,9 @@ try {
   }
   const workers1 = await runBotflow(1);
   const workers2 = await runBotflow(2);
+  const broker1 = await runBotflow(2, vhost.url);
+  const confirms = await measureBrokerConfirms(vhost.url, USERS * PER_USER, CONCURRENCY);
+  log(`broker confirms alone: ${JSON.stringify(confirms)}`);
 
   const cpu = (r: { cpu_ms_per_update: { total_without_redis: number } }) =>
     r.cpu_ms_per_update.total_without_redis;
@@ -369,10 +393,21 @@ try {
       users: USERS,
       concurrency: CONCURRENCY,
       measured:
-        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis: the whole shared server, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded)',
+        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis and rabbitmq: the whole shared servers, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded)',
       updates_per_user:
         '/start, a wrong e-mail, an e-mail, the first offer button (botflow and the conversations build: opens a sandbox PIX charge and sends its QR photo)',
-      botflow: { workers_1: workers1, workers_2: workers2 },
+      botflow: {
+        workers_1: workers1,
+        workers_2: workers2,
+        broker_1: {
+          ...broker1,
+          note: 'broker mode, 1 host of 2 workers (RabbitMQ 3.10 quorum queues, 64 partitions): the worker taking the POST serves half the partitions; the other half goes through their queue and is answered once committed',
+        },
+      },
+      broker_confirm_only: {
+        ...confirms,
+        note: 'persistent publish of an input-sized body to a quorum queue, to publisher confirm, same concurrency: what answering on confirm (instead of on commit) would wait for',
+      },
       baseline_grammy_stateless: {
         ...grammy,
         note: 'webhookCallback(bot, "http"), one sendMessage per update',
@@ -384,6 +419,7 @@ try {
       ratio_botflow_over_grammy: {
         workers_1: round(workers1.updates_per_second / grammy.updates_per_second, 3),
         workers_2: round(workers2.updates_per_second / grammy.updates_per_second, 3),
+        broker_1: round(broker1.updates_per_second / grammy.updates_per_second, 3),
       },
       ratio_botflow_over_conversations: {
         workers_1: round(workers1.updates_per_second / conversations.updates_per_second, 3),
@@ -392,6 +428,7 @@ try {
       cpu_ms_per_update: {
         botflow_workers_1: cpu(workers1),
         botflow_workers_2: cpu(workers2),
+        botflow_broker_1: cpu(broker1),
         grammy_stateless: cpu(grammy),
         grammy_conversations: cpu(conversations),
       },
@@ -407,6 +444,7 @@ try {
   rmSync(SQL_DIR, { recursive: true, force: true });
   await Promise.all([fake.close(), sandbox.close()]);
   await database.drop();
+  await vhost.drop();
 }
 
 /** The accounting of a run without its result (spread beside it). */

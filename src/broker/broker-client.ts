@@ -29,8 +29,8 @@ export interface BrokerClientOptions {
 export interface BrokerClient {
   /** Publishes an input to `queue` and resolves with its owner's answer. */
   request(queue: string, body: Buffer): Promise<BrokerReply>;
-  /** Publishes a transient probe expiring after `ttlMs` (opening the channel, and declaring the queues, if needed). */
-  probe(queue: string, ttlMs: number): void;
+  /** Publishes a probe to a partition queue (opening the channel, and declaring the queues, if needed). */
+  probe(queue: string): void;
   /**
    * How many workers are linked to the broker now. Each worker consumes the presence queue (which
    * carries nothing) on this channel; a single-active-consumer queue counts only its active consumer.
@@ -159,9 +159,9 @@ export function createBrokerClient(connection: Connection, options: BrokerClient
       }
       return answer;
     },
-    probe(queue, ttlMs) {
+    probe(queue) {
       ready()
-        .then((ch) => ch.basicPublish({ routingKey: queue, expiration: String(ttlMs), type: 'probe' }, EMPTY))
+        .then((ch) => ch.basicPublish({ routingKey: queue, type: 'probe' }, EMPTY))
         .catch(() => {});
     },
     async workers() {

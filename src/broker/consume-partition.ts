@@ -4,7 +4,9 @@
  * order: it stops passing deliveries on, lets the ones already running commit and ack, lets the
  * partition go, and only then closes the channel, which returns the deliveries it held back to the
  * queue ahead of everything newer; then it subscribes again, at the back of the line. A channel lost
- * any other way lets the partition go and subscribes again after a pause.
+ * any other way lets the partition go and subscribes again after a pause. A delivery the handler
+ * asks to hold (the partition's probe) stays unacked while this subscription lives, so it goes back
+ * to the queue, and on to the next active consumer, the moment this one ends.
  */
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
 
@@ -12,8 +14,12 @@ export interface PartitionConsumerOptions {
   queue: string;
   queueArguments: Record<string, unknown>;
   prefetch: number;
-  /** Handles one delivery (replying if it asks for a reply); it is acked once this resolves. */
-  handle(msg: AsyncMessage, reply: (body: Buffer) => Promise<void>): Promise<void>;
+  /**
+   * Handles one delivery (replying if it asks for a reply). `ack` once done; `hold` keeps it unacked
+   * for the life of the subscription (only the first held one: later ones are acked); `requeue`
+   * gives it back to the queue.
+   */
+  handle(msg: AsyncMessage, reply: (body: Buffer) => Promise<void>): Promise<'ack' | 'hold' | 'requeue'>;
   /** This subscription is gone (handed over, or its channel lost): the partition must be let go. */
   release(): Promise<void>;
   /** A channel failed (logged by the caller; the subscription recovers on its own). */
@@ -35,7 +41,10 @@ export function consumePartition(
   options: PartitionConsumerOptions,
 ): PartitionConsumer {
   let channel: Channel | undefined;
+  /** While handing over: deliveries are held back (never acked), so closing returns them in order. */
   let holding = false;
+  /** The channel on which one delivery (the probe) is kept unacked for the subscription's life. */
+  let keptOn: Channel | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   const running = new Set<Promise<void>>();
@@ -47,7 +56,11 @@ export function consumePartition(
       ch.basicPublish({ routingKey: msg.replyTo!, correlationId: msg.correlationId }, body).then(() => {});
     const job = options
       .handle(msg, reply)
-      .then(() => ch.basicAck({ deliveryTag: msg.deliveryTag }))
+      .then((outcome) => {
+        if (outcome === 'hold' && keptOn !== ch) keptOn = ch;
+        else if (outcome === 'requeue') ch.basicNack({ deliveryTag: msg.deliveryTag, requeue: true });
+        else ch.basicAck({ deliveryTag: msg.deliveryTag });
+      })
       .catch(options.onError)
       .finally(() => running.delete(job));
     running.add(job);

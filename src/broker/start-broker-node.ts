@@ -3,10 +3,13 @@
  * active consumer, so RabbitMQ keeps one consumer active per queue on some host and hands the queue
  * over when that consumer's connection dies), serves the partitions whose queue delivers to it, and
  * sends the inputs of the others through their queue. The active consumer claims a partition's shards
- * on its first delivery (a probe, published by every worker to every queue each `probeMs`, makes that
- * happen on a queue without traffic), runs each input through the conversation host, answers the
- * sender and acks only once the result is committed. A worker serving more than its share of the
- * partitions (P / linked workers, rounded up) hands the excess to the next consumers in line.
+ * on its first delivery, runs each input through the conversation host, answers the sender and acks
+ * only once the result is committed. AMQP does not tell a consumer it became active, so each queue
+ * carries a probe: its active consumer claims on it and keeps it unacked, so when that consumer dies
+ * or hands over, RabbitMQ returns the probe and delivers it to the next one, which claims at once,
+ * traffic or not. Every worker publishes one probe per queue when it connects (the holder acks the
+ * extra ones). A worker serving more than its share of the partitions (P / linked workers, rounded
+ * up) hands the excess to the next consumers in line.
  */
 import { Connection, type AsyncMessage } from 'rabbitmq-client';
 import type { Logger } from 'pino';
@@ -40,8 +43,6 @@ export interface BrokerNodeOptions {
   partitions: number;
   /** Names this worker's connection in RabbitMQ's tools. */
   name: string;
-  /** How often every partition is probed (ms, default 1000). */
-  probeMs?: number;
   /** How often this worker compares what it serves with its share (ms, default 3000, jittered). */
   rebalanceMs?: number;
   /** AMQP heartbeat (s, default 2): how soon a silent peer is found dead. */
@@ -73,7 +74,6 @@ function toWire(error: unknown): { code: string; message: string } {
 /** Connects the worker: consumes every partition, probes them, and routes inputs through them. */
 export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions): BrokerNode {
   const count = options.partitions;
-  const probeMs = options.probeMs ?? 1000;
   const rebalanceMs = options.rebalanceMs ?? 3000;
   const queues = Array.from({ length: count }, (_, p) => queueOfPartition(p));
   const connection = new Connection({
@@ -103,13 +103,26 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
     );
     void ownership.dropAll();
   });
-  connection.on('connection', () => app.logger.info({ name: options.name }, 'broker connected'));
+  const probeAll = () => {
+    for (const queue of queues) client.probe(queue);
+  };
+  connection.on('connection', () => {
+    app.logger.info({ name: options.name }, 'broker connected');
+    // A probe per queue whoever holds it (after a broker restart or on a fresh vhost there may be none).
+    probeAll();
+  });
 
   const serve = async (partition: number, msg: AsyncMessage, reply: (body: Buffer) => Promise<void>) => {
     const claimed = ownership.take(partition);
     if (msg.type === 'probe') {
-      await claimed.catch(() => {});
-      return;
+      try {
+        await claimed;
+        return 'hold' as const;
+      } catch {
+        // Not claimed (Postgres unreachable): the probe comes back to try again.
+        await new Promise((r) => setTimeout(r, 1000));
+        return 'requeue' as const;
+      }
     }
     const input = decodeInput(msg.body);
     let answer: BrokerReply;
@@ -129,6 +142,7 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
       await reply(Buffer.from(JSON.stringify(answer))).catch(() => {
         // The sender is gone (its host died): it never answered its caller, which retries.
       });
+    return 'ack' as const;
   };
 
   const consumers = queues.map((queue, partition) =>
@@ -146,18 +160,28 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
     }),
   );
 
-  const probe = setInterval(() => {
-    for (const queue of queues) client.probe(queue, probeMs * 2);
-  }, probeMs);
-  probe.unref();
-  for (const queue of queues) client.probe(queue, probeMs * 2);
+  /** Inputs of owned partitions running here without the queue (the fast path), by partition. */
+  const local = new Map<number, Set<Promise<unknown>>>();
+  /** Partitions being handed over: their new inputs go through the queue, to whoever is next. */
+  const leaving = new Set<number>();
 
+  /** Hands a partition over; a probe follows it in case none was held here (it came by an input). */
+  const handOff = async (partition: number) => {
+    leaving.add(partition);
+    try {
+      while ((local.get(partition)?.size ?? 0) > 0) await Promise.allSettled([...local.get(partition)!]);
+      await consumers[partition]!.handOff();
+      client.probe(queues[partition]!);
+    } finally {
+      leaving.delete(partition);
+    }
+  };
   const rebalance = async (): Promise<number> => {
     const held = ownership.held();
     if (held.length === 0) return 0;
     const share = Math.ceil(count / Math.max(1, await client.workers()));
     const excess = held.slice(share);
-    await Promise.all(excess.map((partition) => consumers[partition]!.handOff()));
+    await Promise.all(excess.map(handOff));
     return excess.length;
   };
   let rebalancing: NodeJS.Timeout | undefined;
@@ -176,25 +200,44 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
   };
   scheduleRebalance();
 
-  app.setRouter(async (input) => {
-    const shard = shardOf(input.botId, input.userId);
-    if (app.owns(shard)) return app.host.dispatch(input);
-    const queue = queueOfPartition(partitionOfShard(shard, count));
-    const answer = await client.request(queue, Buffer.from(JSON.stringify(input)));
+  /** Runs an input of a partition served here directly, tracked so a hand-over waits for it. */
+  const runLocally = (partition: number, input: Dispatch): Promise<DispatchResult> => {
+    const running = app.host.dispatch(input);
+    const set = local.get(partition) ?? new Set<Promise<unknown>>();
+    local.set(partition, set);
+    set.add(running);
+    void running.catch(() => {}).finally(() => set.delete(running));
+    return running;
+  };
+
+  const publish = async (partition: number, input: Dispatch): Promise<DispatchResult> => {
+    const answer = await client.request(queues[partition]!, Buffer.from(JSON.stringify(input)));
     if (answer.ok) return answer.result as DispatchResult;
     throw new BotflowError(
       (answer.error?.code ?? 'INTERNAL') as BotflowError['code'],
       answer.error?.message ?? 'internal error',
     );
+  };
+
+  app.setRouter(async (input) => {
+    const partition = partitionOfShard(shardOf(input.botId, input.userId), count);
+    if (!app.owns(shardOf(input.botId, input.userId)) || leaving.has(partition))
+      return publish(partition, input);
+    try {
+      return await runLocally(partition, input);
+    } catch (error) {
+      // The partition moved while the input ran here (fenced, so not committed): its new owner runs it.
+      if (error instanceof BotflowError && error.code === 'STALE_OWNER') return publish(partition, input);
+      throw error;
+    }
   });
 
   return {
     held: ownership.held,
-    handOff: (partition) => consumers[partition]?.handOff() ?? Promise.resolve(),
+    handOff,
     rebalance,
     async close() {
       closing = true;
-      clearInterval(probe);
       clearTimeout(rebalancing);
       await Promise.all(consumers.map((c) => c.close()));
       await ownership.dropAll();
