@@ -29,6 +29,7 @@ import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { freePort } from '../src/sim/free-port.ts';
 import { updateOf } from './lib/funnel-update.ts';
+import type { SqlCount } from './lib/count-sql.ts';
 import { createThrowawayVhost } from './lib/throwaway-vhost.ts';
 import { measureBrokerConfirms } from './lib/broker-confirms.ts';
 
@@ -95,11 +96,26 @@ async function transactions(): Promise<number> {
   return Number(rows.rows[0]?.n ?? 0);
 }
 
-/** SQL statements sent so far by the processes that preload `count-sql.ts`. */
-function statements(): number {
-  let total = 0;
-  for (const file of readdirSync(SQL_DIR)) total += Number(readFileSync(join(SQL_DIR, file), 'utf8')) || 0;
-  return total;
+/** SQL statements sent so far by the processes that preload `count-sql.ts`, in total and by statement head. */
+function statements(): SqlCount {
+  const sum: SqlCount = { total: 0, byText: {} };
+  for (const file of readdirSync(SQL_DIR).filter((f) => !f.endsWith('.tmp'))) {
+    const count = JSON.parse(
+      readFileSync(join(SQL_DIR, file), 'utf8') || '{"total":0,"byText":{}}',
+    ) as SqlCount;
+    sum.total += count.total;
+    for (const [head, n] of Object.entries(count.byText)) sum.byText[head] = (sum.byText[head] ?? 0) + n;
+  }
+  return sum;
+}
+
+/** The statements sent between two counts, by head, most frequent first (the where-from of the total). */
+function statementsBetween(before: SqlCount, after: SqlCount): Record<string, number> {
+  const delta = Object.entries(after.byText)
+    .map(([head, n]): [string, number] => [head, n - (before.byText[head] ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(delta);
 }
 
 /** What the system under test is, by process, for the CPU split. */
@@ -125,6 +141,7 @@ async function account<T>(updates: number, processes: Processes, work: () => Pro
   backendPidsNow = [...new Set([...backendPidsNow, ...(await backendPids())])];
   const after = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, snapshotCpu(pids())]));
   await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
+  const sqlAfter = statements();
   const byProcess: Record<string, number> = {};
   for (const k of Object.keys(groups)) byProcess[k] = round(cpuBetween(before[k]!, after[k]!) / updates, 3);
   // The shared servers (Redis, RabbitMQ) serve other clients of this machine too: apart from the total.
@@ -135,7 +152,8 @@ async function account<T>(updates: number, processes: Processes, work: () => Pro
   return {
     result,
     cpu_ms_per_update: { total_without_redis: round(total, 3), ...byProcess },
-    sql_statements_per_update: round((statements() - sqlBefore) / updates, 3),
+    sql_statements_per_update: round((sqlAfter.total - sqlBefore.total) / updates, 3),
+    sql_statements_by_head: statementsBetween(sqlBefore, sqlAfter),
     transactions_per_update: round(((await transactions()) - xactBefore) / updates, 3),
   };
 }
@@ -173,6 +191,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
  */
 async function drive(options: {
   url: string;
+  /** The bot's token on the fake, which runs a webhook reply (a 2xx body naming a method) as Telegram does. */
+  token: string;
   secret: string;
   button: string;
   firstUser: number;
@@ -194,6 +214,7 @@ async function drive(options: {
       });
       if (answer.status !== 200) throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
       answered.push(preciseNow() - sentAt);
+      fake.runWebhookReply(options.token, answer.body);
       // All of this update's sends (the button's includes the PIX charge), so the measured time holds all the work.
       await calls.until(user, before + options.sendsPerUpdate[k]!);
       latencies.push(calls.at(user, before) - sentAt);
@@ -209,7 +230,13 @@ async function drive(options: {
 }
 
 /** Sends per update for one user, counted by driving a warm-up user slowly (quiet 0.5 s after each). */
-async function countSends(url: string, secret: string, button: string, user: number): Promise<number[]> {
+async function countSends(
+  url: string,
+  token: string,
+  secret: string,
+  button: string,
+  user: number,
+): Promise<number[]> {
   const counts: number[] = [];
   for (let k = 0; k < PER_USER; k++) {
     const before = calls.count(user);
@@ -219,6 +246,7 @@ async function countSends(url: string, secret: string, button: string, user: num
       body: JSON.stringify(updateOf(user, k, button, nextUpdateId++)),
     });
     if (answer.status !== 200) throw new Error(`warm-up webhook answered ${answer.status}: ${answer.body}`);
+    fake.runWebhookReply(token, answer.body);
     let seen = -1;
     while (seen !== calls.count(user)) {
       seen = calls.count(user);
@@ -266,12 +294,13 @@ try {
     });
     const url = `http://127.0.0.1:${ready.port}/`;
     const secret = env['BENCH_SECRET']!;
+    const token = env['BENCH_TOKEN']!;
     try {
-      const sends = await countSends(url, secret, button, base + 1);
-      await warmUp({ url, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      const sends = await countSends(url, token, secret, button, base + 1);
+      await warmUp({ url, token, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
       log(`${script}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
       const measured = await account(USERS * PER_USER, { bot: () => [child.pid!] }, () =>
-        drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
+        drive({ url, token, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
       );
       return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
     } finally {
@@ -324,8 +353,8 @@ try {
       // Broker mode: the first worker to subscribe serves every partition until it hands half over (~3 s).
       if (brokerUrl !== undefined) await new Promise((r) => setTimeout(r, 8000));
       const base = (brokerUrl === undefined ? 0 : 20_000_000) + workers * 10_000_000;
-      const sends = await countSends(url, secret, button, base + 1);
-      await warmUp({ url, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      const sends = await countSends(url, TOKEN, secret, button, base + 1);
+      await warmUp({ url, token: TOKEN, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
       log(`botflow, ${name}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
       const measured = await account(
         USERS * PER_USER,
@@ -334,11 +363,22 @@ try {
           workers: () => ready.pids,
           ...(brokerUrl === undefined ? {} : { rabbitmq: () => (RABBITMQ_PID > 0 ? [RABBITMQ_PID] : []) }),
         },
-        () => drive({ url, secret, button, firstUser: base + 200_000, users: USERS, sendsPerUpdate: sends }),
+        () =>
+          drive({
+            url,
+            token: TOKEN,
+            secret,
+            button,
+            firstUser: base + 200_000,
+            users: USERS,
+            sendsPerUpdate: sends,
+          }),
       );
       const methods: Record<string, number> = {};
-      for (const call of fake.callsOf(TOKEN))
-        methods[`${call.method} ${call.status}`] = (methods[`${call.method} ${call.status}`] ?? 0) + 1;
+      for (const call of fake.callsOf(TOKEN)) {
+        const key = `${call.method}${call.via === undefined ? '' : ` (${call.via})`} ${call.status}`;
+        methods[key] = (methods[key] ?? 0) + 1;
+      }
       log(`botflow, ${name}: Bot API calls so far ${JSON.stringify(methods)}`);
       return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
     } finally {
@@ -393,7 +433,7 @@ try {
       users: USERS,
       concurrency: CONCURRENCY,
       measured:
-        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis and rabbitmq: the whole shared servers, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded)',
+        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the bench database; redis and rabbitmq: the whole shared servers, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded); a webhook answer naming a method (a webhook reply: botflow answers a button press so) is run by the fake Bot API as Telegram runs it and counts as that call',
       updates_per_user:
         '/start, a wrong e-mail, an e-mail, the first offer button (botflow and the conversations build: opens a sandbox PIX charge and sends its QR photo)',
       botflow: {

@@ -49,8 +49,12 @@ export type { BootstrapOptions, BotflowApp } from './botflow-app.ts';
 
 /** How long a cluster worker waits before running the pending effects of shards it just took. */
 const HANDOVER_GRACE_MS = 2000;
-/** How long done-marks wait for a group commit to ride before they are recorded alone. */
-const DONE_MARK_LINGER_MS = 50;
+/**
+ * How long done-marks wait for a group commit to ride before they are recorded alone: long enough
+ * that under load (commits batched and lingering) almost all ride one; an effect whose mark a crash
+ * loses runs again, as any effect not yet marked does.
+ */
+const DONE_MARK_LINGER_MS = 200;
 
 /** Starts botflow. */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BotflowApp> {
@@ -118,6 +122,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       epochOf: shards.epochOf,
       ...observers.host,
       onInput: (input) => unblockOnBuyerInput(input),
+      onTimerStarted: (dueAt) => timers.noteDue(dueAt),
+      onApplied: (input, result) => funnel.rememberCommitted({ ...input, created: result.created }),
       onCommitted(committed) {
         options.onCommitted?.(committed);
         // Commits only happen after start-up, when `effects` exists.
@@ -140,6 +146,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       baseUrl: () => listening?.url ?? `http://127.0.0.1:${config.port}`,
       owns: shards.ownsConversation,
       ownedShards: owned,
+      epochOf: shards.epochOfConversation,
     });
     const bots = funnel.bots;
     const unblockOnBuyerInput = createUnblockOnBuyerInput(funnel.apis);
@@ -199,7 +206,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
         logger,
         metrics,
         exposition: () => exposition(),
-        routers: [admin, ...funnel.routers],
+        // The webhook and the ad redirect are matched first: they take nearly every request.
+        routers: [...funnel.routers, admin],
         notReady: createReadinessCheck({ shuttingDown: () => shuttingDown, ping: () => sql('select 1') }),
       });
       listening = await listen(http, {

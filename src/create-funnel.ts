@@ -8,7 +8,6 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { batchReads } from './db/batch-reads.ts';
 import { createAccessRepository, type AccessRepository } from './db/access-repository.ts';
 import { type BotSettings, createBotRepository, type GatewaySettings } from './db/bot-repository.ts';
 import { createConversionOutbox, type ConversionOutbox } from './db/conversion-outbox.ts';
@@ -41,6 +40,7 @@ import {
   createRedisTrackingStore,
   type TrackingStore,
 } from './stores/tracking-store.ts';
+import { createAccessEffects } from './bot/access-effects.ts';
 import { createAccessRemoval } from './bot/access-removal.ts';
 import { createBotApis, type BotApis } from './bot/bot-apis.ts';
 import { createUpdateHandler, type UpdateHandler } from './bot/handle-update.ts';
@@ -49,6 +49,8 @@ import type { BuyerFacts } from './flow/machine-setup.ts';
 import type { ClickPayload } from './tracking/click.ts';
 import { buildConversionEvent, eventIdFor } from './tracking/conversion-event.ts';
 import { resolveTracking, type ResolvedTracking } from './tracking/resolve-tracking.ts';
+import { createBindingMemory, type CommittedInput } from './tracking/remember-bindings.ts';
+import { createBindingReader } from './db/read-bindings.ts';
 import { createJobs, type JobsOutcome } from './jobs/run-jobs.ts';
 import type { ConsoleData } from './http/console-data-routes.ts';
 import { listPublishedVersions } from './db/list-published-versions.ts';
@@ -57,7 +59,6 @@ import { readCampaigns } from './db/read-campaigns.ts';
 import { readFunnel } from './db/read-funnel.ts';
 import { readOverview } from './db/read-overview.ts';
 import { readStepCounts } from './db/read-step-counts.ts';
-import { conversationKeyOf } from './runtime/conversation-key.ts';
 
 export interface FunnelOptions {
   config: Config;
@@ -73,6 +74,8 @@ export interface FunnelOptions {
   owns(botId: string, userId: string): boolean;
   /** The shards this worker owns. */
   ownedShards(): number[];
+  /** The epoch this worker holds the conversation's shard at, or null when it does not own it. */
+  epochOf(botId: string, userId: string): number | null;
 }
 
 /** The funnel's edges. */
@@ -93,6 +96,8 @@ export interface Funnel {
   /** Bot settings, cached for a few seconds (the webhook path reads them per update). */
   settingsOf(botId: string): Promise<BotSettings | null>;
   forgetBot(botId: string): void;
+  /** Learns what a committed input wrote that the funnel keeps in memory (the buyer's binding). */
+  rememberCommitted(input: CommittedInput): void;
   /** One round of each periodic job; returns what each did. */
   runJobs(): Promise<JobsOutcome>;
   close(): Promise<void>;
@@ -130,13 +135,6 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
         `payment gateway ${String((settings as { kind: unknown }).kind)} is not available`,
       );
   }
-}
-
-/** A buyer's tracking binding as `bot_users` stores it. */
-interface BotUserBinding {
-  tracking_token: string | null;
-  tracking_payload: ClickPayload | null;
-  fbclid: string | null;
 }
 
 /** Creates the funnel edges. */
@@ -205,19 +203,11 @@ export function createFunnel(options: FunnelOptions): Funnel {
   const clickOf = async (token: string | null): Promise<ClickPayload | null> =>
     token === null ? null : tracking.getClick(token).catch(() => null);
 
-  // Tracking bindings read at charge time: the reads of one tick share one statement.
-  const bindingOf = batchReads<{ botId: string; userId: string }, BotUserBinding>(async (keys) => {
-    const rows = await sql<BotUserBinding & { bot_id: string; user_id: string }>(
-      `select b.bot_id, b.user_id::text, b.tracking_token, b.tracking_payload, b.fbclid
-       from unnest($1::text[], $2::bigint[]) as k(b, u) join bot_users b on b.bot_id = k.b and b.user_id = k.u`,
-      [keys.map((k) => k.botId), keys.map((k) => k.userId)],
-    );
-    const byKey = new Map(rows.map((r) => [conversationKeyOf(r.bot_id, r.user_id), r]));
-    return keys.map((k) => byKey.get(conversationKeyOf(k.botId, k.userId)) ?? null);
-  });
+  // Bindings this owner committed are known without a read; others are read (batched per tick).
+  const bindings = createBindingMemory({ read: createBindingReader(sql), epochOf: options.epochOf });
 
   async function resolveFor(botId: string, userId: string, purpose: string): Promise<ResolvedTracking> {
-    const user = await bindingOf({ botId, userId });
+    const user = await bindings.bindingOf(botId, userId);
     const chatToken = await tracking.getChatToken(botId, userId).catch(() => null);
     const fbclidToken = user?.fbclid ? await tracking.getTokenByFbclid(user.fbclid).catch(() => null) : null;
     const resolved = resolveTracking({
@@ -240,7 +230,13 @@ export function createFunnel(options: FunnelOptions): Funnel {
     return rows[0]?.buyer ?? null;
   }
 
-  const accessRemoval = createAccessRemoval({ apis, access, owns: options.owns, now, logger });
+  const accessRemoval = createAccessRemoval({
+    access,
+    dispatch: options.dispatch,
+    owns: options.owns,
+    now,
+    logger,
+  });
 
   const paymentService = createPaymentService({
     payments,
@@ -268,7 +264,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
     pixelOf,
     buyerOf,
     linkUrl,
-    removeMember: (botId, chatId, userId) => accessRemoval.removeMember(botId, chatId, userId),
     trackingTtlSeconds: config.trackingTtlDays * 86400,
     now,
     logger,
@@ -305,10 +300,6 @@ export function createFunnel(options: FunnelOptions): Funnel {
       secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
       handle: handleUpdate,
     }),
-    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
-    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
-    createConsoleRouter({ adminToken: config.adminToken, sessions }),
-    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
     createTrackingRouter({
       linkOf: (slug) => links.get(slug),
       tracking,
@@ -344,6 +335,10 @@ export function createFunnel(options: FunnelOptions): Funnel {
           .catch((error: unknown) => logger.warn({ err: error }, 'PageView not recorded'));
       },
     }),
+    createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
+    createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
+    createConsoleRouter({ adminToken: config.adminToken, sessions }),
+    createPaymentRouter({ handleWebhook: (botId, request) => paymentService.handleWebhook(botId, request) }),
   ];
 
   const runJobs = createJobs({
@@ -371,10 +366,11 @@ export function createFunnel(options: FunnelOptions): Funnel {
     paymentService,
     qr,
     handleUpdate,
-    effectHandlers: { ...telegramEffects, ...paymentService.handlers },
+    effectHandlers: { ...telegramEffects, ...createAccessEffects(apis), ...paymentService.handlers },
     routers,
     settingsOf,
     forgetBot,
+    rememberCommitted: (input) => bindings.remember(input),
     runJobs,
     async close() {
       await qr.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { type BotflowApp, bootstrap } from '../src/bootstrap.ts';
+import { type BootstrapOptions, type BotflowApp, bootstrap } from '../src/bootstrap.ts';
 import { SHARD_COUNT, shardOf } from '../src/runtime/shard.ts';
 import type { KeyedEffect } from '../src/runtime/conversation-host.ts';
 import { type FakeBotApi, startFakeBotApi } from '../src/sim/fake-bot-api.ts';
@@ -46,7 +46,7 @@ describe('bootstrap across a Postgres outage (no restart)', () => {
       outboxSweepMs: 1000,
       // Attempts that run out within the outage: an outage must not count against them.
       effectRetry: { baseMs: 50, maxMs: 400, maxAttempts: 4 },
-      onDispatched: (input) => events.push(input.event.type),
+      onDispatched: (input) => events.push(input.event?.type ?? 'effects'),
     });
     await app.addBot({
       id: BOT,
@@ -252,6 +252,96 @@ describe('bootstrap after a crash, as a cluster of two workers', () => {
     } finally {
       await direct.end();
       await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+});
+
+describe('a join request committed, then the process stopped before approving it', () => {
+  let fresh: FreshDatabase;
+  let fake: FakeBotApi;
+  before(async () => {
+    fresh = await createFreshDatabase();
+    fake = await startFakeBotApi({ retryBaseMs: 20 });
+  });
+  after(async () => {
+    await fake.close();
+    await fresh.drop();
+  });
+
+  it('the next start approves it, once', async () => {
+    const token = '7300000002:AAkill-token-for-the-fake-bot-api';
+    const chat = -1001234500000;
+    const link = 'https://t.me/+killed-before-approval';
+    fake.addBot({ token, id: 7300000002, username: 'kill_bot' });
+    const start = (effectHandlers?: BootstrapOptions['effectHandlers']) =>
+      bootstrap({
+        env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent' },
+        config: { telegramApiRoot: fake.url },
+        http: { port: 0 },
+        timerIntervalMs: 0,
+        jobsIntervalMs: 0,
+        drainTimeoutMs: 200,
+        ...(effectHandlers === undefined ? {} : { effectHandlers }),
+      });
+    // The first process dies with the approval committed but not yet sent: its call never leaves.
+    let reached = false;
+    const first = await start({
+      approveJoin: () => {
+        reached = true;
+        return new Promise<never>(() => {});
+      },
+    });
+    await first.addBot({ id: 'killbot', username: 'kill_bot', token });
+    await first.publishFlow('killbot', quickBuyFlow);
+    await first.funnel.access.open({
+      orderId: 'o-kill',
+      botId: 'killbot',
+      userId: '6001',
+      chatId: String(chat),
+      linkName: 'bf-kill',
+      expiresAt: null,
+    });
+    await first.funnel.access.setLink('o-kill', link);
+    const secret = (await first.funnel.settingsOf('killbot'))!.webhookSecret;
+    const answered = await fetch(`${first.url}/telegram/killbot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
+      body: JSON.stringify({
+        update_id: 1,
+        chat_join_request: {
+          chat: { id: chat, type: 'supergroup', title: 'VIP' },
+          from: { id: 6001, is_bot: false, first_name: 'K' },
+          user_chat_id: 6001,
+          date: 1,
+          invite_link: { invite_link: link, name: 'bf-kill', creates_join_request: true },
+        },
+      }),
+    });
+    assert.equal(answered.status, 200, 'answered once committed');
+    await waitFor('the approval to start running', () => reached);
+    await first.close();
+    const approvals = () => fake.callsOf(token, 'approveChatJoinRequest');
+    assert.equal(approvals().length, 0, 'nothing reached Telegram before the stop');
+    const direct = new pg.Client({ connectionString: fresh.url });
+    await direct.connect();
+    const statusOf = async () =>
+      (await direct.query(`select status from effects where effect->>'type' = 'approveJoin'`)).rows;
+    try {
+      assert.deepEqual(await statusOf(), [{ status: 'pending' }]);
+      const second = await start();
+      try {
+        await waitFor('the approval', () => approvals().some((c) => c.status === 200));
+        await second.effects.idle();
+        await waitFor('the approval recorded', async () => (await statusOf())[0]?.status === 'done');
+        assert.deepEqual(
+          approvals().map((c) => [c.status, Number(c.params['chat_id']), Number(c.params['user_id'])]),
+          [[200, chat, 6001]],
+        );
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await direct.end();
     }
   });
 });

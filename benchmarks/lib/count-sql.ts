@@ -1,16 +1,30 @@
 /**
  * Preloaded into botflow's processes by the webhook benchmark (`--import`): counts the SQL statements
  * each process sends (every `pg` `Client.query`, which pools and ORMs go through; both copies of `pg`,
- * the project's and MikroORM's own) and writes the count to `$BENCH_SQL_DIR/<pid>` every 100 ms, for
- * when `pg_stat_statements` is not loaded.
+ * the project's and MikroORM's own), in total and by the statement's first 60 characters (its call
+ * site, near enough), and writes them as JSON to `$BENCH_SQL_DIR/<pid>` every 100 ms, for when
+ * `pg_stat_statements` is not loaded.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
+/** What each process writes: its statements so far, in total and by the head of their text. */
+export interface SqlCount {
+  total: number;
+  byText: Record<string, number>;
+}
+
+/** The first 60 characters of a statement, whitespace collapsed (a prepared one's name when it has no text). */
+export function statementHead(first: unknown): string {
+  const config = first as { text?: string; name?: string } | null;
+  const text = typeof first === 'string' ? first : (config?.text ?? config?.name ?? '');
+  return text.replace(/\s+/g, ' ').trim().slice(0, 60);
+}
+
 const dir = process.env['BENCH_SQL_DIR'];
 if (dir !== undefined && dir !== '') {
-  let statements = 0;
+  const count: SqlCount = { total: 0, byText: {} };
   const require = createRequire(import.meta.url);
   const copies = new Set([require.resolve('pg')]);
   try {
@@ -23,10 +37,16 @@ if (dir !== undefined && dir !== '') {
       .prototype;
     const query = proto.query;
     proto.query = function countedQuery(this: unknown, ...args: unknown[]) {
-      statements += 1;
+      count.total += 1;
+      const head = statementHead(args[0]);
+      count.byText[head] = (count.byText[head] ?? 0) + 1;
       return query.apply(this, args);
     };
   }
   const file = join(dir, String(process.pid));
-  setInterval(() => writeFileSync(file, String(statements)), 100).unref();
+  // Written whole and renamed into place, so a reader never sees a half-written count.
+  setInterval(() => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(count));
+    renameSync(`${file}.tmp`, file);
+  }, 100).unref();
 }

@@ -1,14 +1,15 @@
 /**
  * Turns one Telegram update into conversation input and answers it: a /start binds its ad click
  * (durably, in the same commit as the transition) and records a Lead; text and button presses go to
- * the conversation under the update's idempotency key; every callback query is answered; a join
- * request is approved only for the buyer its invite link was issued to; a member who joins through
- * a grant's link is let in only as that grant's paid buyer (whose link is then revoked: single use),
- * anyone else is removed. Resolves once the result is committed, so the webhook can answer 200 only then.
+ * the conversation under the update's idempotency key; every callback query is answered (by webhook:
+ * in the webhook's answer). A join request, or a join through one of botflow's invite links, is
+ * judged by `decideAccess` and its answer (approve or decline, revoke the spent link, remove an
+ * intruder) committed as effects of the joining user's conversation, which the effect runner
+ * executes: no Bot API call of access is made here. Resolves once the result is committed, so the
+ * webhook can answer 200 only then.
  */
 import type { Logger } from 'pino';
 import type { AccessGrantRecord, AccessRepository } from '../db/access-repository.ts';
-import { BotflowError } from '../errors.ts';
 import type { PixelSettings } from '../tracking/pixel-settings.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { FlowEvent } from '../flow/types.ts';
@@ -19,6 +20,7 @@ import { buildConversionEvent, eventIdFor, pickActionSource } from '../tracking/
 import { pickUserData, sendsField } from '../tracking/pick-user-data.ts';
 import type { BotApis } from './bot-apis.ts';
 import { decodeCallbackData } from '../telegram/callback-data.ts';
+import { decideAccess } from '../telegram/decide-access.ts';
 import { mapUpdate, type MappedUpdate } from '../telegram/map-update.ts';
 import { inputKeys } from '../runtime/input-keys.ts';
 
@@ -33,15 +35,30 @@ export interface UpdateHandlerOptions {
   buyerOf(botId: string, userId: string): Promise<BuyerFacts | null>;
   /** The public URL of a tracking link (a `website` event's page). */
   linkUrl(slug: string): string;
-  /** Removes a user from a chat (ban + unban); throws coded errors. */
-  removeMember(botId: string, chatId: string, userId: string): Promise<void>;
   trackingTtlSeconds: number;
   now(): number;
   logger: Logger;
 }
 
-/** Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. */
-export type UpdateHandler = (botId: string, update: unknown) => Promise<void>;
+/**
+ * A Bot API call to answer a webhook POST with (Telegram runs the body of a 2xx answer that names a
+ * `method`: one call per update, its outcome unreported), instead of a call of its own.
+ */
+export interface WebhookReply {
+  method: 'answerCallbackQuery';
+  callback_query_id: string;
+}
+
+/**
+ * Handles one update of one bot. Throws coded errors: BAD_REQUEST for a body that is no update. With
+ * `webhookReply` (the webhook route), a callback query's answer is returned for the HTTP answer's body
+ * instead of being sent (one Bot API request less per press); otherwise (polling) it is sent here.
+ */
+export type UpdateHandler = (
+  botId: string,
+  update: unknown,
+  options?: { webhookReply?: boolean },
+) => Promise<WebhookReply | void>;
 
 const TOKEN = /^[0-9a-f]{32}$/;
 
@@ -80,33 +97,31 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
     );
   }
 
-  /** A member joined: the grant's buyer stays and the link is spent; anyone else is removed. */
-  async function memberJoined(botId: string, joined: Extract<MappedUpdate, { kind: 'member_joined' }>) {
-    const grant = await grantOf(botId, joined);
+  /**
+   * A join request, or a join: the decision's effects are committed with the joining user's
+   * conversation (under the update's key: a redelivery commits nothing), then a buyer's join is recorded.
+   */
+  async function judgeEntry(
+    botId: string,
+    entry: Extract<MappedUpdate, { kind: 'join_request' | 'member_joined' }>,
+    inputKey: string,
+  ): Promise<void> {
+    const grant = await grantOf(botId, entry);
+    const decision = decideAccess({ kind: entry.kind, userId: entry.userId, chatId: entry.chatId, grant });
     // Not through one of botflow's links (an admin added them, a public link): not ours to judge.
-    if (grant === null || grant.chatId !== joined.chatId) return;
-    const fields = { bot_id: botId, user_id: joined.userId, order_id: grant.orderId };
-    if (grant.userId !== joined.userId || grant.status !== 'granted') {
-      await options.removeMember(botId, joined.chatId, joined.userId);
-      logger.warn(
-        { ...fields, grant_status: grant.status },
-        'removed a member who joined through a link not theirs',
-      );
-      return;
-    }
-    await options.access.markJoined(grant.orderId);
-    if (grant.inviteLink !== null) {
-      try {
-        await options.apis.call(botId, 'revokeChatInviteLink', {
-          chat_id: Number(grant.chatId),
-          invite_link: grant.inviteLink,
-        });
-      } catch (error) {
-        // Already revoked or expired is as good as revoked; a transient failure makes Telegram redeliver.
-        if (!(error instanceof BotflowError) || error.code !== 'UPSTREAM_REJECTED') throw error;
-      }
-    }
-    logger.info(fields, 'buyer joined; invite link revoked');
+    if (decision === null) return;
+    if (decision.effects.length > 0)
+      await options.dispatch({ botId, userId: entry.userId, inputKey, effects: decision.effects });
+    if (decision.joinedOrder !== null) await options.access.markJoined(decision.joinedOrder);
+    logger.info(
+      {
+        bot_id: botId,
+        user_id: entry.userId,
+        order_id: grant?.orderId ?? null,
+        effects: decision.effects.map((e) => e.type),
+      },
+      entry.kind === 'join_request' ? 'join request answered' : 'join through an invite link judged',
+    );
   }
 
   async function answerCallback(botId: string, id: string): Promise<void> {
@@ -171,7 +186,7 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
     return { records, token: payload! };
   }
 
-  return async (botId, update) => {
+  return async (botId, update, channel) => {
     const { updateId, mapped } = mapUpdate(update);
     const inputKey = inputKeys.telegram(botId, updateId);
     switch (mapped.kind) {
@@ -210,25 +225,15 @@ export function createUpdateHandler(options: UpdateHandlerOptions): UpdateHandle
       case 'callback': {
         const event = await eventForCallback(botId, mapped.data);
         if (event !== null) await options.dispatch({ botId, userId: mapped.userId, event, inputKey });
+        // Answered after the commit either way, so a failed commit (5xx, redelivered) answers later.
+        if (channel?.webhookReply === true)
+          return { method: 'answerCallbackQuery', callback_query_id: mapped.callbackQueryId };
         await answerCallback(botId, mapped.callbackQueryId);
         return;
       }
-      case 'join_request': {
-        const grant = await grantOf(botId, mapped);
-        const approve =
-          grant !== null &&
-          grant.userId === mapped.userId &&
-          grant.chatId === mapped.chatId &&
-          grant.status === 'granted';
-        await options.apis.call(botId, approve ? 'approveChatJoinRequest' : 'declineChatJoinRequest', {
-          chat_id: Number(mapped.chatId),
-          user_id: Number(mapped.userId),
-        });
-        logger.info({ bot_id: botId, user_id: mapped.userId, approved: approve }, 'join request');
-        return;
-      }
+      case 'join_request':
       case 'member_joined':
-        await memberJoined(botId, mapped);
+        await judgeEntry(botId, mapped, inputKey);
         return;
       case 'ignored':
         return;

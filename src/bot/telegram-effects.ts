@@ -11,7 +11,7 @@ import type { PaymentRepository } from '../db/payment-repository.ts';
 import type { QrRenderer } from '../payments/qr-images.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import type { BotApis } from './bot-apis.ts';
-import { escapeHtml, renderEffect } from '../telegram/render-effect.ts';
+import { renderAccessGranted, renderEffect } from '../telegram/render-effect.ts';
 
 export interface TelegramEffectsOptions {
   apis: BotApis;
@@ -34,7 +34,7 @@ export function linkNameFor(orderId: string): string {
 /** Creates the handlers, by effect type. */
 export function createTelegramEffects(
   options: TelegramEffectsOptions,
-): Record<'send' | 'sendCharge' | 'notice' | 'error' | 'grantAccess', EffectHandler> {
+): Record<'send' | 'sendCharge' | 'notice' | 'error' | 'accessEnded' | 'grantAccess', EffectHandler> {
   const { apis } = options;
 
   const sendRendered: EffectHandler = async (item) => {
@@ -77,10 +77,7 @@ export function createTelegramEffects(
           expiresAt: null,
         });
         if (grant.inviteLink === null) await options.access.setLink(orderId, effect.link);
-        await apis.call(item.botId, 'sendMessage', {
-          chat_id: chatId,
-          text: `Acesso liberado! Entre pelo link: ${effect.link}`,
-        });
+        await apis.send(item.botId, renderAccessGranted({ kind: 'static', link: effect.link }, chatId));
       }
       return null;
     }
@@ -108,14 +105,11 @@ export function createTelegramEffects(
       link = created.invite_link;
       await options.access.setLink(orderId, link);
     }
-    const until = expiresAt === null ? '' : ` Seu acesso vale ${days} dia${days === 1 ? '' : 's'}.`;
-    await apis.call(item.botId, 'sendMessage', {
-      chat_id: chatId,
-      parse_mode: 'HTML',
-      text: joinRequests
-        ? `Pagamento confirmado! Peça para entrar no grupo por este link: ${escapeHtml(link)}${until}`
-        : `Pagamento confirmado! Entre no grupo por este link (só vale para você): ${escapeHtml(link)}${until}`,
-    });
+    const kind = joinRequests ? 'join_request' : 'single_use';
+    await apis.send(
+      item.botId,
+      renderAccessGranted({ kind, link, ...(expiresAt === null ? {} : { days }) }, chatId),
+    );
     return null;
   };
 
@@ -124,6 +118,7 @@ export function createTelegramEffects(
     sendCharge: sendRendered,
     notice: sendRendered,
     error: sendRendered,
+    accessEnded: sendRendered,
     grantAccess,
   };
 }

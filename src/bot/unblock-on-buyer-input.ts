@@ -11,8 +11,9 @@ const BUYER_EVENTS: ReadonlySet<string> = new Set(['start', 'text', 'click', 'pa
 /** Creates the conversation host's input observer that applies the rule. */
 export function createUnblockOnBuyerInput(
   apis: Pick<BotApis, 'unblock'>,
-): (input: { botId: string; userId: string; event: FlowEvent }) => void {
+): (input: { botId: string; userId: string; event?: FlowEvent }) => void {
   return (input) => {
-    if (BUYER_EVENTS.has(input.event.type)) apis.unblock(input.botId, input.userId);
+    if (input.event !== undefined && BUYER_EVENTS.has(input.event.type))
+      apis.unblock(input.botId, input.userId);
   };
 }

@@ -18,7 +18,11 @@ export function decodeInput(body: unknown): Dispatch | null {
   }
   if (!isRecord(parsed) || typeof parsed['botId'] !== 'string' || typeof parsed['userId'] !== 'string')
     return null;
-  if (!isRecord(parsed['event']) || typeof parsed['event']['type'] !== 'string') return null;
+  // No event: only effects and records are committed (a decision the edge made for this user).
+  const event = parsed['event'];
+  if (event !== undefined && (!isRecord(event) || typeof event['type'] !== 'string')) return null;
+  if (event === undefined && parsed['effects'] === undefined && parsed['records'] === undefined) return null;
+  if (parsed['effects'] !== undefined && !Array.isArray(parsed['effects'])) return null;
   if (parsed['inputKey'] !== undefined && typeof parsed['inputKey'] !== 'string') return null;
   if (parsed['records'] !== undefined && !Array.isArray(parsed['records'])) return null;
   if (parsed['timer'] !== undefined && !isRecord(parsed['timer'])) return null;

@@ -11,6 +11,8 @@ export interface PartitionOwnershipOptions {
   count: number;
   /** Takes exactly these shards (claiming the new ones) and lets go of the rest. */
   setOwnedShards(shards: readonly number[]): Promise<void>;
+  /** After each applied change: the partitions now served that were not, and those let go. */
+  onChange?(change: { taken: number[]; dropped: number[] }): void;
 }
 
 /** The partitions of one worker. */
@@ -30,13 +32,22 @@ export function createPartitionOwnership(options: PartitionOwnershipOptions): Pa
   const taken = new Map<number, Promise<void>>();
   let chain: Promise<void> = Promise.resolve();
   let waiting: Promise<void> | undefined;
+  /** The partitions as last applied to the shards. */
+  let applied = new Set<number>();
 
   /** Applies the current set of partitions after what is already running; joins an apply not yet started. */
   const apply = (): Promise<void> => {
     if (waiting !== undefined) return waiting;
-    const run = chain.then(() => {
+    const run = chain.then(async () => {
       waiting = undefined;
-      return options.setOwnedShards(shardsOfPartitions(taken.keys(), options.count));
+      const wanted = new Set(taken.keys());
+      await options.setOwnedShards(shardsOfPartitions(wanted, options.count));
+      const change = {
+        taken: [...wanted].filter((p) => !applied.has(p)),
+        dropped: [...applied].filter((p) => !wanted.has(p)),
+      };
+      applied = wanted;
+      if (change.taken.length + change.dropped.length > 0) options.onChange?.(change);
     });
     waiting = run;
     chain = run.catch(() => {});

@@ -85,7 +85,13 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
     retryLow: 200,
     retryHigh: 2000,
   });
-  const ownership = createPartitionOwnership({ count, setOwnedShards: app.setOwnedShards });
+  const ownership = createPartitionOwnership({
+    count,
+    setOwnedShards: app.setOwnedShards,
+    // One line per change: when a host's partitions moved, and to whom, is read from these.
+    onChange: ({ taken, dropped }) =>
+      app.logger.info({ name: options.name, taken, dropped }, 'broker partitions changed'),
+  });
   const client = createBrokerClient(connection, {
     queues,
     queueArguments: PARTITION_QUEUE_ARGUMENTS,

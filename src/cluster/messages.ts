@@ -1,5 +1,8 @@
-/** The IPC messages between the cluster primary and its workers (JSON-serializable). */
-import type { FlowEvent } from '../flow/types.ts';
+/**
+ * The messages of the cluster (JSON-serializable): IPC between the primary and its workers, and the
+ * frames of the direct channel on which a worker forwards an input to the worker owning its shard.
+ */
+import type { Effect, FlowEvent } from '../flow/types.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ShardTable } from './shard-table.ts';
 
@@ -7,9 +10,11 @@ import type { ShardTable } from './shard-table.ts';
 export interface RoutedInput {
   botId: string;
   userId: string;
-  event: FlowEvent;
+  /** Absent: only `effects` and `records` are committed (see the conversation host's `Dispatch`). */
+  event?: FlowEvent;
   inputKey?: string;
   records?: CommitRecord[];
+  effects?: Effect[];
 }
 
 /** An error as it crosses a process boundary: its code and message only. */
@@ -19,9 +24,8 @@ export interface WireError {
 }
 
 export type ToWorker =
-  | { kind: 'table'; table: ShardTable; slot: number }
-  | { kind: 'forwarded'; id: number; input: RoutedInput }
-  | { kind: 'forward-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
+  /** The shard table and, per slot, the socket its worker takes forwarded inputs on (unset while down). */
+  | { kind: 'table'; table: ShardTable; slot: number; peers: Array<string | null> }
   | { kind: 'inject'; id: number; input: RoutedInput }
   | { kind: 'drain' }
   /** Asks for this worker's metrics (a `metrics-part` answers). */
@@ -30,10 +34,23 @@ export type ToWorker =
   | { kind: 'metrics-reply'; id: number; text: string };
 
 export type ToPrimary =
-  | { kind: 'ready' }
+  /** Started; `peer` is the socket it takes forwarded inputs on. */
+  | { kind: 'ready'; peer: string }
   | { kind: 'table-applied'; version: number }
-  | { kind: 'forward'; id: number; shard: number; input: RoutedInput }
-  | { kind: 'forwarded-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
   | { kind: 'inject-reply'; id: number; ok: boolean; result?: unknown; error?: WireError }
   | { kind: 'metrics-request'; id: number }
   | { kind: 'metrics-part'; id: number; metrics: unknown[] };
+
+/** A forwarded input on the direct channel between workers. */
+export interface PeerRequest {
+  id: number;
+  input: RoutedInput;
+}
+
+/** The owner's answer to a `PeerRequest`: its committed result, or the error. */
+export interface PeerAnswer {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: WireError;
+}

@@ -41,14 +41,11 @@ export async function runBrokerWorker(options: BootstrapOptions = {}): Promise<B
         send({ kind: 'table-applied', version: message.table.version });
         break;
       case 'inject':
-      case 'forwarded': {
-        const reply = message.kind === 'inject' ? ('inject-reply' as const) : ('forwarded-reply' as const);
         app.dispatch(message.input).then(
-          (result) => send({ kind: reply, id: message.id, ok: true, result }),
-          (error: unknown) => send({ kind: reply, id: message.id, ok: false, error: toWire(error) }),
+          (result) => send({ kind: 'inject-reply', id: message.id, ok: true, result }),
+          (error: unknown) => send({ kind: 'inject-reply', id: message.id, ok: false, error: toWire(error) }),
         );
         break;
-      }
       case 'metrics-collect':
         void app.metrics.registry
           .getMetricsAsJSON()
@@ -62,13 +59,12 @@ export async function runBrokerWorker(options: BootstrapOptions = {}): Promise<B
         waiter.resolve(message.text);
         break;
       }
-      case 'forward-reply':
-        break;
       case 'drain':
         void app.close().then(() => process.exit(0));
         break;
     }
   });
-  send({ kind: 'ready' });
+  // No direct channel: inputs reach their owner through the broker, never from another worker.
+  send({ kind: 'ready', peer: '' });
   return app;
 }

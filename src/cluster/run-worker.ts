@@ -1,14 +1,17 @@
 /**
  * A cluster worker: runs botflow with the shards the primary gives it, executes inputs of its own
- * shards, and forwards the others through the primary to their owner, answering only with the
- * owner's committed result (or a retryable STALE_OWNER when ownership moved or the owner died).
+ * shards, and forwards the others straight to the worker the table names as their owner (a Unix
+ * socket per worker; the primary only says where each one listens), answering only with the owner's
+ * committed result, or a retryable STALE_OWNER when ownership moved or the owner is down or died.
  */
 import { type BotflowApp, type BootstrapOptions, bootstrap } from '../bootstrap.ts';
 import { BotflowError, toBotflowError } from '../errors.ts';
 import type { DispatchResult } from '../runtime/conversation-host.ts';
 import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
 import { shardOf } from '../runtime/shard.ts';
-import { shardsOf } from './shard-table.ts';
+import { type ShardTable, shardsOf } from './shard-table.ts';
+import { servePeerInputs } from './serve-peer-inputs.ts';
+import { connectPeer, type PeerLink } from './connect-peer.ts';
 
 const FORWARD_TIMEOUT_MS = 15_000;
 
@@ -17,13 +20,15 @@ function toWire(error: unknown): WireError {
   return { code: coded.code, message: coded.code === 'INTERNAL' ? 'internal error' : coded.message };
 }
 
-function fromWire(error: WireError | undefined): BotflowError {
-  const code = (error?.code ?? 'INTERNAL') as BotflowError['code'];
-  return new BotflowError(code, error?.message ?? 'internal error');
+/** A running worker: its botflow, and how to stop it with its peer socket. */
+export interface RunningWorker {
+  app: BotflowApp;
+  /** Drains botflow (forwarded inputs in flight still get their answers), then closes the peer socket. */
+  close(): Promise<void>;
 }
 
 /** Runs a worker in this (forked) process until the primary says drain. */
-export async function runWorker(options: BootstrapOptions = {}): Promise<BotflowApp> {
+export async function runWorker(options: BootstrapOptions = {}): Promise<RunningWorker> {
   const send = (message: ToPrimary) => process.send?.(message);
   const app = await bootstrap({ ...options, ownAllShards: false });
   const pending = new Map<
@@ -32,6 +37,9 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
   >();
   let nextId = 1;
   let tables: Promise<unknown> = Promise.resolve();
+  /** The latest table and peer sockets the primary sent (routing uses them before they are applied). */
+  let routing: { table: ShardTable; slot: number; peers: Array<string | null> } | undefined;
+  const links = new Map<number, PeerLink>();
 
   const local = async (input: RoutedInput) => {
     if (!app.owns(shardOf(input.botId, input.userId))) {
@@ -39,19 +47,28 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
     }
     return app.host.dispatch(input);
   };
+  const peerServer = await servePeerInputs({ run: local, toWire });
 
-  const route = (input: RoutedInput): Promise<unknown> => {
+  /** The open link to the worker in `slot`, made anew when its socket changed or the last one broke. */
+  const linkTo = (slot: number): PeerLink | undefined => {
+    const path = routing?.peers[slot] ?? null;
+    if (path === null) return undefined;
+    const kept = links.get(slot);
+    if (kept !== undefined && kept.open && kept.path === path) return kept;
+    kept?.close();
+    const link = connectPeer(path, FORWARD_TIMEOUT_MS);
+    links.set(slot, link);
+    return link;
+  };
+
+  const route = async (input: RoutedInput): Promise<unknown> => {
     const shard = shardOf(input.botId, input.userId);
     if (app.owns(shard)) return local(input);
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new BotflowError('STALE_OWNER', 'the owner of that conversation did not answer in time'));
-      }, FORWARD_TIMEOUT_MS);
-      pending.set(id, { resolve, reject, timer });
-      send({ kind: 'forward', id, shard, input });
-    });
+    const owner = routing?.table.owners[shard];
+    const link = owner === undefined || owner === routing?.slot ? undefined : linkTo(owner);
+    if (link === undefined)
+      throw new BotflowError('STALE_OWNER', 'the owner of that conversation is restarting');
+    return link.send(input);
   };
 
   app.setRouter((input) => route(input) as Promise<DispatchResult>);
@@ -71,6 +88,7 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
   process.on('message', (message: ToWorker) => {
     switch (message.kind) {
       case 'table':
+        routing = { table: message.table, slot: message.slot, peers: message.peers };
         // Tables apply one at a time, in order: a claim still running must not resurrect shards a
         // newer table took away.
         tables = tables
@@ -78,22 +96,6 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
           .then(() => send({ kind: 'table-applied', version: message.table.version }))
           .catch((error: unknown) => app.logger.error({ err: error }, 'could not take shards'));
         break;
-      case 'forwarded':
-        local(message.input).then(
-          (result) => send({ kind: 'forwarded-reply', id: message.id, ok: true, result }),
-          (error: unknown) =>
-            send({ kind: 'forwarded-reply', id: message.id, ok: false, error: toWire(error) }),
-        );
-        break;
-      case 'forward-reply': {
-        const waiter = pending.get(message.id);
-        if (waiter === undefined) break;
-        pending.delete(message.id);
-        clearTimeout(waiter.timer);
-        if (message.ok) waiter.resolve(message.result);
-        else waiter.reject(fromWire(message.error));
-        break;
-      }
       case 'inject':
         route(message.input).then(
           (result) => send({ kind: 'inject-reply', id: message.id, ok: true, result }),
@@ -114,10 +116,16 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Botflow
         break;
       }
       case 'drain':
-        void app.close().then(() => process.exit(0));
+        void close().then(() => process.exit(0));
         break;
     }
   });
-  send({ kind: 'ready' });
-  return app;
+
+  async function close(): Promise<void> {
+    await app.close();
+    for (const link of links.values()) link.close();
+    await peerServer.close();
+  }
+  send({ kind: 'ready', peer: peerServer.path });
+  return { app, close };
 }

@@ -1,13 +1,14 @@
 /**
- * The cluster primary: forks the workers, owns the shard table, routes forwarded inputs to the owning
- * worker and its answer back, and restarts a dead worker with exponential backoff. A dead worker's
+ * The cluster primary: forks the workers, owns the shard table and tells every worker the table and
+ * where each worker takes forwarded inputs (workers forward to each other directly, not through
+ * here), and restarts a dead worker with exponential backoff. A dead worker's
  * shards go to the live workers at once (each claims them in the database, fencing the dead owner)
  * and come back when its replacement is ready. It runs no flow logic.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { BotflowError } from '../errors.ts';
 import { createMetricsAggregator } from './aggregate-metrics.ts';
-import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
+import type { RoutedInput, ToPrimary, ToWorker } from './messages.ts';
 import { assignShards, createShardTable, type ShardTable } from './shard-table.ts';
 import { computeBackoff } from '../runtime/compute-backoff.ts';
 
@@ -55,7 +56,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
   let table = createShardTable(slots);
   let stopping = false;
   let nextId = 1;
-  const forwards = new Map<number, { from: number; fromId: number; to: number }>();
+  const peers: Array<string | null> = Array.from({ length: slots }, () => null);
   const injects = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; slot: number }>();
   let waiters: Array<() => void> = [];
 
@@ -71,17 +72,15 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
     waiters = [];
     for (const resolve of w) resolve();
   };
+  const tableFor = (slot: number): ToWorker => ({ kind: 'table', table, slot, peers });
   const broadcast = () => {
-    for (const slot of live) send(slot, { kind: 'table', table, slot });
+    for (const slot of live) send(slot, tableFor(slot));
   };
+  /** Reassigns shards for the live workers and tells every one (peers change even when shards do not). */
   const rebalance = () => {
-    const next = assignShards(table, slots, live);
-    if (next !== table) {
-      table = next;
-      broadcast();
-    }
+    table = assignShards(table, slots, live);
+    broadcast();
   };
-  const fail = (error: WireError) => ({ ok: false as const, error });
   const aggregator = createMetricsAggregator({ live: () => live, send });
 
   function fork(slot: number): void {
@@ -92,42 +91,14 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
       switch (message.kind) {
         case 'ready':
           live.add(slot);
+          peers[slot] = message.peer;
           options.onEvent?.({ kind: 'ready', slot, pid: worker.process.pid });
           rebalance();
-          send(slot, { kind: 'table', table, slot });
           break;
         case 'table-applied':
           applied.set(slot, message.version);
           checkSettled();
           break;
-        case 'forward': {
-          const owner = table.owners[message.shard]!;
-          const id = nextId++;
-          if (!live.has(owner)) {
-            send(slot, {
-              kind: 'forward-reply',
-              id: message.id,
-              ...fail({ code: 'STALE_OWNER', message: 'the owner is restarting' }),
-            });
-            break;
-          }
-          forwards.set(id, { from: slot, fromId: message.id, to: owner });
-          send(owner, { kind: 'forwarded', id, input: message.input });
-          break;
-        }
-        case 'forwarded-reply': {
-          const route = forwards.get(message.id);
-          if (route === undefined) break;
-          forwards.delete(message.id);
-          send(route.from, {
-            kind: 'forward-reply',
-            id: route.fromId,
-            ok: message.ok,
-            result: message.result,
-            error: message.error,
-          });
-          break;
-        }
         case 'metrics-request':
           aggregator.request(slot, message.id);
           break;
@@ -153,19 +124,10 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
     worker.on('exit', (code) => {
       workers[slot] = undefined;
       live.delete(slot);
+      peers[slot] = null;
       applied.delete(slot);
       aggregator.forget(slot);
       options.onEvent?.({ kind: 'exit', slot, pid: worker.process.pid, code });
-      // Forwarded inputs the dead worker held will never be answered: their senders retry.
-      for (const [id, route] of forwards) {
-        if (route.to !== slot) continue;
-        forwards.delete(id);
-        send(route.from, {
-          kind: 'forward-reply',
-          id: route.fromId,
-          ...fail({ code: 'STALE_OWNER', message: 'the owner died' }),
-        });
-      }
       for (const [id, waiter] of injects) {
         if (waiter.slot !== slot) continue;
         injects.delete(id);

@@ -9,11 +9,11 @@ import { runWorker } from './run-worker.ts';
 process.on('SIGINT', () => {});
 // Broker mode: shard ownership comes from RabbitMQ, not from the primary's table.
 const run = (process.env['BOTFLOW_BROKER_URL'] ?? '').trim() === '' ? runWorker : runBrokerWorker;
-const app = await run({
+const worker = await run({
   workerId: `worker-${process.env['BOTFLOW_WORKER_SLOT'] ?? '?'}-${process.pid}`,
   // Same listening address as a single-process `botflow start`.
   http: { host: process.env['HOST'] ?? '127.0.0.1' },
 });
 process.on('disconnect', () => {
-  void app.close().finally(() => process.exit(0));
+  void worker.close().finally(() => process.exit(0));
 });

@@ -27,6 +27,11 @@ export interface PostgresConversationStore extends ConversationStore {
   /** Claims many shards in one statement; returns each shard's new epoch. */
   claimShards(shards: readonly number[], owner: string): Promise<Map<number, number>>;
   dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimerRow[]>;
+  pollTimers(
+    shards: readonly number[],
+    now: number,
+    limit: number,
+  ): Promise<{ due: DueTimerRow[]; nextDueAt: number | null }>;
   /** Marks a pending timer fired; false when it was no longer pending. */
   markTimerFired(id: string): Promise<boolean>;
   /**
@@ -175,16 +180,27 @@ export function createConversationStore(
     },
 
     async dueTimers(shards, now, limit) {
-      if (shards.length === 0 || limit <= 0) return [];
-      const rows = await query<TimerRow>(DUE_TIMERS_SQL, [shards, new Date(now).toISOString(), limit]);
-      return rows.map((r) => ({
-        id: r.id,
-        botId: r.bot_id,
-        userId: r.user_id,
-        timerId: r.timer_id,
-        dueAt: r.due_at,
-        event: r.event,
-      }));
+      return (await store.pollTimers(shards, now, limit)).due;
+    },
+
+    async pollTimers(shards, now, limit) {
+      if (shards.length === 0) return { due: [], nextDueAt: null };
+      const rows = await query<TimerRow & { id: string | null; next_due: number | null }>(POLL_TIMERS_SQL, [
+        shards,
+        new Date(now).toISOString(),
+        Math.max(0, limit),
+      ]);
+      const due = rows
+        .filter((r) => r.id !== null)
+        .map((r) => ({
+          id: r.id!,
+          botId: r.bot_id,
+          userId: r.user_id,
+          timerId: r.timer_id,
+          dueAt: r.due_at,
+          event: r.event,
+        }));
+      return { due, nextDueAt: rows[0]?.next_due ?? null };
     },
 
     async markTimerFired(id) {
@@ -247,11 +263,19 @@ const LOAD_SQL = `
 
 const MARK_DONE_SQL = `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`;
 
-const DUE_TIMERS_SQL = `
-  select id::text, bot_id, user_id::text, timer_id, round(extract(epoch from due_at) * 1000)::float8 as due_at, event
-  from timers
-  where status = 'pending' and due_at <= $2 and shard = any($1::int[])
-  order by due_at, id limit $3`;
+/** The due timers (oldest first) and the next due time, as at least one row (its timer columns null when none is due). */
+const POLL_TIMERS_SQL = `
+  with due as (
+    select id::text, bot_id, user_id::text, timer_id, round(extract(epoch from due_at) * 1000)::float8 as due_at, event, id as seq
+    from timers
+    where status = 'pending' and due_at <= $2 and shard = any($1::int[])
+    order by due_at, id limit $3),
+  next as (
+    select round(extract(epoch from min(due_at)) * 1000)::float8 as next_due
+    from timers where status = 'pending' and due_at > $2 and shard = any($1::int[]))
+  select d.id, d.bot_id, d.user_id, d.timer_id, d.due_at, d.event, n.next_due
+  from next n left join due d on true
+  order by d.due_at, d.seq`;
 
 function checkUserId(userId: string): void {
   if (!USER_ID.test(userId)) {

@@ -71,8 +71,10 @@ export type NoticeCode =
   | 'conversation_ended';
 
 /**
- * Effects a transition asks for, in order. The runtime executes them after the transition is
- * committed, at least once each, giving each an idempotency key (conversation, turn, position).
+ * Effects a transition asks for, in order, plus the access effects the Telegram edge decides for a
+ * conversation's user (a join request answered, an invite link revoked, a member removed, access
+ * ended), committed with that conversation like the flow's own. The runtime executes them after the
+ * commit, at least once each, giving each an idempotency key (conversation, turn, position).
  */
 export type Effect =
   /** `flow`: the id of the flow the step belongs to, which its buttons name (absent in older outbox rows). */
@@ -111,6 +113,15 @@ export type Effect =
     }
   | { type: 'notice'; step: string | null; code: NoticeCode; text: string }
   | { type: 'error'; step: string; code: 'step_limit'; text: string }
+  /** Approve or decline the conversation user's request to join `chat_id` (their grant's, or not). */
+  | { type: 'approveJoin'; chat_id: string }
+  | { type: 'declineJoin'; chat_id: string }
+  /** Revoke an invite link of `chat_id` (a grant's link, spent once its buyer joined). */
+  | { type: 'revokeInvite'; chat_id: string; invite_link: string }
+  /** Remove the conversation's user from `chat_id` (ban + unban: out, and free to buy again). */
+  | { type: 'removeMember'; chat_id: string }
+  /** Tell the buyer their paid access ended: it ran out, or its payment was refunded. */
+  | { type: 'accessEnded'; reason: 'expired' | 'refunded' }
   /** Start a durable timer: deliver `event` after `delay_ms`, unless cancelled by `id` first. */
   | { type: 'schedule'; id: string; delay_ms: number; event: { type: string } }
   | { type: 'cancel'; id: string };

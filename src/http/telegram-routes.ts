@@ -2,7 +2,8 @@
  * The Telegram webhook: `POST /telegram/:botId`. The secret header is compared in constant time
  * (401 otherwise, nothing processed); the body is size-limited and must be an update (4xx, never a
  * crash); the answer is 200 only once the update's result is committed, and a retryable failure
- * becomes a 5xx so Telegram delivers it again. Per request it hashes only the header given: the
+ * becomes a 5xx so Telegram delivers it again. A button press's `answerCallbackQuery` is the 200's body
+ * (a webhook reply), not a Bot API request. Per request it hashes only the header given: the
  * secret's digest is kept per bot (recomputed when the secret changes).
  */
 import { hash, timingSafeEqual } from 'node:crypto';
@@ -42,8 +43,8 @@ export function createTelegramRouter(options: {
     if (secret === null || given === '' || !timingSafeEqual(digest(given), digestOf(botId, secret)))
       throw new BotflowError('UNAUTHORIZED', 'missing or wrong webhook secret');
     const { value } = await readJsonBody(ctx.req, { limitBytes: options.limitBytes ?? 1 << 20 });
-    await options.handle(botId, value);
-    ctx.body = {};
+    // A callback query's answer rides this response (Telegram runs it) rather than a call of its own.
+    ctx.body = (await options.handle(botId, value, { webhookReply: true })) ?? {};
   });
   return router;
 }

@@ -37,6 +37,28 @@ export interface TrackingRouterOptions {
 }
 
 const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
+/** The query parameters a click keeps (`captureClick` reads no other). */
+const CLICK_PARAMS = [
+  'fbclid',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_content',
+  'utm_term',
+  'src',
+  'sck',
+];
+
+/** The click's query parameters (the first value of each), without building Koa's object of them all. */
+function clickQuery(querystring: string): Record<string, string> {
+  const params = new URLSearchParams(querystring);
+  const out: Record<string, string> = {};
+  for (const name of CLICK_PARAMS) {
+    const value = params.get(name);
+    if (value !== null) out[name] = value;
+  }
+  return out;
+}
 /** Click tokens are cut from one block of random bytes, refilled when used up (one syscall per 256 clicks). */
 const TOKEN_BYTES = 16;
 const POOL = Buffer.alloc(TOKEN_BYTES * 256);
@@ -67,7 +89,7 @@ export function createTrackingRouter(options: TrackingRouterOptions): Router {
       slug,
       botId: link.botId,
       ...(link.campaign === null ? {} : { campaign: link.campaign }),
-      query: ctx.query,
+      query: clickQuery(ctx.querystring),
       cookies: { _fbc: ctx.cookies.get('_fbc'), _fbp: ctx.cookies.get('_fbp') },
       ...(ip ? { ip } : {}),
       ...(userAgent ? { userAgent } : {}),

@@ -13,8 +13,8 @@ import type { PaymentLedger } from './payment-ledger.ts';
 import type { PaymentRecord } from './payment-record.ts';
 import { BotflowError } from '../errors.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
-import type { FlowEvent } from '../flow/types.ts';
-import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
+import type { Effect, FlowEvent } from '../flow/types.ts';
+import type { Dispatch, DispatchResult, KeyedEffect } from '../runtime/conversation-host.ts';
 import type { EffectHandler } from '../runtime/effect-runner.ts';
 import { inputKeys } from '../runtime/input-keys.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
@@ -48,6 +48,9 @@ export interface PaymentServiceOptions {
   ownedShards?(): number[];
 }
 
+/** The effect that asks for a charge, with the amount and description its order opened with. */
+type CreateChargeEffect = Extract<Effect, { type: 'createCharge' }>;
+
 /** The outcome of one confirmation. */
 export type ConfirmOutcome = 'paid' | 'expired' | 'failed' | 'pending' | 'flagged' | 'refunded';
 
@@ -79,7 +82,7 @@ const RECONCILE_EVERY_MS = 60_000;
 export function createPaymentService(options: PaymentServiceOptions): PaymentService {
   const { payments, logger } = options;
 
-  function clickOf(payment: PaymentRecord): Partial<ClickPayload> | null {
+  function clickOf(payment: Pick<PaymentRecord, 'tracking'>): Partial<ClickPayload> | null {
     const tracking = payment.tracking as { payload?: Partial<ClickPayload> | null } | null;
     return tracking?.payload ?? null;
   }
@@ -186,17 +189,40 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
     }
   }
 
-  const createCharge: EffectHandler = async (item) => {
-    const effect = item.effect;
-    if (effect.type !== 'createCharge') return null;
+  /**
+   * What a charge needs of its order. A first run reads nothing: the effect carries the amount and
+   * description its commit opened the payment row with, and no earlier run can have charged or
+   * tracked it. Any other run reads the row, whose stored charge (if any) is the answer.
+   */
+  async function orderOf(item: KeyedEffect, effect: CreateChargeEffect, firstRun: boolean) {
+    if (firstRun)
+      return {
+        amountCents: effect.amount_cents,
+        description: effect.description,
+        charge: null,
+        tracking: null,
+      };
     const payment = await payments.get(item.key);
     if (payment === null) throw new BotflowError('INTERNAL', `payment ${item.key} was not recorded`);
-    if (payment.gatewayChargeId !== null && payment.brCode !== null)
+    const { gatewayChargeId, brCode } = payment;
+    return {
+      amountCents: payment.amountCents,
+      description: payment.description,
+      charge: gatewayChargeId !== null && brCode !== null ? { gatewayChargeId, brCode } : null,
+      tracking: payment.tracking,
+    };
+  }
+
+  const createCharge: EffectHandler = async (item, run) => {
+    const effect = item.effect;
+    if (effect.type !== 'createCharge') return null;
+    const payment = await orderOf(item, effect, run?.firstRun === true);
+    if (payment.charge !== null)
       return {
         type: 'payment.created',
         order: effect.order,
-        charge_id: payment.gatewayChargeId,
-        br_code: payment.brCode,
+        charge_id: payment.charge.gatewayChargeId,
+        br_code: payment.charge.brCode,
       };
     const gateway = await options.gatewayOf(item.botId);
     // Resolved now (it reads Redis, so not inside the commit that started the charge) and stored in

@@ -4,14 +4,21 @@
  * effects, timers and input key are committed together (group commit, version and epoch guarded)
  * before the caller is answered. Idle actors are passivated: their state is already committed.
  */
-import { advanceConversation, type PersistedConversation } from '../flow/advance-conversation.ts';
+import {
+  advanceConversation,
+  type AdvanceResult,
+  getConversationStatus,
+  getCurrentStep,
+  type PersistedConversation,
+  startConversation,
+} from '../flow/advance-conversation.ts';
 import type { CompiledFlow } from '../flow/compile.ts';
 import type { ConversationStatus, Effect, FlowEvent } from '../flow/types.ts';
 import { BotflowError } from '../errors.ts';
 import { shardOf } from './shard.ts';
 import { conversationKeyOf } from './conversation-key.ts';
 import { createMailbox, type Mailbox } from './mailbox.ts';
-import { createGroupCommitter, type GroupCommitter } from './group-commit.ts';
+import { type CommitLinger, createGroupCommitter, type GroupCommitter } from './group-commit.ts';
 import type {
   CommitOutcome,
   CommitRecord,
@@ -36,7 +43,14 @@ export interface KeyedEffect {
 export interface Dispatch {
   botId: string;
   userId: string;
-  event: FlowEvent;
+  /**
+   * The event the conversation's flow takes. Absent: the flow does not move, and only `effects` and
+   * `records` are committed for the conversation (a decision the edge made for this user); a user
+   * without a conversation gets one at the start of the bot's flow, before its first step.
+   */
+  event?: FlowEvent;
+  /** Effects decided outside the flow, committed after the transition's and run like them. */
+  effects?: Effect[];
   /** Idempotency key: the same input committed twice is applied once. */
   inputKey?: string;
   /** For timer events: the timer must still be pending with this due time, else nothing happens. */
@@ -54,6 +68,8 @@ export interface DispatchResult {
   status: ConversationStatus;
   flowVersion: number;
   restarted: boolean;
+  /** True when this commit created the conversation's row (its first committed input). */
+  created: boolean;
 }
 
 interface Actor {
@@ -82,10 +98,19 @@ export interface ConversationHostOptions {
   onBatch?(size: number, seconds: number): void;
   /** Observes every finished input (logs, metrics): what it was, where it left the conversation, how long. */
   onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
+  /** Told the due time of every timer a commit started, right after the commit (the timer poller's schedule). */
+  onTimerStarted?(dueAt: number): void;
+  /** Sees each committed input with its result, right after its commit (records included). */
+  onApplied?(input: Dispatch, result: DispatchResult): void;
   /** Sees each input as it is accepted, before its transition (and so before any effect it causes). */
   onInput?(input: Dispatch): void;
   mailboxCapacity?: number;
   maxBatch?: number;
+  /**
+   * How long a commit batch that follows another may wait for more rows (default 2 ms or 32 rows;
+   * null: none). Only a busy host lingers: a row that finds no commit running goes at once.
+   */
+  commitLinger?: CommitLinger | null;
   /** Most actors kept in memory; the least recently used beyond it are passivated. */
   maxActors?: number;
   /**
@@ -110,13 +135,19 @@ export interface ConversationHost {
 }
 
 const MAX_CONFLICT_RETRIES = 2;
+/** A back-to-back commit waits at most this long for more rows (see `commitLinger`). */
+const DEFAULT_LINGER: CommitLinger = { ms: 2, rows: 32 };
 
 /** Creates the host. */
 export function createConversationHost(options: ConversationHostOptions): ConversationHost {
   const actors = new Map<string, Actor>();
   const committer: GroupCommitter<CommitRow, CommitOutcome> = createGroupCommitter(
     (rows) => options.store.commitBatch(rows),
-    { maxBatch: options.maxBatch ?? 256, ...(options.onBatch ? { onBatch: options.onBatch } : {}) },
+    {
+      maxBatch: options.maxBatch ?? 256,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      ...(options.commitLinger === null ? {} : { linger: options.commitLinger ?? DEFAULT_LINGER }),
+    },
   );
   // Loads batch like commits: the actors that need their state in one tick are read together.
   const loader: GroupCommitter<ConversationKey, StoredConversation | null> = createGroupCommitter(
@@ -180,6 +211,12 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     actor.loaded = true;
   }
 
+  /** Takes a conversation not in memory for a new one, without reading (see `step`). */
+  function presumeNew(actor: Actor): void {
+    actor.state = null;
+    actor.loaded = true;
+  }
+
   async function flowFor(actor: Actor, botId: string, event: FlowEvent): Promise<CompiledFlow> {
     const current = actor.state;
     if (current !== null && event.type !== 'start') {
@@ -191,24 +228,51 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     return latest;
   }
 
-  async function step(input: Dispatch, attempt: number): Promise<DispatchResult> {
-    const { botId, userId, event } = input;
-    const key = conversationKeyOf(botId, userId);
-    const actor = actorFor(botId, userId);
-    if (!actor.loaded) await loadInto(actor, botId, userId);
-    const shard = actor.shard;
-    const epoch = options.epochOf(shard);
-    const compiled = await flowFor(actor, botId, event);
+  /**
+   * Where an input leaves the conversation: the flow's transition for an event, else (edge effects
+   * only) the conversation as it stands, or a fresh one at the start of the bot's flow.
+   */
+  async function move(
+    actor: Actor,
+    input: Dispatch,
+  ): Promise<{ compiled: CompiledFlow; sameVersion: boolean; result: AdvanceResult }> {
+    const { botId, event } = input;
     const current = actor.state;
-
-    if (input.timer !== undefined && current?.timers[input.timer.timerId] !== input.timer.dueAt) {
-      return unchanged(current, compiled);
+    if (event === undefined) {
+      const kept = current === null ? null : await options.flows.version(current.flowId, current.flowVersion);
+      const compiled = kept ?? (await flowFor(actor, botId, { type: 'start' }));
+      const snapshot = current !== null && kept !== null ? current.snapshot : startConversation(compiled);
+      return { compiled, sameVersion: kept !== null, result: stay(compiled, snapshot) };
     }
+    const compiled = await flowFor(actor, botId, event);
     const sameVersion =
       current !== null && current.flowVersion === compiled.version && current.flowId === compiled.flow.id;
     const result = sameVersion
       ? advanceConversation(compiled, current.snapshot, event)
       : advanceConversation(compiled, null, event, current?.snapshot.context?.buyer);
+    return { compiled, sameVersion, result };
+  }
+
+  /**
+   * Runs one input. `presume`: a `/start` of a conversation not in memory is taken for a new one and
+   * reads nothing (most are new users); the commit's version guard refuses it when the row exists,
+   * and the input runs again on the loaded state, without counting as a conflict.
+   */
+  async function step(input: Dispatch, attempt: number, presume = true): Promise<DispatchResult> {
+    const { botId, userId } = input;
+    const key = conversationKeyOf(botId, userId);
+    const actor = actorFor(botId, userId);
+    const presumed = presume && !actor.loaded && input.event?.type === 'start';
+    if (presumed) presumeNew(actor);
+    else if (!actor.loaded) await loadInto(actor, botId, userId);
+    const shard = actor.shard;
+    const epoch = options.epochOf(shard);
+    const current = actor.state;
+
+    if (input.timer !== undefined && current?.timers[input.timer.timerId] !== input.timer.dueAt) {
+      return unchanged(current, await flowFor(actor, botId, input.event ?? { type: 'start' }));
+    }
+    const { compiled, sameVersion, result } = await move(actor, input);
     const rowVersion = (current?.rowVersion ?? 0) + 1;
     const now = options.now();
     const timers = { ...(current?.timers ?? {}) };
@@ -242,7 +306,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       }
     }
     const keyed: KeyedEffect[] = [];
-    result.effects.forEach((effect, i) => {
+    [...result.effects, ...(input.effects ?? [])].forEach((effect, i) => {
       if (effect.type === 'schedule') {
         const dueAt = now + effect.delay_ms;
         row.timersStarted = row.timersStarted.filter((t) => t.timerId !== effect.id);
@@ -280,22 +344,43 @@ export function createConversationHost(options: ConversationHostOptions): Conver
         rowVersion,
         timers,
       };
-      if (keyed.length > 0) options.onCommitted?.(keyed);
-      return {
+      const applied: DispatchResult = {
         applied: true,
         effects: keyed,
         currentStep: result.currentStep,
         status: result.status,
         flowVersion: compiled.version,
         restarted: result.restarted,
+        created: row.expectedVersion === 0,
       };
+      for (const started of row.timersStarted) options.onTimerStarted?.(started.dueAt);
+      options.onApplied?.(input, applied);
+      if (keyed.length > 0) options.onCommitted?.(keyed);
+      return applied;
     }
-    if (outcome === 'duplicate_input') return unchanged(current, compiled);
+    if (outcome === 'duplicate_input') {
+      // A presumed-new conversation may well exist: answer with its stored state.
+      if (presumed) await loadInto(actor, botId, userId);
+      return unchanged(actor.state, compiled);
+    }
     actor.loaded = false;
     actor.state = null;
+    if (outcome === 'version_conflict' && presumed) return step(input, attempt, false);
     if (outcome === 'version_conflict' && attempt < MAX_CONFLICT_RETRIES) return step(input, attempt + 1);
     actors.delete(key);
     throw new BotflowError('STALE_OWNER', `conversation ${key} is owned elsewhere (${outcome})`);
+  }
+
+  /** The flow does not move: the snapshot as it is, no effects of the flow's, no step entered. */
+  function stay(compiled: CompiledFlow, snapshot: PersistedConversation): AdvanceResult {
+    return {
+      snapshot,
+      effects: [],
+      currentStep: getCurrentStep(snapshot.value, snapshot.context),
+      status: getConversationStatus(compiled, snapshot.value),
+      restarted: false,
+      enteredSteps: [],
+    };
   }
 
   function unchanged(current: Actor['state'], compiled: CompiledFlow): DispatchResult {
@@ -310,6 +395,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
       status: 'waiting',
       flowVersion: current?.flowVersion ?? compiled.version,
       restarted: false,
+      created: false,
     };
   }
 

@@ -16,8 +16,18 @@ import { computeBackoff } from './compute-backoff.ts';
 import { conversationKeyOf } from './conversation-key.ts';
 import { inputKeys } from './input-keys.ts';
 
+/**
+ * How an effect comes to run: `firstRun` is true only for the first attempt of an effect this process
+ * committed itself (queued by `enqueue`, not found by an outbox read), which nothing can have run
+ * before; a handler may then skip reading what an earlier run would have left (a created charge).
+ * Absent (a direct call): treat the run as a retry.
+ */
+export interface EffectRun {
+  firstRun: boolean;
+}
+
 /** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
-export type EffectHandler = (effect: KeyedEffect) => Promise<FlowEvent | null>;
+export type EffectHandler = (effect: KeyedEffect, run?: EffectRun) => Promise<FlowEvent | null>;
 
 /** A failed attempt as the outbox records it. */
 export interface EffectFailure {
@@ -182,14 +192,17 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     }
   }
 
-  async function runOne(item: KeyedEffect): Promise<void> {
+  async function runOne(item: KeyedEffect, fresh: boolean): Promise<void> {
     const handler = options.handlers[item.effect.type];
     let attempt = 0;
     let outages = 0;
+    let tries = 0;
     for (;;) {
       if (stopped || options.owns?.(item) === false) return;
       try {
-        const result = handler === undefined ? null : await handler(item);
+        const run: EffectRun = { firstRun: fresh && tries === 0 };
+        tries += 1;
+        const result = handler === undefined ? null : await handler(item, run);
         // A result (a created charge) goes back to the conversation before the effect counts as done;
         // if that fails the handler runs again, which for a charge returns the one already created.
         if (result !== null)
@@ -258,14 +271,15 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     }
   }
 
-  function enqueue(effects: KeyedEffect[]): void {
+  /** Queues effects; `fresh`: committed by this process just now (see `EffectRun`). */
+  function queue(effects: KeyedEffect[], fresh: boolean): void {
     for (const item of effects) {
       if (inFlight.has(item.key) || unrecorded.has(item.key) || recorded.has(item.key)) continue;
       inFlight.add(item.key);
       pending += 1;
       const chainKey = conversationKeyOf(item.botId, item.userId);
       const next = (chains.get(chainKey) ?? Promise.resolve())
-        .then(() => runOne(item))
+        .then(() => runOne(item, fresh))
         .catch(() => {})
         .finally(() => {
           inFlight.delete(item.key);
@@ -277,14 +291,14 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
   }
 
   return {
-    enqueue,
+    enqueue: (effects) => queue(effects, true),
     recover(effects, since) {
       // A read that started after a record saw it: those keys need no remembering any more.
       for (const [key, at] of recorded) {
         if (at > since) break;
         recorded.delete(key);
       }
-      enqueue(effects);
+      queue(effects, false);
     },
     checkpoint: () => generation,
     wake() {

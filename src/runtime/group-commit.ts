@@ -1,7 +1,8 @@
 /**
  * Group commit: rows from many conversations that arrive while a commit is running are written
  * together in the next one, so the number of transactions stays low under load without adding a
- * fixed delay when the system is idle.
+ * fixed delay when the system is idle. Under load (rows queued while a commit ran), an optional
+ * linger holds the next batch a moment for more rows: fewer, bigger transactions.
  */
 
 /** Writes a batch and returns one outcome per row, in order. */
@@ -22,16 +23,47 @@ interface Pending<Row, Outcome> {
   reject(error: unknown): void;
 }
 
-/** Creates a committer; `onBatch` observes each batch's size and duration (for metrics). */
+/**
+ * How long a batch that follows another may wait for more rows: at most `ms`, or until `rows` are
+ * queued. A row that finds no commit running never waits for it.
+ */
+export interface CommitLinger {
+  ms: number;
+  rows: number;
+}
+
+/**
+ * Creates a committer; `onBatch` observes each batch's size and duration (for metrics); `linger`
+ * (default none) lets a back-to-back batch gather rows.
+ */
 export function createGroupCommitter<Row, Outcome>(
   write: CommitBatch<Row, Outcome>,
-  options: { maxBatch: number; onBatch?: (size: number, seconds: number) => void },
+  options: { maxBatch: number; onBatch?: (size: number, seconds: number) => void; linger?: CommitLinger },
 ): GroupCommitter<Row, Outcome> {
   let queue: Pending<Row, Outcome>[] = [];
   let running: Promise<void> | null = null;
+  /** Ends the current linger (when enough rows are queued). */
+  let gathered: (() => void) | null = null;
+
+  /** Waits, under the linger's limits, for more rows to join the queued ones. */
+  function gather(linger: CommitLinger): Promise<void> {
+    if (queue.length >= linger.rows) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        gathered = null;
+        resolve();
+      };
+      const timer = setTimeout(end, linger.ms);
+      gathered = end;
+    });
+  }
 
   async function drain(): Promise<void> {
+    let first = true;
     while (queue.length > 0) {
+      if (!first && options.linger !== undefined) await gather(options.linger);
+      first = false;
       const batch = queue.slice(0, options.maxBatch);
       queue = queue.slice(batch.length);
       const started = process.hrtime.bigint();
@@ -59,6 +91,7 @@ export function createGroupCommitter<Row, Outcome>(
     commit(row) {
       return new Promise<Outcome>((resolve, reject) => {
         queue.push({ row, resolve, reject });
+        if (gathered !== null && queue.length >= (options.linger?.rows ?? 0)) gathered();
         kick();
       });
     },

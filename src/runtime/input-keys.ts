@@ -15,6 +15,8 @@ export const inputKeys = {
   effectDone: (effectKey: string) => `effect:${effectKey}`,
   /** An effect's permanent failure handed back to its conversation. */
   effectFailed: (effectKey: string) => `effect-failed:${effectKey}`,
+  /** The end of an order's paid access (run out or refunded: whichever comes first ends it). */
+  accessEnded: (orderId: string) => `access-ended:${orderId}`,
   /** A payment's final status as reported by its gateway. */
   payment: (status: 'paid' | 'expired' | 'failed', orderId: string) => `${status}:${orderId}`,
 } as const;

@@ -20,6 +20,9 @@ export interface RuntimeObserverOptions {
   onDispatched?(input: Dispatch, seconds: number, error?: unknown): void;
 }
 
+/** The event kind of an input without a flow event (only edge effects, e.g. a join request answered). */
+const EDGE_EFFECTS = 'effects';
+
 const codeOf = (error: unknown, fallback: string): string => (error as { code?: string }).code ?? fallback;
 
 /** Creates the observers of each runtime loop, to pass as its options. */
@@ -36,11 +39,12 @@ export function createRuntimeObservers(options: RuntimeObserverOptions) {
     },
     onDispatched(input, result, seconds, error) {
       options.onDispatched?.(input, seconds, error);
-      metrics.events.inc({ kind: input.event.type.startsWith('xstate.after') ? 'timer' : input.event.type });
+      const kind = input.event?.type ?? EDGE_EFFECTS;
+      metrics.events.inc({ kind: kind.startsWith('xstate.after') ? 'timer' : kind });
       const fields = {
         bot_id: input.botId,
         user_id: input.userId,
-        event: input.event.type,
+        event: kind,
         step_id: result?.currentStep ?? null,
         duration_ms: Math.round(seconds * 1e5) / 100,
       };

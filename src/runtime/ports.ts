@@ -82,6 +82,12 @@ export interface DueTimer {
   event: { type: string };
 }
 
+/** One read of the timers: those due now, and when the next pending one falls due (null: none). */
+export interface TimerPoll {
+  due: DueTimer[];
+  nextDueAt: number | null;
+}
+
 /** Which conversation: a Telegram user of a bot. */
 export interface ConversationKey {
   botId: string;
@@ -97,6 +103,8 @@ export interface ConversationStore {
   commitBatch(rows: CommitRow[]): Promise<CommitOutcome[]>;
   /** Pending timers due at or before `now` in the given shards, oldest first. */
   dueTimers(shards: readonly number[], now: number, limit: number): Promise<DueTimer[]>;
+  /** `dueTimers`, and the due time of the earliest pending timer after `now`, in one read. */
+  pollTimers(shards: readonly number[], now: number, limit: number): Promise<TimerPoll>;
 }
 
 /** Where compiled flow versions come from (cached by version; published versions are immutable). */

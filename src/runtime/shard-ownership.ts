@@ -25,6 +25,8 @@ export interface ShardOwnership {
   ownsConversation(botId: string, userId: string): boolean;
   /** The epoch a shard was claimed at; STALE_OWNER when it is not owned here. */
   epochOf(shard: number): number;
+  /** The epoch of the conversation's shard, or null when it is not owned here. */
+  epochOfConversation(botId: string, userId: string): number | null;
 }
 
 /** Creates an ownership that owns nothing until `set`. */
@@ -47,6 +49,7 @@ export function createShardOwnership(options: ShardOwnershipOptions): ShardOwner
     owned: () => [...epochs.keys()],
     owns: (shard) => epochs.has(shard),
     ownsConversation: (botId, userId) => epochs.has(shardOf(botId, userId)),
+    epochOfConversation: (botId, userId) => epochs.get(shardOf(botId, userId)) ?? null,
     epochOf(shard) {
       const epoch = epochs.get(shard);
       if (epoch === undefined) throw new BotflowError('STALE_OWNER', `shard ${shard} is not owned here`);

@@ -3,7 +3,10 @@
  * posts each into its conversation's mailbox. Overdue timers (after a restart) fire on the first poll;
  * a timer already posted is not posted again while in flight, and commits dedupe by its key. A store
  * outage stops nothing: polling goes on, the outage is reported once, and the timers it kept from
- * firing (still pending in the store) fire on the first poll after it.
+ * firing (still pending in the store) fire on the first poll after it. Between timers it reads
+ * nothing: each read also says when the next pending timer falls due, and the host tells it of every
+ * timer it commits (`noteDue`); it reads again at that time, when its shards change, or after a read
+ * or a fired timer failed.
  */
 import type { ConversationHost } from './conversation-host.ts';
 import { isStoreOutage } from './is-store-outage.ts';
@@ -28,7 +31,10 @@ export interface TimerPollerOptions {
 
 /** A running poller. `pollOnce` is exposed so tests drive time explicitly. */
 export interface TimerPoller {
+  /** Reads the due timers now (whatever the next due time) and posts them; resolves with how many. */
   pollOnce(): Promise<number>;
+  /** A timer was committed in one of this worker's shards, due at `dueAt` (ms since epoch). */
+  noteDue(dueAt: number): void;
   /** Stops polling; resolves once a poll in progress has read its due timers and posted them. */
   stop(): Promise<void>;
 }
@@ -40,6 +46,11 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
   let stopped = false;
   let down = false;
   let polling: Promise<unknown> = Promise.resolve();
+  /** When the loop reads next: -Infinity means at once (nothing known), Infinity never (no timer). */
+  let nextDueAt = -Infinity;
+  /** The earliest timer noted while a read runs (the read may have missed it). */
+  let notedDuring = Infinity;
+  let shardsRead = '';
 
   /** Reports a failure: an outage once until the next successful poll, anything else each time. */
   function report(error: unknown): void {
@@ -51,10 +62,18 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
   }
 
   async function pollOnce(): Promise<number> {
+    const shards = options.shards();
+    const limit = options.batch ?? 500;
     let due;
+    notedDuring = Infinity;
     try {
-      due = await options.store.dueTimers(options.shards(), options.now(), options.batch ?? 500);
+      const poll = await options.store.pollTimers(shards, options.now(), limit);
+      due = poll.due;
+      const next = due.length >= limit ? -Infinity : (poll.nextDueAt ?? Infinity);
+      nextDueAt = Math.min(next, notedDuring);
+      shardsRead = shards.join(',');
     } catch (error) {
+      nextDueAt = -Infinity;
       report(error);
       throw error;
     }
@@ -77,15 +96,22 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
           inputKey: key,
           timer: { timerId: t.timerId, dueAt: t.dueAt },
         })
-        .catch(report)
+        .catch((error: unknown) => {
+          // Still pending in the store: read it again on the next tick.
+          nextDueAt = -Infinity;
+          report(error);
+        })
         .finally(() => inFlight.delete(key));
     }
     return posted;
   }
 
+  /** Whether the loop must read now: a timer may be due, or the shards changed since the last read. */
+  const mustRead = () => options.now() >= nextDueAt || options.shards().join(',') !== shardsRead;
+
   const loop = async () => {
     if (stopped) return;
-    polling = pollOnce().catch(() => {});
+    polling = mustRead() ? pollOnce().catch(() => {}) : Promise.resolve();
     await polling;
     if (!stopped) timer = setTimeout(loop, options.intervalMs);
   };
@@ -93,6 +119,10 @@ export function startTimerPoller(options: TimerPollerOptions): TimerPoller {
 
   return {
     pollOnce,
+    noteDue(dueAt) {
+      nextDueAt = Math.min(nextDueAt, dueAt);
+      notedDuring = Math.min(notedDuring, dueAt);
+    },
     async stop() {
       stopped = true;
       if (timer !== null) clearTimeout(timer);

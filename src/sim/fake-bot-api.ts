@@ -10,7 +10,7 @@ import { BotflowError, toBotflowError } from '../errors.ts';
 import { BASIC_METHODS, type BotState, createBotState, type MethodRun } from './bot-api-methods.ts';
 import { readBotParams, readInt } from './bot-api-params.ts';
 import { createUpdateMethods, type PollWaiter } from './bot-api-updates.ts';
-import { queueKeyOf, startWebhookPusher, type WebhookDelivery } from './webhook-pusher.ts';
+import { parseWebhookReply, queueKeyOf, startWebhookPusher, type WebhookDelivery } from './webhook-pusher.ts';
 
 /** One API call the fake answered. */
 export interface RecordedCall {
@@ -20,6 +20,8 @@ export interface RecordedCall {
   at: number;
   /** The HTTP status answered; 0 while the call is still being answered (a long poll, latency). */
   status: number;
+  /** Set when the call came as a webhook reply (the body of a webhook's 2xx answer), not over HTTP. */
+  via?: 'webhook_reply';
 }
 
 /** A running fake Bot API. */
@@ -50,6 +52,13 @@ export interface FakeBotApi {
    * allowed_updates ever given, every update is kept.
    */
   pushUpdate(token: string, update: Record<string, unknown>): number;
+  /**
+   * Runs a webhook's 2xx answer body as Telegram does: a JSON object naming a `method` is executed as
+   * that call of the bot (recorded with `via: 'webhook_reply'`; its outcome is not reported back);
+   * anything else is ignored. For drivers that post updates themselves; the pusher does this for its
+   * own deliveries. Returns whether a call ran.
+   */
+  runWebhookReply(token: string, body: string): boolean;
   /** Resolves once every update was delivered by webhook (2xx), given up, or returned by getUpdates. */
   settled(): Promise<void>;
   /** Webhook POSTs and their outcomes. */
@@ -104,7 +113,7 @@ export async function startFakeBotApi(
     now,
     deliveries,
     onChange,
-    reply: (state, body) => void execute(state, String(body['method']), body, now()),
+    reply: (state, call) => void execute(state, call.method, call.params, now(), undefined, true),
   });
   const updateMethods = createUpdateMethods({
     polls,
@@ -127,9 +136,17 @@ export async function startFakeBotApi(
     params: Record<string, unknown>,
     at: number,
     signal?: AbortSignal,
+    webhookReply = false,
   ) {
     const known = METHODS.get(method.toLowerCase());
-    const record = { token: state.bot.token, method: known?.name ?? method, params, at, status: 0 };
+    const record: RecordedCall = {
+      token: state.bot.token,
+      method: known?.name ?? method,
+      params,
+      at,
+      status: 0,
+      ...(webhookReply ? { via: 'webhook_reply' as const } : {}),
+    };
     calls.push(record);
     let status = 200;
     let body: Record<string, unknown>;
@@ -244,6 +261,13 @@ export async function startFakeBotApi(
       calls.filter((c) => c.token === token && (method === undefined || c.method === method)),
     injectError: (e) => void faults.push({ ...e, times: e.times ?? 1 }),
     setLatency: (ms) => void (latencyMs = ms),
+    runWebhookReply(token, body) {
+      const state = bots.get(token);
+      const call = parseWebhookReply(body);
+      if (state === undefined || call === null) return false;
+      void execute(state, call.method, call.params, now(), undefined, true);
+      return true;
+    },
     setBlocked(token, userId, blocked) {
       const state = bots.get(token);
       if (state === undefined) throw new BotflowError('NOT_FOUND', 'No such bot in the fake Bot API');

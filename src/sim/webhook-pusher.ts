@@ -36,6 +36,22 @@ export function queueKeyOf(update: Record<string, unknown>): string {
   return 'bot';
 }
 
+/**
+ * The API call a webhook's 2xx answer body asks for, as Telegram reads it: a JSON object whose `method`
+ * is a string (the other fields are the call's parameters); null for any other body.
+ */
+export function parseWebhookReply(text: string): { method: string; params: Record<string, unknown> } | null {
+  if (!text.includes('"method"')) return null;
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+    const { method, ...params } = body as Record<string, unknown>;
+    return typeof method === 'string' ? { method, params } : null;
+  } catch {
+    return null; // Telegram ignores a body that is not a webhook reply.
+  }
+}
+
 /** Pushes pending updates to webhooks; `pump` starts delivery loops for every idle queue of a bot. */
 export interface WebhookPusher {
   pump(state: BotState): void;
@@ -50,7 +66,7 @@ export function startWebhookPusher(options: {
   now: () => number;
   deliveries: WebhookDelivery[];
   onChange: () => void;
-  reply: (state: BotState, body: Record<string, unknown>) => void;
+  reply: (state: BotState, call: { method: string; params: Record<string, unknown> }) => void;
 }): WebhookPusher {
   const stopping = new AbortController();
   const waits = new Set<() => void>();
@@ -81,14 +97,8 @@ export function startWebhookPusher(options: {
         signal,
       });
       const text = await res.text();
-      if (res.status >= 200 && res.status < 300 && text.includes('"method"')) {
-        try {
-          const body = JSON.parse(text) as Record<string, unknown>;
-          if (typeof body['method'] === 'string') options.reply(state, body);
-        } catch {
-          // Telegram ignores a body that is not a webhook reply.
-        }
-      }
+      const call = res.status >= 200 && res.status < 300 ? parseWebhookReply(text) : null;
+      if (call !== null) options.reply(state, call);
       return res.status;
     } catch {
       return timeout.aborted ? ('timeout' as const) : ('error' as const);

@@ -1,8 +1,9 @@
 /**
- * Renders effects as Bot API calls (pure): media, caption and keyboard in one message where Telegram
- * allows it (captions up to 1024 characters; each button's data names its flow, version, step and
- * index), the PIX charge as its QR image captioned with the copyable code and an "I have paid"
- * button, notices as short messages. Effects Telegram does not carry render to nothing.
+ * Renders effects as Bot API calls (pure), the one place buyer-facing text is written: media, caption
+ * and keyboard in one message where Telegram allows it (captions up to 1024 characters; each button's
+ * data names its flow, version, step and index), the PIX charge as its QR image captioned with the
+ * copyable code and an "I have paid" button, notices as short messages, the access messages (the
+ * invite link handed over, access ended). Effects Telegram does not carry as a message render to nothing.
  */
 import type { Effect, OutMessage } from '../flow/types.ts';
 import { encodeCallbackData } from './callback-data.ts';
@@ -83,6 +84,36 @@ export function formatBrl(cents: number): string {
   return `R$ ${reais},${String(cents % 100).padStart(2, '0')}`;
 }
 
+/** The paid access handed over: a static link, or an invite link that asks to join or admits one member. */
+export interface GrantedAccess {
+  kind: 'static' | 'join_request' | 'single_use';
+  link: string;
+  /** How long the access lasts, in days, when it runs out. */
+  days?: number;
+}
+
+/** The message handing a buyer their access (the link is known only once issued, at the edge). */
+export function renderAccessGranted(access: GrantedAccess, chatId: number): BotApiCall {
+  if (access.kind === 'static')
+    return {
+      method: 'sendMessage',
+      params: { chat_id: chatId, text: `Acesso liberado! Entre pelo link: ${access.link}` },
+    };
+  const days = access.days;
+  const until = days === undefined ? '' : ` Seu acesso vale ${days} dia${days === 1 ? '' : 's'}.`;
+  const link = escapeHtml(access.link);
+  const text =
+    access.kind === 'join_request'
+      ? `Pagamento confirmado! Peça para entrar no grupo por este link: ${link}${until}`
+      : `Pagamento confirmado! Entre no grupo por este link (só vale para você): ${link}${until}`;
+  return { method: 'sendMessage', params: { chat_id: chatId, parse_mode: 'HTML', text } };
+}
+
+const ACCESS_ENDED = {
+  expired: 'Seu acesso ao grupo expirou.',
+  refunded: 'Seu pagamento foi estornado e o seu acesso ao grupo foi removido.',
+} as const;
+
 /** The Bot API calls for one effect. */
 export function renderEffect(
   effect: Effect,
@@ -126,6 +157,8 @@ export function renderEffect(
     case 'notice':
     case 'error':
       return [{ method: 'sendMessage', params: { chat_id: ctx.chatId, text: effect.text } }];
+    case 'accessEnded':
+      return [{ method: 'sendMessage', params: { chat_id: ctx.chatId, text: ACCESS_ENDED[effect.reason] } }];
     default:
       return [];
   }

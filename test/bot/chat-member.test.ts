@@ -120,14 +120,109 @@ describe('chat_member updates (real HTTP through the fake Bot API)', () => {
     for (const user of [850, 851, 852]) assert.deepEqual(removals(user), [0, 0]);
   });
 
-  it('a failed removal answers 5xx so Telegram delivers the update again, and the retry removes', async () => {
+  it('a failed removal is retried from the outbox; the webhook answered 200 once it was committed', async () => {
     const { invite_link, name } = await paidBuyer(804);
     const failed = () => h.fake.deliveries.filter((d) => d.token === h.token && d.status !== 200).length;
     const failedBefore = failed();
-    h.fake.injectError({ status: 400, method: 'banChatMember', token: h.token, times: 1 });
-    assert.equal(await join(898, { invite_link, name }), 200, 'the redelivery succeeded');
-    assert.equal(failed(), failedBefore + 1);
+    h.fake.injectError({ status: 500, method: 'banChatMember', token: h.token, times: 1 });
+    assert.equal(await join(898, { invite_link, name }), 200);
+    assert.equal(failed(), failedBefore, 'delivered once: the removal is not the webhook request');
+    const bans = h.fake.callsOf(h.token, 'banChatMember').filter((c) => Number(c.params['user_id']) === 898);
+    assert.deepEqual(
+      bans.map((c) => c.status),
+      [500, 200],
+    );
     assert.deepEqual(removals(898), [1, 1]);
+    assert.equal(
+      await h.count(
+        `effects where user_id = 898 and effect->>'type' = 'removeMember' and status = 'done'`,
+        [],
+      ),
+      1,
+    );
+  });
+});
+
+/** Pushes a chat_join_request through the fake Bot API's webhook (again, with `updateId`); returns the delivery's status. */
+async function requestToJoin(
+  userId: number,
+  link: { invite_link: string; name?: string },
+  updateId?: number,
+): Promise<{ status: number | string; updateId: number }> {
+  const id = h.fake.pushUpdate(h.token, {
+    ...(updateId === undefined ? {} : { update_id: updateId }),
+    chat_join_request: {
+      chat: { id: VIP_CHAT, type: 'supergroup', title: 'VIP' },
+      from: person(userId),
+      user_chat_id: userId,
+      date: Math.floor(Date.now() / 1000),
+      invite_link: {
+        ...link,
+        creator: { id: 7400000001, is_bot: true, first_name: 'bot' },
+        creates_join_request: true,
+        is_primary: false,
+        is_revoked: false,
+      },
+    },
+  });
+  await h.fake.settled();
+  await h.app.effects.idle();
+  return { status: h.fake.deliveries.findLast((d) => d.update_id === id)!.status, updateId: id };
+}
+/** The answered join-request calls for `userId`, by method. */
+const answers = (userId: number) =>
+  ['approveChatJoinRequest', 'declineChatJoinRequest'].map((method) =>
+    h.fake
+      .callsOf(h.token, method)
+      .filter((c) => Number(c.params['chat_id']) === VIP_CHAT && Number(c.params['user_id']) === userId)
+      .map((c) => c.status),
+  );
+const effectStatus = (userId: number, type: string) =>
+  h.app.db.orm.em
+    .getConnection()
+    .execute(`select status, attempts from effects where user_id = ? and effect->>'type' = ? order by id`, [
+      userId,
+      type,
+    ]);
+
+describe('chat_join_request updates (real HTTP through the fake Bot API)', () => {
+  it("the buyer's request through their link is approved, anyone else's declined, each once", async () => {
+    const { invite_link, name } = await paidBuyer(821);
+    const { status, updateId } = await requestToJoin(821, { invite_link, name });
+    assert.equal(status, 200);
+    assert.deepEqual(answers(821), [[200], []]);
+    // Telegram delivering the same update again: committed once, answered once.
+    assert.equal((await requestToJoin(821, { invite_link, name }, updateId)).status, 200);
+    assert.deepEqual(answers(821), [[200], []]);
+    assert.equal((await requestToJoin(822, { invite_link, name })).status, 200);
+    assert.deepEqual(answers(822), [[], [200]], "another user's request through the buyer's link");
+    assert.equal((await requestToJoin(823, { invite_link: 'https://t.me/+other' })).status, 200);
+    assert.deepEqual(answers(823), [[], [200]], 'a request through a link that is no grant of ours');
+  });
+
+  it('an approve whose first call failed (500) is retried after the webhook answered 200', async () => {
+    const { invite_link, name } = await paidBuyer(824);
+    const failedBefore = h.fake.deliveries.filter((d) => d.token === h.token && d.status !== 200).length;
+    h.fake.injectError({ status: 500, method: 'approveChatJoinRequest', token: h.token, times: 1 });
+    assert.equal((await requestToJoin(824, { invite_link, name })).status, 200);
+    const failedAfter = h.fake.deliveries.filter((d) => d.token === h.token && d.status !== 200).length;
+    assert.equal(failedAfter, failedBefore, 'delivered once: the approval is not the webhook request');
+    assert.deepEqual(answers(824), [[500, 200], []]);
+    assert.deepEqual(await effectStatus(824, 'approveJoin'), [{ status: 'done', attempts: 0 }]);
+  });
+
+  it('Telegram answering that the request is already handled counts as done, not dead', async () => {
+    const { invite_link, name } = await paidBuyer(825);
+    h.fake.injectError({
+      status: 400,
+      description: 'Bad Request: HIDE_REQUESTER_MISSING',
+      method: 'approveChatJoinRequest',
+      token: h.token,
+      times: 1,
+    });
+    assert.equal((await requestToJoin(825, { invite_link, name })).status, 200);
+    assert.deepEqual(answers(825), [[400], []]);
+    assert.deepEqual(await effectStatus(825, 'approveJoin'), [{ status: 'done', attempts: 0 }]);
   });
 });
 

@@ -7,6 +7,10 @@ import type { Dispatch, DispatchResult } from '../../src/runtime/conversation-ho
 import { shardOf } from '../../src/runtime/shard.ts';
 import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 import { askForever } from '../support/flows.ts';
+import { quickBuyFlow } from '../support/funnel-harness.ts';
+import { type SandboxGateway, startSandboxGateway } from '../../src/sim/sandbox-gateway.ts';
+import { freePort } from '../../src/sim/free-port.ts';
+import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
@@ -16,6 +20,7 @@ const PARTITIONS = 8;
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const TOKEN = '4242:broker';
 const TIMER_TOKEN = '4343:timer';
+const PAY_TOKEN = '4444:pay';
 
 /** Says hi, then two seconds later (a durable timer) says more and ends. */
 const laterFlow = {
@@ -40,13 +45,20 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
   let db: FreshDatabase;
   let vhost: FreshVhost;
   let fake: FakeBotApi;
+  let sandbox: SandboxGateway;
   const proxies: TcpProxy[] = [];
   const hosts: BrokerHost[] = [];
   /** Timer inputs each host ran. */
   const timersRun: string[][] = [[], []];
 
   before(async () => {
-    [db, vhost, fake] = await Promise.all([createFreshDatabase(), createFreshVhost(), startFakeBotApi()]);
+    [db, vhost, fake, sandbox] = await Promise.all([
+      createFreshDatabase(),
+      createFreshVhost(),
+      startFakeBotApi(),
+      startSandboxGateway({ apiKey: 'k', webhookSecret: 'sandbox-secret' }),
+    ]);
+    fake.addBot({ token: PAY_TOKEN, id: 4444, username: 'pay_bot' });
     fake.addBot({ token: TOKEN, id: 4242, username: 'broker_bot' });
     fake.addBot({ token: TIMER_TOKEN, id: 4343, username: 'timer_bot' });
     const env = {
@@ -62,7 +74,15 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
     await setup.publishFlow('b', askForever);
     await setup.addBot({ id: 't', token: TIMER_TOKEN });
     await setup.publishFlow('t', laterFlow);
+    await setup.addBot({
+      id: 'p',
+      token: PAY_TOKEN,
+      gateway: { kind: 'sandbox', api_base: sandbox.url, api_key: 'k', webhook_secret: 'sandbox-secret' },
+    });
+    await setup.publishFlow('p', quickBuyFlow);
     await setup.close();
+    // Gateways post every webhook to host 1 (the public URL of both), whoever owns the conversation.
+    const ports = [await freePort(), await freePort()];
     for (const i of [0, 1]) {
       const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5672 });
       proxies.push(proxy);
@@ -72,7 +92,8 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
             env: { ...env, BOTFLOW_BROKER_URL: vhost.url(proxy.port) },
             redisPrefix,
             workerId: `host-${i}`,
-            http: { port: 0 },
+            http: { port: ports[i]! },
+            config: { publicUrl: `http://127.0.0.1:${ports[1]}` },
             jobsIntervalMs: 0,
             onDispatched: (input) => {
               if (input.timer !== undefined) timersRun[i]!.push(input.userId);
@@ -100,6 +121,7 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
     for (const host of hosts) await host.close();
     for (const proxy of proxies) await proxy.close();
     await fake.close();
+    await sandbox.close();
     await vhost.drop();
     await db.drop();
   });
@@ -218,6 +240,47 @@ describe('broker mode: two hosts on one Postgres, through RabbitMQ', () => {
     assert.ok(!held()[owner]!.includes(partition), 'the partition left its first owner');
     await waitFor('the partition is served again', () => ownerOf('b', user) >= 0, 10_000);
     await waitFor('an even spread again', () => held().every((ps) => ps.length === PARTITIONS / 2), 15_000);
+  });
+
+  it('a gateway webhook on the host that does not own the conversation confirms the payment once', async () => {
+    const user = userServedBy(0, 'p', 50_000);
+    const via = hosts[0]!;
+    const press = {
+      update_id: 9001,
+      callback_query: {
+        id: 'q1',
+        from: { id: Number(user), is_bot: false, first_name: 'Ana' },
+        chat_instance: user,
+        data: encodeCallbackData({ version: 1, step: 'offers', index: 0 }),
+      },
+    };
+    await via.dispatch({ botId: 'p', userId: user, event: { type: 'start' }, inputKey: 'pay:start' });
+    const secret = (await via.funnel.settingsOf('p'))!.webhookSecret;
+    const res = await fetch(`${via.url}/telegram/p`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
+      body: JSON.stringify(press),
+    });
+    assert.equal(res.status, 200);
+    const charge = await waitFor(
+      'the charge',
+      () => [...sandbox.charges.values()].find((c) => c.order_id.includes(`:${user}:`)),
+      15_000,
+    );
+    assert.equal(charge.notification_url, `${hosts[1]!.url}/payments/p/webhook`);
+    sandbox.setDelivery({ duplicates: 2 });
+    await sandbox.pay(charge.id);
+    await sandbox.settled();
+    sandbox.setDelivery({ duplicates: 1 });
+    const deliveries = sandbox.deliveries.filter((d) => d.charge_id === charge.id);
+    assert.ok(
+      deliveries.length >= 2 && deliveries.every((d) => d.status === 200),
+      JSON.stringify(deliveries),
+    );
+    const payment = await hosts[0]!.funnel.payments.get(charge.order_id);
+    assert.equal(payment?.status, 'paid');
+    const conversation = await stored('p', user);
+    assert.equal(conversation?.snapshot.value, 'done', 'the paid transition ran once, in the owner');
   });
 
   it('a webhook on the host that does not own the conversation answers 200 once committed', async () => {

@@ -22,6 +22,17 @@ describe('decodeInput', () => {
     });
   });
 
+  it('reads an input without an event: effects and records decided at the edge', () => {
+    const input = {
+      botId: 'b',
+      userId: '7',
+      effects: [{ type: 'send', text: 'hi' }],
+      records: [{ kind: 'joined', orderId: 'o1' }],
+      inputKey: 'tg:b:2',
+    };
+    assert.deepEqual(decodeInput(body(input)), input);
+  });
+
   it('anything else is null, never a throw', () => {
     for (const bad of [
       Buffer.from('not json'),
@@ -31,6 +42,7 @@ describe('decodeInput', () => {
       body({ userId: '7', event: { type: 'start' } }),
       body({ botId: 'b', userId: 7, event: { type: 'start' } }),
       body({ botId: 'b', userId: '7' }),
+      body({ botId: 'b', userId: '7', effects: {} }),
       body({ botId: 'b', userId: '7', event: { text: 'no type' } }),
       body({ botId: 'b', userId: '7', event: { type: 'start' }, inputKey: 3 }),
       body({ botId: 'b', userId: '7', event: { type: 'start' }, records: {} }),

@@ -59,6 +59,25 @@ describe('partition ownership', () => {
     assert.deepEqual(ownership.held(), []);
   });
 
+  it('reports each applied change: the partitions taken and those let go', async () => {
+    const store = recorder();
+    const changes: Array<{ taken: number[]; dropped: number[] }> = [];
+    const ownership = createPartitionOwnership({
+      count: 4,
+      setOwnedShards: store.setOwnedShards,
+      onChange: (change) => changes.push(change),
+    });
+    await Promise.all([ownership.take(1), ownership.take(3)]);
+    await ownership.take(1);
+    await ownership.drop(3);
+    await ownership.dropAll();
+    assert.deepEqual(changes, [
+      { taken: [1, 3], dropped: [] },
+      { taken: [], dropped: [3] },
+      { taken: [], dropped: [1] },
+    ]);
+  });
+
   it('a failed claim rejects its takers and is retried by the next take', async () => {
     const store = recorder({ failNext: true });
     const ownership = createPartitionOwnership({ count: 4, setOwnedShards: store.setOwnedShards });

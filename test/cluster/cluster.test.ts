@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import cluster from 'node:cluster';
 import { after, before, describe, it } from 'node:test';
 import { bootstrap } from '../../src/bootstrap.ts';
 import { shardOf } from '../../src/runtime/shard.ts';
@@ -80,6 +81,39 @@ describe('cluster: two real worker processes', () => {
       [...versionsB].sort((x, y) => x - y),
       'forwarded inputs keep their order',
     );
+  });
+
+  it('forwarded inputs go from worker to worker directly: the primary carries only the injects', async () => {
+    const user = userOwnedBy(primary, 1, 500);
+    const kinds: string[] = [];
+    const seen = (_worker: unknown, message: { kind?: string }) => kinds.push(String(message.kind));
+    cluster.on('message', seen);
+    try {
+      await primary.injectVia(0, { botId: 'b', userId: user, event: { type: 'start' }, inputKey: 'd:start' });
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          primary.injectVia(0, {
+            botId: 'b',
+            userId: user,
+            event: { type: 'text', text: `d${i}` },
+            inputKey: `d:${i}`,
+          }),
+        ),
+      );
+      assert.deepEqual(
+        results.map(rowVersion),
+        Array.from({ length: 50 }, (_, i) => i + 2),
+        'committed by the owner, in order',
+      );
+    } finally {
+      cluster.off('message', seen);
+    }
+    assert.deepEqual(
+      new Set(kinds),
+      new Set(['inject-reply']),
+      `the primary saw: ${[...new Set(kinds)].join(',')}`,
+    );
+    assert.equal(kinds.length, 51);
   });
 
   it('/metrics on the shared port answers for the whole cluster, whichever worker takes the scrape', async () => {

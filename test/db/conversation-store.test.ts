@@ -562,6 +562,15 @@ describe('timers', () => {
       ['soon'],
     );
     assert.deepEqual(await store.dueTimers([], T0 + 10_000, 10), []);
+    // One read also says when the next pending timer of those shards falls due.
+    const early = await store.pollTimers([100, 101], T0 + 1_999, 10);
+    assert.deepEqual(
+      early.due.map((t) => t.timerId),
+      ['other'],
+    );
+    assert.equal(early.nextDueAt, T0 + 2_000);
+    assert.deepEqual(await store.pollTimers([100], T0 - 1, 10), { due: [], nextDueAt: T0 + 2_000 });
+    assert.deepEqual(await store.pollTimers([100], T0 + 10_000, 10).then((p) => p.nextDueAt), null);
 
     const soon = due[1]!;
     assert.equal(await store.markTimerFired(soon.id), true);

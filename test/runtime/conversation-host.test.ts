@@ -17,6 +17,8 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const vip = JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 
+const APPROVE = { type: 'approveJoin', chat_id: '-100123' } as const;
+
 describe('conversation host on real Postgres', () => {
   let fresh: FreshDatabase;
   let db: DatabaseHandle;
@@ -53,6 +55,17 @@ describe('conversation host on real Postgres', () => {
     const shard = shardOf(botId, userId);
     ctx.epochs.set(shard, await ctx.store.claimShard(shard, 'test-worker'));
     return shard;
+  }
+
+  /** Outbox rows of one conversation with effects of `type`. */
+  async function effectRows(botId: string, userId: string, type: string): Promise<number> {
+    const rows = await db.orm.em
+      .getConnection()
+      .execute(
+        `select count(*)::int as n from effects where bot_id = ? and user_id = ? and effect->>'type' = ?`,
+        [botId, userId, type],
+      );
+    return (rows[0] as { n: number }).n;
   }
 
   before(async () => {
@@ -221,6 +234,43 @@ describe('conversation host on real Postgres', () => {
     await fresh2.handle.close();
   });
 
+  it('edge effects without an event: committed after the flow stays put, once per input key', async () => {
+    await own('b2', '1010');
+    const started = await ctx.host.dispatch({ botId: 'b2', userId: '1010', event: { type: 'start' } });
+    const before = (await ctx.store.load('b2', '1010'))!;
+    const decided = { botId: 'b2', userId: '1010', inputKey: 'edge:1', effects: [APPROVE] };
+    const result = await ctx.host.dispatch(decided);
+    assert.equal(result.applied, true);
+    assert.equal(result.currentStep, started.currentStep, 'the flow did not move');
+    assert.deepEqual(
+      result.effects.map((e) => [e.key, e.effect]),
+      [[`b2:1010:${before.rowVersion + 1}:0`, APPROVE]],
+    );
+    const after = (await ctx.store.load('b2', '1010'))!;
+    assert.deepEqual(after.snapshot, before.snapshot);
+    assert.equal(after.rowVersion, before.rowVersion + 1);
+    assert.equal((await ctx.host.dispatch(decided)).applied, false, 'a redelivery commits nothing');
+    assert.equal(await effectRows('b2', '1010', 'approveJoin'), 1);
+  });
+
+  it('edge effects for a user without a conversation start one before its first step', async () => {
+    await own('b2', '1011');
+    const result = await ctx.host.dispatch({ botId: 'b2', userId: '1011', effects: [APPROVE] });
+    assert.equal(result.applied, true);
+    assert.equal(result.currentStep, null, 'not started: no step entered, nothing sent');
+    assert.deepEqual(
+      result.effects.map((e) => e.effect),
+      [APPROVE],
+    );
+    const stored = (await ctx.store.load('b2', '1011'))!;
+    assert.equal(stored.flowId, 'ask-forever');
+    const first = await ctx.host.dispatch({ botId: 'b2', userId: '1011', event: { type: 'start' } });
+    assert.ok(
+      first.effects.some((e) => e.effect.type === 'send'),
+      'a later /start starts the flow',
+    );
+  });
+
   it("dropping a shard forgets that shard's actors only", async () => {
     const [a, b] = ['1101', '1102'];
     assert.notEqual(shardOf('b2', a), shardOf('b2', b), 'the two buyers live in different shards');
@@ -254,10 +304,8 @@ describe('conversation host on real Postgres', () => {
     assert.equal((await ctx.store.load('b2', '1006'))?.rowVersion, 3);
   });
 
-  it('loads the conversations of one tick in one read; an unknown user reads nothing more', async () => {
-    const users = Array.from({ length: 20 }, (_, i) => String(3000 + i));
-    for (const user of users) await own('b2', user);
-    const reads: number[] = [];
+  /** A host whose store counts the keys of each load. */
+  function countingHost(reads: number[]) {
     const counted = {
       ...ctx.store,
       load: () => Promise.reject(new Error('the host loads through loadMany')),
@@ -266,23 +314,75 @@ describe('conversation host on real Postgres', () => {
         return ctx.store.loadMany(keys);
       },
     };
-    const host = createConversationHost({
+    return createConversationHost({
       store: counted,
       flows: ctx.source,
       epochOf: (shard) => ctx.epochs.get(shard) ?? 0,
       now: () => clock,
     });
+  }
+
+  it('a /start of an unknown user reads nothing; the loads of one tick share one read', async () => {
+    const users = Array.from({ length: 20 }, (_, i) => String(3000 + i));
+    for (const user of users) await own('b2', user);
+    const reads: number[] = [];
+    const host = countingHost(reads);
     const results = await Promise.all(
       users.map((userId) => host.dispatch({ botId: 'b2', userId, event: { type: 'start' } })),
     );
-    assert.ok(results.every((r) => r.applied));
+    assert.ok(results.every((r) => r.applied && r.created));
+    assert.deepEqual(reads, [], 'twenty new users, no read');
+    // Out of memory, the same conversations are loaded again, all in one read.
+    clock += 60_000;
+    host.passivateIdle(30_000);
+    const texts = await Promise.all(
+      users.map((userId) => host.dispatch({ botId: 'b2', userId, event: { type: 'text', text: 'no' } })),
+    );
+    assert.ok(texts.every((r) => r.applied && !r.created && r.currentStep === 'q'));
     assert.deepEqual(reads, [20], 'one read for the twenty conversations');
-    // Loaded actors read nothing again; a /start of one more unknown user is one read of one key.
-    await host.dispatch({ botId: 'b2', userId: users[0]!, event: { type: 'text', text: 'no' } });
-    await own('b2', '3100');
-    await host.dispatch({ botId: 'b2', userId: '3100', event: { type: 'start' } });
-    assert.deepEqual(reads, [20, 1]);
-    assert.equal((await ctx.store.loadMany(users.map((userId) => ({ botId: 'b2', userId })))).size, 20);
+    const stored = await ctx.store.loadMany(users.map((userId) => ({ botId: 'b2', userId })));
+    assert.deepEqual(
+      [...stored.values()].map((c) => c.rowVersion),
+      users.map(() => 2),
+    );
+  });
+
+  it('a /start of a stored conversation not in memory runs on its stored state, once', async () => {
+    await own('b2', '3200');
+    await ctx.host.dispatch({ botId: 'b2', userId: '3200', event: { type: 'start' }, inputKey: 's:1' });
+    await ctx.host.dispatch({ botId: 'b2', userId: '3200', event: { type: 'text', text: 'no' } });
+    const reads: number[] = [];
+    const host = countingHost(reads);
+    // Taken for new, refused by the version guard, then run on the loaded row (version 2 -> 3).
+    const again = await host.dispatch({
+      botId: 'b2',
+      userId: '3200',
+      event: { type: 'start' },
+      inputKey: 's:2',
+    });
+    assert.equal(again.applied, true);
+    assert.equal(again.created, false);
+    assert.deepEqual(reads, [1]);
+    const stored = await ctx.store.load('b2', '3200');
+    assert.equal(stored?.rowVersion, 3);
+    const effects = await db.orm.em
+      .getConnection()
+      .execute<{ n: string }[]>(
+        `select count(*)::text as n from effects where bot_id = 'b2' and user_id = 3200`,
+      );
+    assert.equal(effects[0]!.n, '3', 'one prompt per committed input, none from the refused guess');
+    // A duplicate /start on a cold actor answers with the stored step, after one read.
+    const other = countingHost(reads);
+    const duplicate = await other.dispatch({
+      botId: 'b2',
+      userId: '3200',
+      event: { type: 'start' },
+      inputKey: 's:2',
+    });
+    assert.equal(duplicate.applied, false);
+    assert.equal(duplicate.currentStep, 'q');
+    assert.deepEqual(reads, [1, 1]);
+    assert.equal((await ctx.store.load('b2', '3200'))?.rowVersion, 3);
   });
 
   it('Postgres unavailable: a retryable error, never a false success; recovers when it returns', async () => {

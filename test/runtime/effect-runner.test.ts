@@ -210,7 +210,7 @@ describe('effect runner', () => {
     await runner.idle();
     assert.equal(calls, 11, 'ten outage failures, more than maxAttempts (3), then success');
     assert.deepEqual(
-      dispatched.map((d) => d.event.type),
+      dispatched.map((d) => d.event?.type),
       ['payment.created'],
       'never payment.create_failed',
     );
@@ -403,5 +403,38 @@ describe('effect runner', () => {
     assert.equal(handled, 2);
     assert.equal(dispatches, 2);
     assert.deepEqual(done, ['c3']);
+  });
+
+  it('tells a handler its first run of an effect this process committed, and no other run', async () => {
+    const runs: Array<[string, boolean | undefined]> = [];
+    let fail = true;
+    const { outbox } = recordingOutbox();
+    const runner = createEffectRunner({
+      handlers: {
+        createCharge: async (item, run) => {
+          runs.push([item.key, run?.firstRun]);
+          if (item.key === 'c4' && fail) {
+            fail = false;
+            throw new BotflowError('UPSTREAM_FAILED', 'gateway hiccup');
+          }
+          return null;
+        },
+      },
+      outbox,
+      dispatch: async () => {},
+      now: Date.now,
+      retry: FAST,
+    });
+    // Committed here: first run, then (after a failure) a retry that is not one.
+    runner.enqueue([charge('c4')]);
+    // Found by an outbox read: it may have run elsewhere before.
+    runner.recover([charge('c5')], runner.checkpoint());
+    await runner.idle();
+    // One conversation: c5 waits for c4 to finish.
+    assert.deepEqual(runs, [
+      ['c4', true],
+      ['c4', false],
+      ['c5', false],
+    ]);
   });
 });

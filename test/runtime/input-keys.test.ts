@@ -10,6 +10,7 @@ describe('inputKeys', () => {
     assert.equal(inputKeys.effectFailed('bot1:7:3:0'), 'effect-failed:bot1:7:3:0');
     assert.equal(inputKeys.payment('paid', 'o-1'), 'paid:o-1');
     assert.equal(inputKeys.payment('expired', 'o-1'), 'expired:o-1');
+    assert.equal(inputKeys.accessEnded('o-1'), 'access-ended:o-1');
   });
 
   it('matches every Telegram key and no other kind with its like pattern', () => {

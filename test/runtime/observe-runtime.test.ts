@@ -22,7 +22,7 @@ function observe() {
     metrics,
     logger: createLogger({ level: 'info', destination }),
     hostStats: () => ({ activeActors: 7, queued: 2 }),
-    onDispatched: (input, _seconds, error) => reported.push([input.event.type, error]),
+    onDispatched: (input, _seconds, error) => reported.push([input.event?.type ?? 'effects', error]),
   });
   const sample = async (name: string) =>
     new RegExp(`^${name} (\\S+)$`, 'm').exec(await metrics.registry.metrics())?.[1];

@@ -133,4 +133,63 @@ describe('timer poller across a Postgres outage', () => {
       await host.drain();
     }
   });
+  it('reads nothing between timers: it reads when the next one falls due, or its shards change', async () => {
+    const reads: number[] = [];
+    const store = createConversationStore(db.orm);
+    const counted = {
+      ...store,
+      pollTimers: (shards: readonly number[], now: number, limit: number) => {
+        reads.push(now);
+        return store.pollTimers(shards, now, limit);
+      },
+    };
+    const epochs = new Map<number, number>();
+    const shard = shardOf('tb', '401');
+    epochs.set(shard, await store.claimShard(shard, 'w1'));
+    const late: { poller?: ReturnType<typeof startTimerPoller> } = {};
+    const host = createConversationHost({
+      store,
+      flows: createFlowSource(createFlowRepository(db.orm), compiler),
+      epochOf: (s) => epochs.get(s) ?? 0,
+      now: () => clock,
+      onTimerStarted: (dueAt) => late.poller?.noteDue(dueAt),
+    });
+    let owned = [shard];
+    const poller = startTimerPoller({
+      store: counted,
+      host,
+      shards: () => owned,
+      now: () => clock,
+      intervalMs: 10,
+    });
+    late.poller = poller;
+    try {
+      await waitFor('the first read', async () => (reads.length > 0 ? true : null), 5000, 10);
+      await host.dispatch({ botId: 'tb', userId: '401', event: { type: 'start' } });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(reads.length, 1, 'no read while no timer is due');
+      clock += 61_000;
+      const step = async () =>
+        (
+          await direct.query<{ step: unknown }>(
+            `select snapshot->'value' as step from conversations where bot_id = 'tb' and user_id = 401`,
+          )
+        ).rows[0]?.step;
+      await waitFor('the timer fired', async () => ((await step()) === 'done' ? true : null), 5000, 20);
+      const afterFire = reads.length;
+      assert.ok(afterFire >= 2);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(reads.length, afterFire, 'nothing pending: no more reads');
+      owned = [shard, (shard + 1) % 256];
+      await waitFor(
+        'a read for the new shard',
+        async () => (reads.length > afterFire ? true : null),
+        5000,
+        10,
+      );
+    } finally {
+      await poller.stop();
+      await host.drain();
+    }
+  });
 });

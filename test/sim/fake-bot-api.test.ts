@@ -303,6 +303,44 @@ describe('fake Bot API (real HTTP)', () => {
     await receiver.close();
   });
 
+  it("runs a webhook's 2xx answer naming a method as that call (a webhook reply), as Telegram does", async () => {
+    const { api, token } = addBot(fake);
+    const answers = [
+      '{"method":"answerCallbackQuery","callback_query_id":"q7_1"}',
+      '{}',
+      'not json',
+      '{"method":"answerCallbackQuery","callback_query_id":"q7_2"}',
+    ];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(answers.shift()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await api.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`);
+    for (let i = 0; i < 3; i++) fake.pushUpdate(token, message(7, `m${i}`));
+    await fake.settled();
+    await sleep(20);
+    const run = (c: { params: Record<string, unknown>; via?: string; status: number }) => [
+      c.params['callback_query_id'],
+      c.via,
+      c.status,
+    ];
+    assert.deepEqual(fake.callsOf(token, 'answerCallbackQuery').map(run), [['q7_1', 'webhook_reply', 200]]);
+    // A driver posting updates itself hands the answer's body over the same way.
+    assert.equal(fake.runWebhookReply(token, answers.shift()!), true);
+    assert.equal(fake.runWebhookReply(token, '{"ok":true}'), false);
+    assert.equal(fake.runWebhookReply('123:unknown', '{"method":"getMe"}'), false);
+    await sleep(20);
+    assert.deepEqual(fake.callsOf(token, 'answerCallbackQuery').map(run), [
+      ['q7_1', 'webhook_reply', 200],
+      ['q7_2', 'webhook_reply', 200],
+    ]);
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  });
+
   it('retries a failing receiver with backoff: 500 twice, then delivered on attempt 3', async () => {
     const receiver = await startReceiver((_u, n) => (n <= 2 ? 500 : 200));
     const { api, token } = addBot(fake);

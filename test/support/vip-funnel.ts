@@ -34,7 +34,7 @@ export interface VipFunnel {
   token: string;
   /** Milliseconds botflow's clock runs ahead of the sandbox's. */
   offset: number;
-  /** Posts an update to botflow's Telegram webhook with the bot's secret. */
+  /** Posts an update to botflow's Telegram webhook with the bot's secret; the fake runs a webhook reply. */
   post(update: Record<string, unknown>): Promise<Response>;
   say(userId: number, text: string): Promise<Response>;
   press(userId: number, data: string): Promise<Response>;
@@ -95,12 +95,17 @@ export async function startVipFunnel(
     sandbox,
     botId,
     token,
-    post: (update: Record<string, unknown>) =>
-      fetch(`${app.url}/telegram/${botId}`, {
+    // Like Telegram, a 2xx answer naming a method (a callback query's answer) is run by the fake.
+    post: async (update: Record<string, unknown>) => {
+      const res = await fetch(`${app.url}/telegram/${botId}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
         body: JSON.stringify({ update_id: updateId++, ...update }),
-      }),
+      });
+      const text = await res.text();
+      if (res.ok) fake.runWebhookReply(token, text);
+      return new Response(text, { status: res.status, headers: res.headers });
+    },
     say: (userId: number, text: string) =>
       harness.post({
         message: {

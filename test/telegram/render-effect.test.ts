@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashId } from '../../src/flow/hash-id.ts';
 import { decodeCallbackData } from '../../src/telegram/callback-data.ts';
-import { escapeHtml, formatBrl, renderEffect } from '../../src/telegram/render-effect.ts';
+import {
+  escapeHtml,
+  formatBrl,
+  renderAccessGranted,
+  renderEffect,
+} from '../../src/telegram/render-effect.ts';
 
 const ctx = { chatId: 42, flowVersion: 5 };
 
@@ -97,5 +102,41 @@ describe('renderEffect', () => {
     assert.equal(escapeHtml('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
     assert.equal(formatBrl(1990), 'R$ 19,90');
     assert.equal(formatBrl(5), 'R$ 0,05');
+  });
+});
+
+describe('access messages', () => {
+  it('hand over the link: to ask to join, for one member only, or a static link; with the days it lasts', () => {
+    assert.deepEqual(renderAccessGranted({ kind: 'join_request', link: 'https://t.me/+a&b', days: 30 }, 42), {
+      method: 'sendMessage',
+      params: {
+        chat_id: 42,
+        parse_mode: 'HTML',
+        text: 'Pagamento confirmado! Peça para entrar no grupo por este link: https://t.me/+a&amp;b Seu acesso vale 30 dias.',
+      },
+    });
+    assert.equal(
+      renderAccessGranted({ kind: 'single_use', link: 'https://t.me/+x', days: 1 }, 42).params['text'],
+      'Pagamento confirmado! Entre no grupo por este link (só vale para você): https://t.me/+x Seu acesso vale 1 dia.',
+    );
+    assert.equal(
+      renderAccessGranted({ kind: 'join_request', link: 'https://t.me/+x' }, 42).params['text'],
+      'Pagamento confirmado! Peça para entrar no grupo por este link: https://t.me/+x',
+    );
+    assert.deepEqual(renderAccessGranted({ kind: 'static', link: 'https://example.com/vip' }, 42), {
+      method: 'sendMessage',
+      params: { chat_id: 42, text: 'Acesso liberado! Entre pelo link: https://example.com/vip' },
+    });
+  });
+
+  it('access ended: run out or refunded; the access effects that are no message render to nothing', () => {
+    assert.deepEqual(renderEffect({ type: 'accessEnded', reason: 'expired' }, ctx), [
+      { method: 'sendMessage', params: { chat_id: 42, text: 'Seu acesso ao grupo expirou.' } },
+    ]);
+    assert.equal(
+      renderEffect({ type: 'accessEnded', reason: 'refunded' }, ctx)[0]!.params['text'],
+      'Seu pagamento foi estornado e o seu acesso ao grupo foi removido.',
+    );
+    assert.deepEqual(renderEffect({ type: 'removeMember', chat_id: '-100' }, ctx), []);
   });
 });
