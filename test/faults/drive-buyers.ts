@@ -6,7 +6,7 @@
 import { createInbox, type BuyerOutcome, type Persona, runBuyer } from '../../src/demo/buyer.ts';
 import type { FakeBotApi } from '../../src/sim/fake-bot-api.ts';
 import type { SandboxGateway } from '../../src/sim/sandbox-gateway.ts';
-import { type Cluster, GROUP_CHAT_ID } from './start-cluster.ts';
+import { type FunnelUnderTest, GROUP_CHAT_ID } from './start-cluster.ts';
 
 /** The updates pushed to the bot, by update_id: whether each must leave its input key committed. */
 export type PushedUpdates = Map<number, { mustCommit: boolean; update: Record<string, unknown> }>;
@@ -67,7 +67,7 @@ export interface BuyersRun {
  * their wait runs out, so a fault does not burn through the buyers who had not started yet.
  */
 export async function driveBuyers(
-  cluster: Cluster,
+  cluster: FunnelUnderTest,
   options: {
     buyers: number;
     concurrency: number;

@@ -9,7 +9,7 @@ import type { BuyerOutcome } from '../../src/demo/buyer.ts';
 import type { Effect } from '../../src/flow/types.ts';
 import { renderEffect } from '../../src/telegram/render-effect.ts';
 import type { PushedUpdates } from './drive-buyers.ts';
-import { type Cluster, PIXEL } from './start-cluster.ts';
+import { type FunnelUnderTest, PIXEL } from './start-cluster.ts';
 
 /** When the system was given back what the fault took (restore, kill, end of hostile input). */
 export interface Recovery {
@@ -70,7 +70,7 @@ export async function countStuck(db: pg.Pool, stuckMs: number) {
 }
 
 /** Waits until no effect and no conversion event is pending, at most `timeoutMs`. */
-export async function settle(cluster: Cluster, timeoutMs: number): Promise<boolean> {
+export async function settle(cluster: FunnelUnderTest, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { rows } = await cluster.db.query<{ n: string }>(
@@ -92,7 +92,7 @@ const signature = (chat: unknown, method: string, params: Record<string, unknown
  * renders to its messages once, so a message seen more often is an effect sent twice.
  */
 async function countDuplicateSends(
-  cluster: Cluster,
+  cluster: FunnelUnderTest,
 ): Promise<{ count: number; most: number; samples: string[] }> {
   const { rows } = await cluster.db.query<{ user_id: string; effect: Effect; flow_version: number | null }>(
     `select user_id::text, effect, flow_version from effects where bot_id = $1`,
@@ -134,7 +134,7 @@ async function countDuplicateSends(
  * Orders granted more than once: distinct invite links a buyer was sent beyond their grants (the
  * database keeps one grant per order, so a second grant shows as a second link the buyer received).
  */
-function countDuplicateGrants(cluster: Cluster, grantsByUser: Map<string, number>): number {
+function countDuplicateGrants(cluster: FunnelUnderTest, grantsByUser: Map<string, number>): number {
   const links = new Map<string, Set<string>>();
   for (const call of cluster.fake.callsOf(cluster.bot.token, 'sendMessage')) {
     if (call.status !== 200) continue;
@@ -148,7 +148,7 @@ function countDuplicateGrants(cluster: Cluster, grantsByUser: Map<string, number
 }
 
 /** Telegram updates answered 2xx (by the fake's webhook deliveries and the suite's own posts). */
-function acknowledgedUpdates(cluster: Cluster, direct: Map<number, number[]>): Set<number> {
+function acknowledgedUpdates(cluster: FunnelUnderTest, direct: Map<number, number[]>): Set<number> {
   const ids = new Set<number>();
   for (const d of cluster.fake.deliveries)
     if (d.token === cluster.bot.token && typeof d.status === 'number' && d.status < 300) ids.add(d.update_id);
@@ -157,7 +157,7 @@ function acknowledgedUpdates(cluster: Cluster, direct: Map<number, number[]>): S
 }
 
 /** Acknowledged updates that had to commit their input key (checked), and those whose key is not in processed_inputs. */
-async function countNotCommitted(cluster: Cluster, acknowledged: Set<number>, pushed: PushedUpdates) {
+async function countNotCommitted(cluster: FunnelUnderTest, acknowledged: Set<number>, pushed: PushedUpdates) {
   const keys = [...acknowledged]
     .filter((id) => pushed.get(id)?.mustCommit === true)
     .map((id) => `tg:${cluster.bot.id}:${id}`);
@@ -170,7 +170,7 @@ async function countNotCommitted(cluster: Cluster, acknowledged: Set<number>, pu
 }
 
 /** Purchase events per order: at the fake Graph API and in the conversions outbox. */
-async function purchasesByOrder(cluster: Cluster) {
+async function purchasesByOrder(cluster: FunnelUnderTest) {
   const atMeta = tally(
     (cluster.graph.events.get(PIXEL.pixel_id) ?? []).filter((e) => e['event_name'] === 'Purchase'),
     (e) => String((e['custom_data'] as Record<string, unknown> | undefined)?.['order_id'] ?? ''),
@@ -185,7 +185,7 @@ async function purchasesByOrder(cluster: Cluster) {
 
 /** The guarantees of one run, measured. */
 export async function measureGuarantees(
-  cluster: Cluster,
+  cluster: FunnelUnderTest,
   input: { pushed: PushedUpdates; direct: Map<number, number[]>; outcomes: BuyerOutcome[] },
 ) {
   const acknowledged = acknowledgedUpdates(cluster, input.direct);
@@ -241,3 +241,91 @@ export async function measureGuarantees(
 }
 
 export type Guarantees = Awaited<ReturnType<typeof measureGuarantees>>;
+
+/** The pid in a shard owner's name (`worker-<slot>-<pid>`, or any name ending in the pid). */
+export function ownerPid(owner: string): number | null {
+  const match = /(\d+)$/.exec(owner);
+  return match === null ? null : Number(match[1]);
+}
+
+/** The shards owned by a process among `pids`, by the shard epochs in Postgres. */
+export async function shardsOwnedBy(db: pg.Pool, pids: readonly number[]): Promise<number[]> {
+  const { rows } = await db.query<{ shard: number; owner: string }>(`select shard, owner from shard_epochs`);
+  return rows.filter((r) => pids.includes(ownerPid(r.owner) ?? -1)).map((r) => r.shard);
+}
+
+/** Shards per host: how many shard epoch rows name a process of each host (by its pids). */
+export async function shardsByHost(db: pg.Pool, pidsByHost: readonly number[][]): Promise<number[]> {
+  const { rows } = await db.query<{ owner: string; n: string }>(
+    `select owner, count(*)::text as n from shard_epochs group by 1`,
+  );
+  return pidsByHost.map((pids) =>
+    rows.filter((r) => pids.includes(ownerPid(r.owner) ?? -1)).reduce((n, r) => n + Number(r.n), 0),
+  );
+}
+
+/** What became of a dead host's shards. */
+export interface Failover {
+  /** Seconds from the kill to the last of its shards claimed (a new epoch) by a live process; null if not all were. */
+  seconds: number | null;
+  /** Its shards that a live process claimed after the kill. */
+  moved: number;
+  /** Its shards still not claimed by a live process when the watch ended. */
+  unmoved: number;
+}
+
+/**
+ * Watches the shard epochs in Postgres from a kill (`killedAt`, epoch ms) until every shard in
+ * `shards` was claimed after it by a process in `livePids()`, at most `timeoutMs`: the evidence that
+ * the dead host's shards are fenced off it and served elsewhere (a claim bumps the epoch, and only
+ * the claimant's commits pass the fence from then on).
+ */
+export async function watchFailover(
+  db: pg.Pool,
+  shards: readonly number[],
+  killedAt: number,
+  livePids: () => number[],
+  timeoutMs: number,
+): Promise<Failover> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query<{ owner: string; claimed: number }>(
+      `select owner, extract(epoch from claimed_at)::float8 * 1000 as claimed from shard_epochs where shard = any($1::int[])`,
+      [shards],
+    );
+    const live = livePids();
+    const moved = rows.filter((r) => r.claimed >= killedAt && live.includes(ownerPid(r.owner) ?? -1));
+    const unmoved = shards.length - moved.length;
+    if (unmoved === 0 || Date.now() > deadline) {
+      const last = Math.max(killedAt, ...moved.map((r) => r.claimed));
+      const seconds = unmoved === 0 ? Math.round((last - killedAt) / 10) / 100 : null;
+      return { seconds, moved: moved.length, unmoved };
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * Updates committed per second: from `startedAt` (epoch ms, the first post) to the last of `keys`
+ * committed in processed_inputs, once all are (or `timeoutMs` passed: then over those committed).
+ */
+export async function commitRate(db: pg.Pool, keys: readonly string[], startedAt: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query<{ n: string; last: number | null }>(
+      `select count(*)::text as n, extract(epoch from max(processed_at))::float8 * 1000 as last
+       from processed_inputs where key = any($1::text[])`,
+      [keys],
+    );
+    const committed = Number(rows[0]!.n);
+    if (committed === keys.length || Date.now() > deadline) {
+      const seconds = Math.max(0.001, ((rows[0]!.last ?? startedAt) - startedAt) / 1000);
+      return {
+        committed,
+        seconds: Math.round(seconds * 1000) / 1000,
+        per_second: Math.round((committed / seconds) * 10) / 10,
+      };
+    }
+    await sleep(100);
+  }
+}

@@ -22,11 +22,17 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { freePort } from '../../src/sim/free-port.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const PG_BASE = process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_BASE = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
+export const PG_BASE = process.env['DATABASE_TEST_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_BASE = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 export const PIXEL = { pixel_id: '998877665544332', access_token: 'faults-meta-access-token' };
 export const GROUP_CHAT_ID = -1009876543210;
 export const SANDBOX = { apiKey: 'sandbox-faults-key', webhookSecret: 'sandbox-faults-secret' };
+
+/** What the buyers and the measurements need of a system under test (one cluster, or several hosts). */
+export type FunnelUnderTest = Pick<
+  Cluster,
+  'url' | 'bot' | 'secret' | 'slug' | 'fake' | 'sandbox' | 'graph' | 'db'
+>;
 
 /** A running system under test. */
 export interface Cluster {
@@ -51,8 +57,20 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-const live = new Set<Cluster>();
+const live = new Set<{ close(): Promise<void> }>();
 const groups = new Set<number>();
+
+/** Registers a system for closeAll (Ctrl-C); returns its unregister. */
+export function trackLive(system: { close(): Promise<void> }): () => void {
+  live.add(system);
+  return () => live.delete(system);
+}
+
+/** Registers a process group for killAllSync; it leaves the registry when `child` exits. */
+export function trackGroup(child: ChildProcess): void {
+  groups.add(child.pid!);
+  child.once('exit', () => groups.delete(child.pid!));
+}
 
 /** Closes every running cluster (Ctrl-C): process trees stopped, databases dropped. */
 export async function closeAll(): Promise<void> {
@@ -71,7 +89,7 @@ export function killAllSync(): void {
 }
 
 /** Deletes the run's Redis keys (its prefix only: Redis is shared). */
-async function deleteKeys(prefix: string): Promise<void> {
+export async function deleteKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_BASE, { lazyConnect: true, maxRetriesPerRequest: 2 });
   try {
     await redis.connect();
@@ -87,7 +105,7 @@ async function deleteKeys(prefix: string): Promise<void> {
 }
 
 /** Runs `sql` on the maintenance database. */
-async function admin(sql: string): Promise<void> {
+export async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_BASE, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
@@ -97,14 +115,14 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-const withUrl = (base: string, patch: (u: URL) => void) => {
+export const withUrl = (base: string, patch: (u: URL) => void) => {
   const url = new URL(base);
   patch(url);
   return url.toString();
 };
 
 /** The pids of a process's children (Linux /proc). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
       .trim()
@@ -117,7 +135,7 @@ function childrenOf(pid: number): number[] {
 }
 
 /** Resolves once `child` wrote `pattern` to its stderr, rejects on exit or after `ms`. */
-function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<void> {
+export function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => finish(new Error(`botflow did not start within ${ms} ms`)), ms);
@@ -139,7 +157,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<
 }
 
 /** Stops the process tree: SIGTERM to the group (a drain), SIGKILL after `ms`. */
-async function stopTree(child: ChildProcess, ms: number): Promise<void> {
+export async function stopTree(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const group = -child.pid!;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -253,8 +271,7 @@ export async function startCluster(options: {
         LOG_LEVEL: options.logLevel,
       },
     });
-    groups.add(child.pid!);
-    child.once('exit', () => groups.delete(child.pid!));
+    trackGroup(child);
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
     cleanups.push(() => stopTree(child, 15_000));
@@ -304,7 +321,7 @@ export async function startCluster(options: {
 }
 
 /** The VIP example flow on a compressed clock, its access step pointed at the suite's group. */
-async function faultsFlow(run: string): Promise<unknown> {
+export async function faultsFlow(run: string): Promise<unknown> {
   const flow = JSON.parse(await readFile(join(ROOT, 'machines/vip-funnel.flow.json'), 'utf8'));
   for (const step of flow.flow_steps) if (step.delay_seconds !== undefined) step.delay_seconds = 0.3;
   for (const step of flow.flow_steps) if (step.type === 'access') step.config.chat_id = GROUP_CHAT_ID;

@@ -1,7 +1,7 @@
 /**
- * Test support: a TCP proxy on loopback in front of a real server (Postgres, Redis) that a test can
- * cut (every connection dropped, new ones refused) and restore, to see the runtime lose and regain
- * a store for real.
+ * Test support: a TCP proxy (on loopback, or on the root end of a test host's veth) in front of a real
+ * server (Postgres, Redis, RabbitMQ, a stand-in) that a test can cut (every connection dropped, new
+ * ones refused) and restore, to see the runtime lose and regain a store for real.
  */
 import net from 'node:net';
 
@@ -12,8 +12,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** Starts a proxy to `host:port`. */
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+/** Starts a proxy to `host:port`, listening on `listenHost` (default loopback) and an ephemeral port. */
+export async function startTcpProxy(
+  target: { host: string; port: number },
+  listenHost = '127.0.0.1',
+): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let down = false;
   const server = net.createServer((client) => {
@@ -35,7 +38,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     cut() {
