@@ -3,7 +3,10 @@
  * the end, so each test file runs isolated against real Postgres.
  */
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
+import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import { createSql, type Sql } from '../../src/db/sql-client.ts';
 
 /** A created database: its URL and a function that drops it. */
 export interface FreshDatabase {
@@ -35,4 +38,31 @@ async function admin(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** A migrated fresh database for one test file: opened before its tests, closed and dropped after. */
+export function useMigratedDatabase(): { readonly db: DatabaseHandle; readonly sql: Sql } {
+  let fresh: FreshDatabase | undefined;
+  let handles: { db: DatabaseHandle; sql: Sql } | undefined;
+  before(async () => {
+    fresh = await createFreshDatabase();
+    const db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
+    handles = { db, sql: createSql(db.orm) };
+  });
+  after(async () => {
+    await handles?.db.close();
+    await fresh?.drop();
+  });
+  const opened = () => {
+    if (handles === undefined) throw new Error('the database opens in before()');
+    return handles;
+  };
+  return {
+    get db() {
+      return opened().db;
+    },
+    get sql() {
+      return opened().sql;
+    },
+  };
 }

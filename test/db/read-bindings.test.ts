@@ -1,28 +1,16 @@
 /** Tracking bindings read from bot_users, the reads of one tick in one statement (real Postgres). */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
+import { describe, it } from 'node:test';
 import { createBindingReader } from '../../src/db/read-bindings.ts';
-import { createSql, type Sql } from '../../src/db/sql-client.ts';
-import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+import type { Sql } from '../../src/db/sql-client.ts';
+import { useMigratedDatabase } from './fresh-database.ts';
 
-let fresh: FreshDatabase;
-let db: DatabaseHandle;
-let sql: Sql;
-before(async () => {
-  fresh = await createFreshDatabase();
-  db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  sql = createSql(db.orm);
-});
-after(async () => {
-  await db.close();
-  await fresh.drop();
-});
+const database = useMigratedDatabase();
 
 describe('createBindingReader', () => {
   it('gives each caller its own binding (null without a row), the reads of one tick in one statement', async () => {
     const click = { bot_id: 'b', slug: 's', created_at: 1, fbclid: 'fb-1' };
-    await sql(
+    await database.sql(
       `insert into bot_users (bot_id, user_id, tracking_token, tracking_payload, fbclid)
        values ('b', 1, 'tok-1', $1, 'fb-1'), ('b', 2, null, null, null)`,
       [JSON.stringify(click)],
@@ -30,7 +18,7 @@ describe('createBindingReader', () => {
     const statements: string[] = [];
     const counting: Sql = (text, params) => {
       statements.push(text);
-      return sql(text, params);
+      return database.sql(text, params);
     };
     const pick = (b: Awaited<ReturnType<ReturnType<typeof createBindingReader>>>) =>
       b === null ? null : { token: b.tracking_token, payload: b.tracking_payload, fbclid: b.fbclid };

@@ -242,6 +242,24 @@ export async function measureGuarantees(
 
 export type Guarantees = Awaited<ReturnType<typeof measureGuarantees>>;
 
+/** The guarantees every fault scenario keeps, broken ones in words (none lost, doubled, stuck or dead). */
+export function brokenGuarantees(r: Partial<Guarantees> & { stuck_effects: number }): string[] {
+  const failures: string[] = [];
+  const check = (bad: boolean, what: string) => bad && failures.push(what);
+  check(
+    (r.acknowledged_not_committed ?? 0) > 0,
+    `${r.acknowledged_not_committed} acknowledged updates not committed`,
+  );
+  check((r.duplicate_charges ?? 0) > 0, `${r.duplicate_charges} duplicate charges`);
+  check((r.duplicate_grants ?? 0) > 0, `${r.duplicate_grants} duplicate grants`);
+  check((r.duplicate_purchases ?? 0) > 0, `${r.duplicate_purchases} duplicate Purchase events`);
+  check(r.stuck_effects > 0, `${r.stuck_effects} effects stuck pending`);
+  check((r.dead_effects ?? 0) > 0, `${r.dead_effects} effects given up (dead)`);
+  check((r.paid_without_access ?? 0) > 0, `${r.paid_without_access} paid orders without access`);
+  check((r.paid_without_purchase ?? 0) > 0, `${r.paid_without_purchase} paid orders without a Purchase`);
+  return failures;
+}
+
 /** The pid in a shard owner's name (`worker-<slot>-<pid>`, or any name ending in the pid). */
 export function ownerPid(owner: string): number | null {
   const match = /(\d+)$/.exec(owner);
