@@ -121,3 +121,9 @@ export function toBotflowError(error: unknown): BotflowError {
   if (error instanceof BotflowError) return error;
   return new BotflowError('INTERNAL', 'Internal error', { cause: error });
 }
+
+/** An error as it crosses to another process: its code and message only (an INTERNAL one says nothing more). */
+export function toWireError(error: unknown): { code: ErrorCode; message: string } {
+  const coded = toBotflowError(error);
+  return { code: coded.code, message: coded.code === 'INTERNAL' ? 'internal error' : coded.message };
+}

@@ -13,7 +13,7 @@
  */
 import { Connection, type AsyncMessage } from 'rabbitmq-client';
 import type { Logger } from 'pino';
-import { BotflowError, toBotflowError } from '../errors.ts';
+import { BotflowError, toWireError } from '../errors.ts';
 import type { Dispatch, DispatchResult } from '../runtime/conversation-host.ts';
 import { shardOf } from '../runtime/shard.ts';
 import { createBrokerClient, type BrokerReply } from './broker-client.ts';
@@ -63,12 +63,6 @@ export interface BrokerNode {
   rebalance(): Promise<number>;
   /** Stops consuming (in-flight inputs finish and are acked), lets every partition go and closes the link. */
   close(): Promise<void>;
-}
-
-/** The wire form of an error: code and message only (an INTERNAL one says nothing more). */
-function toWire(error: unknown): { code: string; message: string } {
-  const coded = toBotflowError(error);
-  return { code: coded.code, message: coded.code === 'INTERNAL' ? 'internal error' : coded.message };
 }
 
 /** Connects the worker: consumes every partition, probes them, and routes inputs through them. */
@@ -139,7 +133,7 @@ export function startBrokerNode(app: BrokerNodeApp, options: BrokerNodeOptions):
         throw new BotflowError('BAD_REQUEST', 'input published to another partition');
       answer = { ok: true, result: await app.host.dispatch(input) };
     } catch (error) {
-      const wire = toWire(error);
+      const wire = toWireError(error);
       // Someone else claimed this partition's shards: stop serving them until a delivery says otherwise.
       if (wire.code === 'STALE_OWNER') void ownership.drop(partition);
       answer = { ok: false, error: wire };

@@ -5,20 +5,16 @@
  * committed result, or a retryable STALE_OWNER when ownership moved or the owner is down or died.
  */
 import { type BotflowApp, type BootstrapOptions, bootstrap } from '../bootstrap.ts';
-import { BotflowError, toBotflowError } from '../errors.ts';
+import { BotflowError, toWireError } from '../errors.ts';
 import type { DispatchResult } from '../runtime/conversation-host.ts';
-import type { RoutedInput, ToPrimary, ToWorker, WireError } from './messages.ts';
+import type { RoutedInput, ToPrimary } from './messages.ts';
 import { shardOf } from '../runtime/shard.ts';
 import { type ShardTable, shardsOf } from './shard-table.ts';
 import { servePeerInputs } from './serve-peer-inputs.ts';
 import { connectPeer, type PeerLink } from './connect-peer.ts';
+import { answerPrimary } from './answer-primary.ts';
 
 const FORWARD_TIMEOUT_MS = 15_000;
-
-function toWire(error: unknown): WireError {
-  const coded = toBotflowError(error);
-  return { code: coded.code, message: coded.code === 'INTERNAL' ? 'internal error' : coded.message };
-}
 
 /** A running worker: its botflow, and how to stop it with its peer socket. */
 export interface RunningWorker {
@@ -31,11 +27,6 @@ export interface RunningWorker {
 export async function runWorker(options: BootstrapOptions = {}): Promise<RunningWorker> {
   const send = (message: ToPrimary) => process.send?.(message);
   const app = await bootstrap({ ...options, ownAllShards: false });
-  const pending = new Map<
-    number,
-    { resolve(v: unknown): void; reject(e: unknown): void; timer: NodeJS.Timeout }
-  >();
-  let nextId = 1;
   let tables: Promise<unknown> = Promise.resolve();
   /** The latest table and peer sockets the primary sent (routing uses them before they are applied). */
   let routing: { table: ShardTable; slot: number; peers: Array<string | null> } | undefined;
@@ -47,7 +38,7 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Running
     }
     return app.host.dispatch(input);
   };
-  const peerServer = await servePeerInputs({ run: local, toWire });
+  const peerServer = await servePeerInputs({ run: local, toWire: toWireError });
 
   /** The open link to the worker in `slot`, made anew when its socket changed or the last one broke. */
   const linkTo = (slot: number): PeerLink | undefined => {
@@ -72,54 +63,22 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Running
   };
 
   app.setRouter((input) => route(input) as Promise<DispatchResult>);
-  app.setMetricsSource(
-    () =>
-      new Promise<string>((resolve, reject) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new BotflowError('INTERNAL', 'the cluster primary did not return metrics in time'));
-        }, FORWARD_TIMEOUT_MS);
-        pending.set(id, { resolve: (text) => resolve(text as string), reject, timer });
-        send({ kind: 'metrics-request', id });
-      }),
-  );
-
-  process.on('message', (message: ToWorker) => {
-    switch (message.kind) {
-      case 'table':
-        routing = { table: message.table, slot: message.slot, peers: message.peers };
-        // Tables apply one at a time, in order: a claim still running must not resurrect shards a
-        // newer table took away.
-        tables = tables
-          .then(() => app.setOwnedShards(shardsOf(message.table, message.slot)))
-          .then(() => send({ kind: 'table-applied', version: message.table.version }))
-          .catch((error: unknown) => app.logger.error({ err: error }, 'could not take shards'));
-        break;
-      case 'inject':
-        route(message.input).then(
-          (result) => send({ kind: 'inject-reply', id: message.id, ok: true, result }),
-          (error: unknown) => send({ kind: 'inject-reply', id: message.id, ok: false, error: toWire(error) }),
-        );
-        break;
-      case 'metrics-collect':
-        void app.metrics.registry
-          .getMetricsAsJSON()
-          .then((metrics) => send({ kind: 'metrics-part', id: message.id, metrics }));
-        break;
-      case 'metrics-reply': {
-        const waiter = pending.get(message.id);
-        if (waiter === undefined) break;
-        pending.delete(message.id);
-        clearTimeout(waiter.timer);
-        waiter.resolve(message.text);
-        break;
-      }
-      case 'drain':
-        void close().then(() => process.exit(0));
-        break;
-    }
+  const primary = answerPrimary({
+    send,
+    run: route,
+    registry: app.metrics.registry,
+    close,
+    onTable(message) {
+      routing = { table: message.table, slot: message.slot, peers: message.peers };
+      // Tables apply one at a time, in order: a claim still running must not resurrect shards a
+      // newer table took away.
+      tables = tables
+        .then(() => app.setOwnedShards(shardsOf(message.table, message.slot)))
+        .then(() => send({ kind: 'table-applied', version: message.table.version }))
+        .catch((error: unknown) => app.logger.error({ err: error }, 'could not take shards'));
+    },
   });
+  app.setMetricsSource(primary.clusterMetrics);
 
   async function close(): Promise<void> {
     await app.close();
