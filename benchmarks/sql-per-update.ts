@@ -9,16 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.ts';
 import { startFakeBotApi } from '../src/sim/fake-bot-api.ts';
 import { startSandboxGateway } from '../src/sim/sandbox-gateway.ts';
-import { encodeCallbackData } from '../src/telegram/callback-data.ts';
 import { createHttpClient, runConcurrently } from './lib/http-load.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { watchCalls } from './lib/watch-calls.ts';
-import { updateOf } from './lib/funnel-update.ts';
+import { addBenchBot, updateOf } from './lib/funnel-update.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 400);
@@ -51,7 +49,6 @@ ormPg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: u
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
 
-const vip = JSON.parse(readFileSync(new URL('../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 const fake = await startFakeBotApi();
 fake.addBot({ token: TOKEN, id: 7300000003, username: 'bench_sql_bot' });
 const calls = watchCalls(fake);
@@ -81,15 +78,12 @@ const app = await bootstrap({
 });
 let nextUpdateId = 1;
 try {
-  await app.addBot({
+  const { button, secret } = await addBenchBot(app, {
     id: BOT_ID,
     token: TOKEN,
     username: 'bench_sql_bot',
-    gateway: { kind: 'sandbox', api_base: sandbox.url, api_key: 'bench-key', webhook_secret: 'bench-secret' },
+    sandboxUrl: sandbox.url,
   });
-  const version = await app.publishFlow(BOT_ID, vip);
-  const secret = (await app.funnel.settingsOf(BOT_ID))!.webhookSecret;
-  const button = encodeCallbackData({ version, step: 'offers', index: 0 });
   const url = `${app.url}/telegram/${BOT_ID}`;
 
   /** Drives `users` users, one update of a user at a time, waiting for each update's sends. */

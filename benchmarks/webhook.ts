@@ -21,14 +21,13 @@ import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.ts';
 import { startFakeBotApi } from '../src/sim/fake-bot-api.ts';
 import { startSandboxGateway } from '../src/sim/sandbox-gateway.ts';
-import { encodeCallbackData } from '../src/telegram/callback-data.ts';
 import { createHttpClient, preciseNow, runConcurrently } from './lib/http-load.ts';
 import { cpuBetween, snapshotCpu } from './lib/process-cpu.ts';
 import { environment, quantile, round } from './lib/stats.ts';
 import { watchCalls } from './lib/watch-calls.ts';
 import { createThrowawayDatabase } from './lib/throwaway-database.ts';
 import { freePort } from '../src/sim/free-port.ts';
-import { updateOf } from './lib/funnel-update.ts';
+import { addBenchBot, updateOf } from './lib/funnel-update.ts';
 import type { SqlCount } from './lib/count-sql.ts';
 import { createThrowawayVhost } from './lib/throwaway-vhost.ts';
 import { measureBrokerConfirms } from './lib/broker-confirms.ts';
@@ -42,7 +41,6 @@ const PREFIX = `bf-bench-${randomBytes(4).toString('hex')}`;
 const USERS = Math.max(1, Math.floor(UPDATES / PER_USER));
 const log = (line: string) => process.stderr.write(`webhook: ${line}\n`);
 
-const vip = JSON.parse(readFileSync(new URL('../machines/vip-funnel.flow.json', import.meta.url), 'utf8'));
 // The bot id is random: cluster workers use the default Redis prefix (it cannot be passed to them), so
 // every key they could touch (the flood gate of this bot) is this run's own.
 const BOT_ID = `bench_${randomBytes(4).toString('hex')}`;
@@ -273,16 +271,13 @@ try {
     jobsIntervalMs: 0,
     redisPrefix: PREFIX,
   });
-  await setup.addBot({
+  const { button, secret } = await addBenchBot(setup, {
     id: BOT_ID,
     token: TOKEN,
     username: 'bench_botflow_bot',
-    gateway: { kind: 'sandbox', api_base: sandbox.url, api_key: 'bench-key', webhook_secret: 'bench-secret' },
+    sandboxUrl: sandbox.url,
   });
-  const version = await setup.publishFlow(BOT_ID, vip);
-  const secret = (await setup.funnel.settingsOf(BOT_ID))!.webhookSecret;
   await setup.close();
-  const button = encodeCallbackData({ version, step: 'offers', index: 0 });
 
   /** Drives a baseline bot in its own process (its port comes back on IPC). */
   async function runBaseline(script: string, env: Record<string, string>, base: number) {
