@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { listPolledBots } from '../../src/bot/list-polled-bots.ts';
 import { createBotRepository } from '../../src/db/bot-repository.ts';
-import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import { createSecretBox } from '../../src/db/secret-box.ts';
-import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { useMigratedDatabase } from '../db/fresh-database.ts';
 
 describe('the bots long polling fetches for (real Postgres, sealed secrets)', () => {
-  let fresh: FreshDatabase;
-  let db: DatabaseHandle;
-  before(async () => {
-    fresh = await createFreshDatabase();
-    db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  });
-  after(async () => {
-    await db.close();
-    await fresh.drop();
-  });
+  const database = useMigratedDatabase();
 
   it('lists every registered bot with its own token, and forgets a removed one', async () => {
-    const bots = createBotRepository(db.orm, createSecretBox('5a'.repeat(32)));
+    const bots = createBotRepository(database.db.orm, createSecretBox('5a'.repeat(32)));
     assert.deepEqual(await listPolledBots(bots), []);
     for (const n of [1, 2, 3])
       await bots.upsert({

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createConversationStore } from '../../src/db/conversation-store.ts';
-import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import { BotflowError } from '../../src/errors.ts';
 import { shardOf } from '../../src/runtime/shard.ts';
 import { createShardOwnership } from '../../src/runtime/shard-ownership.ts';
-import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { useMigratedDatabase } from '../db/fresh-database.ts';
 
 describe('shard ownership over real Postgres epochs', () => {
-  let fresh: FreshDatabase;
-  let db: DatabaseHandle;
-  before(async () => {
-    fresh = await createFreshDatabase();
-    db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  });
-  after(async () => {
-    await db.close();
-    await fresh.drop();
-  });
+  const database = useMigratedDatabase();
 
   /** An ownership for worker `owner`, recording what it dropped and took. */
   function ownershipOf(owner: string) {
-    const store = createConversationStore(db.orm);
+    const store = createConversationStore(database.db.orm);
     const dropped: number[] = [];
     const taken: number[][] = [];
     const shards = createShardOwnership({

@@ -13,6 +13,7 @@ import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { eventIdFor } from '../../src/tracking/conversion-event.ts';
 import { type Stack, startStack } from '../support/start-stack.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { payBuyerCharge } from '../support/pay-buyer-charge.ts';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const BOT = 'mq';
@@ -86,27 +87,7 @@ describe('Meta match quality: what the buyer told the bot reaches Meta hashed', 
     await say(userId, '/start');
     for (const answer of answers) await say(userId, answer);
     await press(userId);
-    const charge = await waitFor(
-      `the charge of ${userId}`,
-      async () =>
-        (
-          await sql<{ order_id: string; gateway_charge_id: string | null }>(
-            'select order_id, gateway_charge_id from payments where bot_id = $1 and user_id = $2',
-            [BOT, userId],
-          )
-        ).find((r) => r.gateway_charge_id !== null),
-      10_000,
-      20,
-    );
-    await stack.sandbox.pay(charge.gateway_charge_id!);
-    await stack.sandbox.settled();
-    await waitFor(
-      `payment ${charge.order_id}`,
-      async () => (await stack.app.funnel.payments.get(charge.order_id))?.status === 'paid',
-      10_000,
-      20,
-    );
-    return charge.order_id;
+    return payBuyerCharge(stack, BOT, userId);
   }
 
   async function sentEvents(): Promise<Array<Record<string, unknown>>> {

@@ -11,6 +11,7 @@ import { buildConversionEvent, eventIdFor } from '../../src/tracking/conversion-
 import { quickBuyFlow } from '../support/funnel-harness.ts';
 import { type Stack, startStack } from '../support/start-stack.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { payBuyerCharge } from '../support/pay-buyer-charge.ts';
 
 const PIXEL_ID = '555000555';
 const BOTS = [
@@ -83,27 +84,7 @@ async function buyThroughAd(botId: string, userId: number): Promise<void> {
   });
   assert.equal(buy.status, 200);
   await stack.app.effects.idle();
-  const sql = createSql(stack.app.db.orm);
-  const charge = await waitFor(
-    `the charge of ${botId}/${userId}`,
-    async () =>
-      (
-        await sql<{ order_id: string; gateway_charge_id: string | null }>(
-          'select order_id, gateway_charge_id from payments where bot_id = $1 and user_id = $2',
-          [botId, userId],
-        )
-      ).find((r) => r.gateway_charge_id !== null),
-    10_000,
-    20,
-  );
-  await stack.sandbox.pay(charge.gateway_charge_id!);
-  await stack.sandbox.settled();
-  await waitFor(
-    `payment ${charge.order_id}`,
-    async () => (await stack.app.funnel.payments.get(charge.order_id))?.status === 'paid',
-    10_000,
-    20,
-  );
+  await payBuyerCharge(stack, botId, userId);
 }
 
 describe('bots sharing a Meta pixel', () => {
