@@ -36,6 +36,12 @@ const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
 const PER_USER = 4;
+/**
+ * Users driven through the funnel before each system is measured, the same for every system: enough
+ * that V8 has compiled the hot path (with 10, a third of botflow's measured CPU was TurboFan compiling
+ * on V8's background threads), so the numbers are the steady state an operator runs in.
+ */
+const WARMUP_USERS = Number(process.env['BENCH_WARMUP_USERS'] ?? 150);
 /** One Redis prefix for the run, shared by the setup process and the cluster's workers. */
 const PREFIX = `bf-bench-${randomBytes(4).toString('hex')}`;
 const USERS = Math.max(1, Math.floor(UPDATES / PER_USER));
@@ -256,9 +262,9 @@ async function countSends(
   return counts;
 }
 
-/** A few users through the whole funnel before measuring (connections, JIT, flow cache). */
+/** Users through the whole funnel before measuring (connections, JIT, flow cache). */
 async function warmUp(options: Omit<Parameters<typeof drive>[0], 'users'>) {
-  await drive({ ...options, users: Math.min(CONCURRENCY, 10) });
+  await drive({ ...options, users: WARMUP_USERS });
 }
 
 try {
