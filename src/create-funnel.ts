@@ -28,8 +28,8 @@ import { createConsoleSessions } from './http/console-session.ts';
 import { createConversionStatsRouter } from './http/conversion-stats-routes.ts';
 import { readConversionStats } from './db/conversion-stats.ts';
 import { createPaymentRouter } from './http/payment-routes.ts';
-import { createTelegramRouter } from './http/telegram-routes.ts';
-import { createTrackingRouter } from './http/tracking-routes.ts';
+import { createTelegramWebhook, type TelegramWebhook } from './http/telegram-routes.ts';
+import { createTrackingRedirect, type TrackingRedirect } from './http/tracking-routes.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
 import { createQrImages, type QrRenderer } from './payments/qr-images.ts';
@@ -88,6 +88,10 @@ export interface Funnel {
   qr: QrRenderer;
   handleUpdate: UpdateHandler;
   effectHandlers: Record<string, EffectHandler>;
+  /** `POST /telegram/:botId` and `GET /r/:slug`, served by the hot routes. */
+  telegramWebhook: TelegramWebhook;
+  trackingRedirect: TrackingRedirect;
+  /** The funnel's other routes (payments, the console, conversion stats), in the Koa app. */
   routers: Router[];
   /** Bot settings, cached for a few seconds (the webhook path reads them per update). */
   settingsOf(botId: string): Promise<BotSettings | null>;
@@ -221,27 +225,24 @@ export function createFunnel(options: FunnelOptions): Funnel {
         readStepCounts(sql, f, v, from),
       ),
   };
+  const telegramWebhook = createTelegramWebhook({
+    secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
+    handle: handleUpdate,
+  });
+  const trackingRedirect = createTrackingRedirect({
+    linkOf: (slug) => links.get(slug),
+    tracking,
+    ttlSeconds: config.trackingTtlDays * 86400,
+    trustProxy: config.trustProxy,
+    now,
+    pixelIdOf: async (botId) => (await pixelOf(botId).catch(() => null))?.pixel_id ?? null,
+    onClickLost(botId, error) {
+      metrics.trackingResolution.inc({ source: 'click_lost' });
+      logger.warn({ bot_id: botId, code: error.code }, 'click not stored; buyer sent to the bot without it');
+    },
+    onClick: createPageViewRecorder({ pixelOf, outbox: conversions, linkUrl, logger }),
+  });
   const routers = [
-    createTelegramRouter({
-      secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
-      handle: handleUpdate,
-    }),
-    createTrackingRouter({
-      linkOf: (slug) => links.get(slug),
-      tracking,
-      ttlSeconds: config.trackingTtlDays * 86400,
-      trustProxy: config.trustProxy,
-      now,
-      pixelIdOf: async (botId) => (await pixelOf(botId).catch(() => null))?.pixel_id ?? null,
-      onClickLost(botId, error) {
-        metrics.trackingResolution.inc({ source: 'click_lost' });
-        logger.warn(
-          { bot_id: botId, code: error.code },
-          'click not stored; buyer sent to the bot without it',
-        );
-      },
-      onClick: createPageViewRecorder({ pixelOf, outbox: conversions, linkUrl, logger }),
-    }),
     createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
     createConsoleDataRouter(consoleData, config.adminToken, sessions?.check),
     createConsoleRouter({ adminToken: config.adminToken, sessions }),
@@ -274,6 +275,8 @@ export function createFunnel(options: FunnelOptions): Funnel {
     qr,
     handleUpdate,
     effectHandlers: { ...telegramEffects, ...createAccessEffects(apis), ...paymentService.handlers },
+    telegramWebhook,
+    trackingRedirect,
     routers,
     settingsOf,
     forgetBot,

@@ -9,6 +9,7 @@ import { createAdminRouter } from './http/admin-routes.ts';
 import type { AdminService } from './http/admin-routes.ts';
 import { createReadinessCheck } from './http/check-readiness.ts';
 import { createHttpApp } from './http/create-http-app.ts';
+import { createHotRoutes } from './http/hot-routes.ts';
 import { type Listening, listen } from './http/serve.ts';
 import type { Metrics } from './observability/metrics.ts';
 
@@ -16,7 +17,7 @@ import type { Metrics } from './observability/metrics.ts';
 export function serveBotflowHttp(options: {
   admin: AdminService;
   adminToken: string | undefined;
-  funnel: Pick<Funnel, 'routers'>;
+  funnel: Pick<Funnel, 'telegramWebhook' | 'trackingRedirect' | 'routers'>;
   logger: Logger;
   metrics: Metrics;
   /** What `/metrics` serves. */
@@ -31,9 +32,16 @@ export function serveBotflowHttp(options: {
     logger: options.logger,
     metrics: options.metrics,
     exposition: options.exposition,
-    // The webhook and the ad redirect are matched first: they take nearly every request.
     routers: [...options.funnel.routers, createAdminRouter(options.admin, options.adminToken)],
     notReady: createReadinessCheck({ shuttingDown: options.shuttingDown, ping: options.ping }),
   });
-  return listen(http, { port: options.port, host: options.host });
+  // The webhook and the ad redirect take nearly every request: they are answered before Koa.
+  const hot = createHotRoutes({
+    telegram: options.funnel.telegramWebhook,
+    redirect: options.funnel.trackingRedirect,
+    metrics: options.metrics,
+    logger: options.logger,
+    fallback: http.callback(),
+  });
+  return listen(hot, { port: options.port, host: options.host });
 }

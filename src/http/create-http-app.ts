@@ -1,8 +1,6 @@
 /**
- * The Koa application every route lives in: the one error mapping (which names a failed request with
- * an id, made only then), per-route metrics, the routers given (in their order: the hot routes first,
- * since each router tried before the matching one costs its path matching on every request), then
- * `/healthz`, `/readyz`, `/metrics`.
+ * The Koa application every route but the hot two (`hot-routes.ts`) lives in: the error mapping,
+ * per-route metrics, the routers given (in their order), then `/healthz`, `/readyz`, `/metrics`.
  */
 import { Router } from '@koa/router';
 import Koa from 'koa';

@@ -1,12 +1,11 @@
 /**
- * The one place where errors become HTTP responses: a BotflowError maps to its catalog status and
- * `{ error: { code, message, retryable, details? } }` (retryable 503s carry Retry-After); anything
- * else is a 500 INTERNAL whose message and stack stay in the log.
+ * The Koa app's error mapping: whatever a route throws (and a request no route answered, as
+ * NOT_FOUND) is answered through `mapErrorToResponse`, the one mapping every transport route shares.
  */
-import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { BotflowError } from '../errors.ts';
+import { mapErrorToResponse } from './map-error-to-response.ts';
 
 /** Creates the error-mapping middleware (mount it first). */
 export function errorMiddleware(logger: Logger): Middleware {
@@ -17,17 +16,10 @@ export function errorMiddleware(logger: Logger): Middleware {
         throw new BotflowError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
       }
     } catch (thrown) {
-      const coded = thrown instanceof BotflowError;
-      const error = coded ? thrown : new BotflowError('INTERNAL', 'internal error');
-      if (!coded || error.code === 'INTERNAL') {
-        logger.error(
-          { err: thrown, request_id: ctx.state['requestId'] ?? randomUUID(), path: ctx.path },
-          'request failed',
-        );
-      }
-      ctx.status = error.status;
-      if (error.retryable && error.status === 503) ctx.set('Retry-After', '1');
-      ctx.body = { error: error.toJSON() };
+      const answer = mapErrorToResponse(thrown, logger, ctx.path);
+      ctx.status = answer.status;
+      ctx.set(answer.headers);
+      ctx.body = answer.body;
     }
   };
 }

@@ -1,5 +1,5 @@
 /** Listens on a port and closes gracefully: stop accepting, let in-flight requests finish, then cut. */
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import { BotflowError } from '../errors.ts';
@@ -11,9 +11,16 @@ export interface Listening {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Starts `app` on `host:port` (port 0: any free port); a taken port is PORT_IN_USE. */
-export async function listen(app: Koa, options: { port: number; host?: string }): Promise<Listening> {
-  const server = app.listen(options.port, options.host ?? '127.0.0.1');
+/**
+ * Starts `app` (a Koa app, or a request listener such as the hot routes in front of one) on
+ * `host:port` (port 0: any free port); a taken port is PORT_IN_USE.
+ */
+export async function listen(
+  app: Koa | RequestListener,
+  options: { port: number; host?: string },
+): Promise<Listening> {
+  const server = createServer(typeof app === 'function' ? app : app.callback());
+  server.listen(options.port, options.host ?? '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', (error: NodeJS.ErrnoException) =>

@@ -1,12 +1,13 @@
 /**
- * The tracking link: `GET /r/:slug`. Captures the ad click (fbclid whole, `_fbc`/`_fbp` read or
+ * The tracking link, `GET /r/:slug` (served by the hot routes). Captures the ad click (fbclid whole, `_fbc`/`_fbp` read or
  * built and set as first-party cookies, IP, user agent, UTMs), stores it under a fresh token, and
  * redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to. A presell link
  * of a bot with a Meta pixel answers the presell page instead, which continues to the same link.
  */
 import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
-import { Router } from '@koa/router';
+import type { IncomingMessage } from 'node:http';
 import { BotflowError } from '../errors.ts';
+import type { HotAnswer } from './hot-routes.ts';
 import type { TrackingStore } from '../stores/tracking-store.ts';
 import { buildBotRedirect, buildStartRedirect, type ClickPayload, captureClick } from '../tracking/click.ts';
 import { eventIdFor } from '../tracking/conversion-event.ts';
@@ -21,7 +22,7 @@ export interface TrackingLinkTarget {
   presell?: boolean;
 }
 
-export interface TrackingRouterOptions {
+export interface TrackingRedirectOptions {
   linkOf(slug: string): Promise<TrackingLinkTarget | null>;
   tracking: TrackingStore;
   ttlSeconds: number;
@@ -49,7 +50,7 @@ const CLICK_PARAMS = [
   'sck',
 ];
 
-/** The click's query parameters (the first value of each), without building Koa's object of them all. */
+/** The click's query parameters (the first value of each), without building an object of them all. */
 function clickQuery(querystring: string): Record<string, string> {
   const params = new URLSearchParams(querystring);
   const out: Record<string, string> = {};
@@ -74,23 +75,58 @@ function generateToken(): string {
   return POOL.toString('hex', poolOffset - TOKEN_BYTES, poolOffset);
 }
 
-/** Creates the router. */
-export function createTrackingRouter(options: TrackingRouterOptions): Router {
-  const router = new Router();
-  router.get('/r/:slug', async (ctx) => {
-    const slug = ctx.params['slug'] ?? '';
+/** The `_fbc`/`_fbp` cookies as the browser sent them (raw, as Koa's `cookies.get` read them). */
+const COOKIE_PATTERNS = { _fbc: /(?:^|;) *_fbc=([^;]*)/, _fbp: /(?:^|;) *_fbp=([^;]*)/ };
+
+/** The first address of an X-Forwarded-For header (the client, as the trusted proxy saw it). */
+const firstHop = (header: string | string[] | undefined): string | undefined =>
+  (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim();
+
+/** The value of cookie `name` in a Cookie header (unquoted), or undefined. */
+function readCookie(header: string | undefined, name: keyof typeof COOKIE_PATTERNS): string | undefined {
+  if (!header) return undefined;
+  const value = COOKIE_PATTERNS[name].exec(header)?.[1];
+  return value !== undefined && value[0] === '"' ? value.slice(1, -1) : value;
+}
+
+/** A first-party cookie as the answer sets it: path `/`, an absolute expiry, SameSite=Lax, readable by the Pixel. */
+function formatCookie(cookie: { name: string; value: string; maxAgeSeconds: number }, now: number): string {
+  const expires = new Date(now + cookie.maxAgeSeconds * 1000).toUTCString();
+  return `${cookie.name}=${cookie.value}; path=/; expires=${expires}; samesite=lax`;
+}
+
+/** A 302 to `location` (always a validated t.me link), with a short text body. */
+function redirectTo(location: string, headers: HotAnswer['headers']): HotAnswer {
+  return {
+    status: 302,
+    headers: { ...headers, location, 'content-type': 'text/plain; charset=utf-8' },
+    body: `Redirecting to ${location}.`,
+  };
+}
+
+/** Answers one click: the slug from the path, the query string after `?` (or ''). */
+export type TrackingRedirect = (
+  slug: string,
+  querystring: string,
+  req: IncomingMessage,
+) => Promise<HotAnswer>;
+
+/** Creates the redirect. */
+export function createTrackingRedirect(options: TrackingRedirectOptions): TrackingRedirect {
+  return async (slug, querystring, req) => {
     const link = SLUG.test(slug) ? await options.linkOf(slug) : null;
     if (link === null) throw new BotflowError('NOT_FOUND', 'no such tracking link');
-    const forwarded = options.trustProxy ? ctx.get('x-forwarded-for').split(',')[0]?.trim() : undefined;
-    const ip = forwarded || ctx.req.socket.remoteAddress?.replace(/^::ffff:/, '');
-    const userAgent = ctx.get('user-agent');
+    const headers = req.headers;
+    const forwarded = options.trustProxy ? firstHop(headers['x-forwarded-for']) : undefined;
+    const ip = forwarded || req.socket.remoteAddress?.replace(/^::ffff:/, '');
+    const userAgent = headers['user-agent'];
     const now = options.now();
     const click = captureClick({
       slug,
       botId: link.botId,
       ...(link.campaign === null ? {} : { campaign: link.campaign }),
-      query: clickQuery(ctx.querystring),
-      cookies: { _fbc: ctx.cookies.get('_fbc'), _fbp: ctx.cookies.get('_fbp') },
+      query: clickQuery(querystring),
+      cookies: { _fbc: readCookie(headers.cookie, '_fbc'), _fbp: readCookie(headers.cookie, '_fbp') },
       ...(ip ? { ip } : {}),
       ...(userAgent ? { userAgent } : {}),
       now,
@@ -106,38 +142,33 @@ export function createTrackingRouter(options: TrackingRouterOptions): Router {
       // rather than an error page that loses the sale with the click.
       if (!(error instanceof BotflowError) || error.code !== 'STORE_UNAVAILABLE') throw error;
       options.onClickLost?.(link.botId, error);
-      ctx.set('cache-control', 'no-store');
-      ctx.status = 302;
-      ctx.redirect(buildBotRedirect(link.botUsername));
-      return;
+      return redirectTo(buildBotRedirect(link.botUsername), { 'cache-control': 'no-store' });
     }
-    for (const cookie of click.setCookies)
-      ctx.cookies.set(cookie.name, cookie.value, {
-        maxAge: cookie.maxAgeSeconds * 1000,
-        httpOnly: false,
-        sameSite: 'lax',
-        overwrite: true,
-      });
     await options.onClick?.(click.token, click.payload);
-    ctx.set('cache-control', 'no-store');
-    ctx.set('referrer-policy', 'no-referrer');
+    const answered = {
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+      ...(click.setCookies.length === 0
+        ? {}
+        : { 'set-cookie': click.setCookies.map((cookie) => formatCookie(cookie, now)) }),
+    };
     const pixelId = link.presell === true ? await options.pixelIdOf?.(link.botId) : null;
-    if (pixelId) {
-      const page = renderPresellPage({
-        pixelId,
-        eventId: eventIdFor('PageView', click.token),
-        target,
-        nonce: randomBytes(16).toString('base64'),
-      });
-      ctx.set('content-security-policy', page.csp);
-      ctx.set('x-content-type-options', 'nosniff');
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.status = 200;
-      ctx.body = page.html;
-      return;
-    }
-    ctx.status = 302;
-    ctx.redirect(target);
-  });
-  return router;
+    if (!pixelId) return redirectTo(target, answered);
+    const page = renderPresellPage({
+      pixelId,
+      eventId: eventIdFor('PageView', click.token),
+      target,
+      nonce: randomBytes(16).toString('base64'),
+    });
+    return {
+      status: 200,
+      headers: {
+        ...answered,
+        'content-security-policy': page.csp,
+        'x-content-type-options': 'nosniff',
+        'content-type': 'text/html; charset=utf-8',
+      },
+      body: page.html,
+    };
+  };
 }

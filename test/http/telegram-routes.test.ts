@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import Koa from 'koa';
 import { pino } from 'pino';
 import { type BotflowApp, bootstrap } from '../../src/bootstrap.ts';
 import { createSql } from '../../src/db/sql-client.ts';
-import { errorMiddleware } from '../../src/http/error-middleware.ts';
+import { createHotRoutes } from '../../src/http/hot-routes.ts';
 import { listen } from '../../src/http/serve.ts';
-import { createTelegramRouter } from '../../src/http/telegram-routes.ts';
+import { createTelegramWebhook } from '../../src/http/telegram-routes.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { encodeCallbackData } from '../../src/telegram/callback-data.ts';
 import { type FakeBotApi, startFakeBotApi } from '../../src/sim/fake-bot-api.ts';
 import { type SandboxGateway, startSandboxGateway } from '../../src/sim/sandbox-gateway.ts';
@@ -239,14 +239,17 @@ describe('Telegram webhook secret (kept digests)', () => {
       ['bot_b', 'other-secret'],
     ]);
     const handled: string[] = [];
-    const koa = new Koa();
-    koa.use(errorMiddleware(pino({ level: 'silent' })));
-    const router = createTelegramRouter({
-      secretOf: async (botId) => secrets.get(botId) ?? null,
-      handle: async (botId) => void handled.push(botId),
+    const routes = createHotRoutes({
+      telegram: createTelegramWebhook({
+        secretOf: async (botId) => secrets.get(botId) ?? null,
+        handle: async (botId) => void handled.push(botId),
+      }),
+      redirect: async () => assert.fail('no click is sent'),
+      metrics: createMetrics(),
+      logger: pino({ level: 'silent' }),
+      fallback: (_req, res) => res.writeHead(404).end(),
     });
-    koa.use(router.routes());
-    const server = await listen(koa, { port: 0 });
+    const server = await listen(routes, { port: 0 });
     const postAs = (botId: string, given: string) =>
       fetch(`${server.url}/telegram/${botId}`, {
         method: 'POST',
