@@ -1,7 +1,7 @@
 /**
- * The tracking link, `GET /r/:slug` (served by the hot routes). Captures the ad click (fbclid whole, `_fbc`/`_fbp` read or
- * built and set as first-party cookies, IP, user agent, UTMs), stores it under a fresh token, and
- * redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to. A presell link
+ * The tracking link, `GET /r/:slug` (served by the hot routes). Captures the ad click (fbclid whole,
+ * `_fbc`/`_fbp` read or built and set as first-party cookies, IP, user agent, UTMs), stores it under a
+ * fresh token, and redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to. A presell link
  * of a bot with a Meta pixel answers the presell page instead, which continues to the same link.
  */
 import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
@@ -31,7 +31,10 @@ export interface TrackingRedirectOptions {
   now(): number;
   /** The bot's Meta pixel id, or null (a presell page needs one). */
   pixelIdOf?(botId: string): Promise<string | null>;
-  /** Called after the click is stored (the PageView conversion, event id `eventIdFor('PageView', token)`). */
+  /**
+   * Called for each captured click while it is being stored (the PageView conversion, event id
+   * `eventIdFor('PageView', token)`; a page view that happened, even when the click store is down).
+   */
   onClick?(token: string, click: ClickPayload): Promise<void>;
   /** Called when the click could not be stored and the buyer was sent to the bot without it. */
   onClickLost?(botId: string, error: BotflowError): void;
@@ -135,16 +138,21 @@ export function createTrackingRedirect(options: TrackingRedirectOptions): Tracki
     });
     // Validated before anything is stored: the answer can only lead to this t.me link.
     const target = buildStartRedirect(link.botUsername, click.token);
-    try {
-      await options.tracking.saveClick(click.token, click.payload, options.ttlSeconds);
-    } catch (error) {
+    // The click and its PageView are written together, each on its own store: the answer waits for
+    // the slower, not for their sum.
+    const [saved, recorded] = await Promise.allSettled([
+      options.tracking.saveClick(click.token, click.payload, options.ttlSeconds),
+      options.onClick?.(click.token, click.payload),
+    ]);
+    if (saved.status === 'rejected') {
       // The click store is down: the buyer still reaches the bot (a plain /start, unattributed),
       // rather than an error page that loses the sale with the click.
+      const error: unknown = saved.reason;
       if (!(error instanceof BotflowError) || error.code !== 'STORE_UNAVAILABLE') throw error;
       options.onClickLost?.(link.botId, error);
       return redirectTo(buildBotRedirect(link.botUsername), { 'cache-control': 'no-store' });
     }
-    await options.onClick?.(click.token, click.payload);
+    if (recorded.status === 'rejected') throw recorded.reason;
     const answered = {
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',

@@ -1,7 +1,7 @@
 /**
  * The PageView of an ad click, queued in the conversions outbox when the click's bot has a pixel.
- * The click itself is the fact (stored in Redis before the redirect), so its PageView row is written
- * after it, on its own: a failure here is logged and the buyer's redirect goes on regardless.
+ * The click itself is the fact (stored in Redis before the redirect); its PageView row is written
+ * beside it, on its own: a failure here is logged and the buyer's redirect goes on regardless.
  */
 import type { Logger } from 'pino';
 import type { ClickPayload } from '../tracking/click.ts';
