@@ -5,28 +5,32 @@
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { batchWrites } from './batch-writes.ts';
-import { createSql } from './sql-client.ts';
+import { createSql, queryPrepared, toStoreError } from './sql-client.ts';
 import type { ConversionCounts, ConversionOutbox } from '../tracking/conversion-queue.ts';
 
 export type { ConversionCounts, ConversionOutbox, ConversionRow } from '../tracking/conversion-queue.ts';
+
+const ADD_SQL = `insert into conversion_events (event_id, pixel_id, payload, bot_id)
+  select r->>'e', r->>'p', r->'d', r->>'b'
+  from jsonb_array_elements($1::jsonb) as r, (select set_config('synchronous_commit', 'off', true)) as local
+  on conflict (event_id) do nothing`;
 
 /** Creates the outbox over the ORM's pool. */
 export function createConversionOutbox(orm: MikroORM): ConversionOutbox {
   const sql = createSql(orm);
   const iso = (ms: number) => new Date(ms).toISOString();
   // Clicks arrive many at a time: their PageView rows are committed together, sent as one JSON text
-  // (one JSON.stringify, where text[] parameters escaped every payload character by character).
-  // Only the ad redirect adds rows here, and a row it fails to add is logged and let go: so the commit
-  // does not wait for its WAL flush (synchronous_commit off for this transaction only). The row is
-  // visible at once; only a Postgres crash within its WAL writer delay could lose it.
+  // (one JSON.stringify, where text[] parameters escaped every payload character by character), by a
+  // prepared statement. Only the ad redirect adds rows here, and a row it fails to add is logged and
+  // let go: so the commit does not wait for its WAL flush (synchronous_commit off for this transaction
+  // only). The row is visible at once; only a Postgres crash within the WAL writer delay could lose it.
   const add = batchWrites<Parameters<ConversionOutbox['add']>[0]>(async (rows) => {
-    await sql(
-      `insert into conversion_events (event_id, pixel_id, payload, bot_id)
-       select r->>'e', r->>'p', r->'d', r->>'b'
-       from jsonb_array_elements($1::jsonb) as r, (select set_config('synchronous_commit', 'off', true)) as local
-       on conflict (event_id) do nothing`,
-      [JSON.stringify(rows.map((r) => ({ e: r.eventId, p: r.pixelId, d: r.payload, b: r.botId })))],
-    );
+    const json = JSON.stringify(rows.map((r) => ({ e: r.eventId, p: r.pixelId, d: r.payload, b: r.botId })));
+    try {
+      await queryPrepared(await orm.em.getConnection().getNativeClient(), 'bf_pageviews', ADD_SQL, [json]);
+    } catch (error) {
+      throw toStoreError(error);
+    }
   });
   return {
     add,

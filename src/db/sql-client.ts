@@ -20,7 +20,8 @@ function describeConflict(error: unknown): string {
   return `${table ?? 'a row'} with ${key[1]} ${key[2]} already exists`;
 }
 
-function toStoreError(error: unknown): BotflowError {
+/** A driver error as a coded one: CONFLICT, BAD_REQUEST for refused data, else STORE_UNAVAILABLE. */
+export function toStoreError(error: unknown): BotflowError {
   if (error instanceof BotflowError) return error;
   const code = (error as { code?: string }).code;
   if (code === '23505') return new BotflowError('CONFLICT', describeConflict(error), { cause: error });
