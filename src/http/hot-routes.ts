@@ -59,9 +59,13 @@ export function createHotRoutes(options: {
   const telegramMetrics = bind('/telegram/:botId');
   const redirectMetrics = bind('/r/:slug');
 
-  /** Writes the answer; a response that cannot be written (a gone client) only closes its socket. */
+  /**
+   * Writes the answer with its Content-Length (headers written first would otherwise make it
+   * chunked); a response that cannot be written (a gone client) only closes its socket.
+   */
   const send = (res: ServerResponse, answer: HotAnswer): void => {
     try {
+      answer.headers['content-length'] = Buffer.byteLength(answer.body);
       res.writeHead(answer.status, answer.headers).end(answer.body);
     } catch {
       res.destroy();
