@@ -29,7 +29,10 @@ interface RouteMetrics {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** The single path segment after `prefix` (matched case-insensitively, one trailing `/` allowed), decoded; else null. */
+/**
+ * The single path segment after `prefix` (matched case-insensitively, one trailing `/` allowed),
+ * percent-decoded as the router did; null when the path is not `prefix` and one segment.
+ */
 function segmentAfter(path: string, prefix: string): string | null {
   if (path.length <= prefix.length || path.slice(0, prefix.length).toLowerCase() !== prefix) return null;
   const end = path.endsWith('/') ? path.length - 1 : path.length;

@@ -1,8 +1,9 @@
 /**
  * The tracking link, `GET /r/:slug` (served by the hot routes). Captures the ad click (fbclid whole,
- * `_fbc`/`_fbp` read or built and set as first-party cookies, IP, user agent, UTMs), stores it under a
- * fresh token, and redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect to. A presell link
- * of a bot with a Meta pixel answers the presell page instead, which continues to the same link.
+ * `_fbc`/`_fbp` read or built and set as first-party cookies, IP, user agent, UTMs), stores it under
+ * a fresh token, and redirects to `https://t.me/<bot>?start=<token>`, the only place it can redirect
+ * to. A presell link of a bot with a Meta pixel answers the presell page instead, which continues to
+ * the same link.
  */
 import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -92,7 +93,7 @@ function readCookie(header: string | undefined, name: keyof typeof COOKIE_PATTER
   return value !== undefined && value[0] === '"' ? value.slice(1, -1) : value;
 }
 
-/** A first-party cookie as the answer sets it: path `/`, an absolute expiry, SameSite=Lax, readable by the Pixel. */
+/** A first-party cookie as the answer sets it: path `/`, an expiry, SameSite=Lax, readable by the Pixel. */
 function formatCookie(cookie: { name: string; value: string; maxAgeSeconds: number }, now: number): string {
   const expires = new Date(now + cookie.maxAgeSeconds * 1000).toUTCString();
   return `${cookie.name}=${cookie.value}; path=/; expires=${expires}; samesite=lax`;
