@@ -1,8 +1,10 @@
 /**
  * One group commit as one statement: a data-modifying CTE over `unnest` arrays (one array per column)
- * that fences shard epochs (held FOR SHARE until it commits), refuses processed inputs and stale row
- * versions, and writes the snapshots, effects, timers and records of the accepted rows only. Run in
- * autocommit, it is one round trip and one transaction; it returns every row's outcome.
+ * that fences shard epochs (each batch shard's row held FOR SHARE until it commits, locked in shard
+ * order and probed by key: a scan of all 1024 rows cost a tenth of a millisecond per commit), refuses
+ * processed inputs and stale row versions, and writes the snapshots, effects, timers and records of
+ * the accepted rows only. Run in autocommit, it is one round trip and one transaction; it returns every
+ * row's outcome.
  */
 import type pg from 'pg';
 import { BotflowError } from '../errors.ts';
@@ -42,7 +44,8 @@ const COMMIT_HEAD = `with
   input as materialized (
     select * from unnest(${ROW_COLUMNS}) as t(i, b, u, sh, ep, ev, f, v, s, k)),
   epochs as materialized (
-    select shard, epoch from shard_epochs where shard = any($5::int[]) for share),
+    select e.shard, e.epoch from (select distinct sh from input order by sh) s
+    cross join lateral (select shard, epoch from shard_epochs where shard = s.sh for share) e),
   fenced as materialized (
     select t.*, coalesce(e.epoch, 0) = t.ep as epoch_ok from input t left join epochs e on e.shard = t.sh),
   ranked as materialized (
