@@ -37,9 +37,12 @@ const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
 const PER_USER = 4;
 /**
- * Users driven through the funnel before each system is measured, the same for every system: enough
- * that V8 has compiled the hot path (with 10, a third of botflow's measured CPU was TurboFan compiling
- * on V8's background threads), so the numbers are the steady state an operator runs in.
+ * Users driven through the funnel before each system is measured, the same for every process serving
+ * them (botflow's cluster warms on this many per worker, since each worker sees only its share):
+ * enough that V8 has compiled the hot path (with 10, a third of botflow's measured CPU was TurboFan
+ * compiling on V8's background threads; at 2 workers warmed on 150 users in all, the measured CPU per
+ * update was ~0.3 ms higher than warmed on 150 each), so the numbers are the steady state an operator
+ * runs in.
  */
 const WARMUP_USERS = Number(process.env['BENCH_WARMUP_USERS'] ?? 150);
 /** One Redis prefix for the run, shared by the setup process and the cluster's workers. */
@@ -262,9 +265,9 @@ async function countSends(
   return counts;
 }
 
-/** Users through the whole funnel before measuring (connections, JIT, flow cache). */
-async function warmUp(options: Omit<Parameters<typeof drive>[0], 'users'>) {
-  await drive({ ...options, users: WARMUP_USERS });
+/** Users through the whole funnel before measuring (connections, JIT, flow cache), per serving process. */
+async function warmUp(options: Omit<Parameters<typeof drive>[0], 'users'>, processes = 1) {
+  await drive({ ...options, users: WARMUP_USERS * processes });
 }
 
 try {
@@ -355,7 +358,10 @@ try {
       if (brokerUrl !== undefined) await new Promise((r) => setTimeout(r, 8000));
       const base = (brokerUrl === undefined ? 0 : 20_000_000) + workers * 10_000_000;
       const sends = await countSends(url, TOKEN, secret, button, base + 1);
-      await warmUp({ url, token: TOKEN, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      await warmUp(
+        { url, token: TOKEN, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends },
+        workers,
+      );
       log(`botflow, ${name}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
       const measured = await account(
         USERS * PER_USER,

@@ -1,8 +1,10 @@
 /**
  * One group commit as one statement: a data-modifying CTE over `unnest` arrays (one array per column)
- * that fences shard epochs (held FOR SHARE until it commits), refuses processed inputs and stale row
- * versions, and writes the snapshots, effects, timers and records of the accepted rows only. Run in
- * autocommit, it is one round trip and one transaction; it returns every row's outcome.
+ * that fences shard epochs (each batch shard's row held FOR SHARE until it commits, locked in shard
+ * order and probed by key: a scan of all 1024 rows cost a tenth of a millisecond per commit), refuses
+ * processed inputs and stale row versions, and writes the snapshots, effects, timers and records of
+ * the accepted rows only. Run in autocommit, it is one round trip and one transaction; it returns every
+ * row's outcome.
  */
 import type pg from 'pg';
 import { BotflowError } from '../errors.ts';
@@ -28,10 +30,13 @@ const FIRST_WRITER_PARAM = 23;
 
 /**
  * The fixed part of the statement: the rows (`input`), their checks in order (epoch, input key, row
- * version) into `checked`, the snapshot writes whose returned rows make `done`, and what `done` rows
- * write: their input keys, effects and timers; then the done-marks of effects that ran meanwhile
- * (whatever the rows' outcomes: they ride the round trip). Record writers append their parts. The checks
- * read the statement's snapshot: no other transaction writes these conversations or input keys
+ * version) into `checked` (each a lateral probe of the primary key: the plan is generic, made once per
+ * connection and kept until the tables are analyzed again; made while they were small, an `exists`
+ * there became a hashed subplan that read all of `processed_inputs` and `conversations` on every
+ * commit, 12 ms of Postgres CPU per commit at 40k processed inputs), the snapshot writes whose
+ * returned rows make `done`, and what `done` rows write: their input keys, effects and timers; then
+ * the done-marks of effects that ran meanwhile (whatever the rows' outcomes: they ride the round
+ * trip). Record writers append their parts. The checks read the statement's snapshot: no other transaction writes these conversations or input keys
  * meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
  * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
  */
@@ -39,7 +44,8 @@ const COMMIT_HEAD = `with
   input as materialized (
     select * from unnest(${ROW_COLUMNS}) as t(i, b, u, sh, ep, ev, f, v, s, k)),
   epochs as materialized (
-    select shard, epoch from shard_epochs where shard = any($5::int[]) for share),
+    select e.shard, e.epoch from (select distinct sh from input order by sh) s
+    cross join lateral (select shard, epoch from shard_epochs where shard = s.sh for share) e),
   fenced as materialized (
     select t.*, coalesce(e.epoch, 0) = t.ep as epoch_ok from input t left join epochs e on e.shard = t.sh),
   ranked as materialized (
@@ -47,14 +53,14 @@ const COMMIT_HEAD = `with
   checked as materialized (
     select f.*, case
       when not f.epoch_ok then 'stale_epoch'
-      when f.k is not null and (f.k_rank > 1 or exists (select 1 from processed_inputs p where p.key = f.k))
-        then 'duplicate_input'
-      when f.ev = 0 and exists (select 1 from conversations c where c.bot_id = f.b and c.user_id = f.u)
-        then 'version_conflict'
-      when f.ev > 0 and not exists (select 1 from conversations c
-        where c.bot_id = f.b and c.user_id = f.u and c.row_version = f.ev) then 'version_conflict'
+      when f.k is not null and (f.k_rank > 1 or seen.key is not null) then 'duplicate_input'
+      when f.ev = 0 and cur.row_version is not null then 'version_conflict'
+      when f.ev > 0 and cur.row_version is distinct from f.ev then 'version_conflict'
       else 'ok' end as outcome
-    from ranked f),
+    from ranked f
+    left join lateral (select p.key from processed_inputs p where p.key = f.k limit 1) seen on true
+    left join lateral (select c.row_version from conversations c
+      where c.bot_id = f.b and c.user_id = f.u limit 1) cur on true),
   updated as (
     update conversations c set flow_id = a.f, flow_version = a.v, xstate_version = $1, snapshot = a.s,
       row_version = a.ev + 1, shard = a.sh, updated_at = now()

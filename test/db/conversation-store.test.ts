@@ -12,6 +12,8 @@ import { PAYMENT_RECORD_WRITERS } from '../../src/payments/payment-record-writer
 import { TRACKING_RECORD_WRITERS } from '../../src/tracking/tracking-record-writers.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
 import { claimShard } from '../support/claim-shard.ts';
+import { waitFor } from '../support/wait-for.ts';
+import type pg from 'pg';
 
 const recordWriters = [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS];
 
@@ -153,6 +155,29 @@ describe('commitBatch', () => {
     assert.deepEqual(await store.commitBatch([row({ shard: 9, epoch: second })]), ['ok']);
     const [owner] = await sql<{ owner: string }>('select owner from shard_epochs where shard = 9');
     assert.equal(owner?.owner, 'worker-b');
+  });
+
+  it('refuses a commit that waited on a claim still in flight, once the claim commits', async () => {
+    const epoch = await claimShard(store, 10, 'worker-a');
+    const pool = (await db.orm.em.getConnection().getNativeClient()) as pg.Pool;
+    const claimer = await pool.connect();
+    try {
+      await claimer.query('begin');
+      await claimer.query(`update shard_epochs set epoch = epoch + 1, owner = 'worker-b' where shard = 10`);
+      const waiting = store.commitBatch([row({ shard: 10, epoch })]);
+      // The commit blocks on the epoch row until the claim ends; then it reads the claim's epoch.
+      await waitFor('the commit to wait on the epoch row', async () => {
+        const [blocked] = await sql<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock' and query like 'with%'`,
+        );
+        return (blocked?.n ?? 0) > 0;
+      });
+      await claimer.query('commit');
+      assert.deepEqual(await waiting, ['stale_epoch']);
+    } finally {
+      claimer.release();
+    }
   });
 
   it('applies an input key once: a repeat is a duplicate and writes nothing', async () => {

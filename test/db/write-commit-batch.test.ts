@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
+import pg from 'pg';
 import { buildCommitStatement, writeCommitBatch } from '../../src/db/write-commit-batch.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import type { CommitRow, RecordWriter } from '../../src/runtime/ports.ts';
@@ -160,5 +160,51 @@ describe('writeCommitBatch against Postgres', () => {
     assert.equal(effect?.status, 'done');
     assert.deepEqual(await query(`select 1 from commit_notes where note = 'stale'`), []);
     assert.deepEqual(await query(`select 1 from conversations where user_id = $1`, [stale.userId]), []);
+  });
+
+  it('checks input keys and row versions by primary key, even in a generic plan made while the tables were small', async () => {
+    // A pooled connection keeps its plan until the tables are analyzed again: an `exists` planned as a
+    // hashed subplan read all of processed_inputs and conversations on every commit from then on.
+    const session = new pg.Client({ connectionString: fresh.url });
+    await session.connect();
+    try {
+      await session.query(`set plan_cache_mode = force_generic_plan`);
+      const seen = row({ inputKey: 'wcb:plan:seen' });
+      assert.deepEqual(await writeCommitBatch(session, statement, [seen], '5', 'bf_commit_plan'), ['ok']);
+      await query(
+        `insert into processed_inputs (key) select 'wcb:grown:' || g from generate_series(1, 5000) g`,
+      );
+      await query(
+        `insert into conversations (bot_id, user_id, flow_id, flow_version, xstate_version, snapshot, row_version, shard)
+         select 'wcb-grown', g, 'f', 1, '5', '{}', 1, 3 from generate_series(1, 2000) g`,
+      );
+      await session.query('begin');
+      const outcomes = await writeCommitBatch(
+        session,
+        statement,
+        [
+          row({ inputKey: 'wcb:grown:17' }),
+          row({ botId: 'wcb-grown', userId: '18', expectedVersion: 1 }),
+          row({ botId: 'wcb-grown', userId: '19', expectedVersion: 0 }),
+          row({ inputKey: 'wcb:plan:new' }),
+        ],
+        '5',
+        'bf_commit_plan',
+      );
+      const scans = (
+        await session.query<{ relname: string; seq_scan: string }>(
+          `select relname, seq_scan::text from pg_stat_xact_user_tables
+           where relname in ('processed_inputs', 'conversations') order by relname`,
+        )
+      ).rows;
+      await session.query('rollback');
+      assert.deepEqual(outcomes, ['duplicate_input', 'ok', 'version_conflict', 'ok']);
+      assert.deepEqual(scans, [
+        { relname: 'conversations', seq_scan: '0' },
+        { relname: 'processed_inputs', seq_scan: '0' },
+      ]);
+    } finally {
+      await session.end();
+    }
   });
 });
