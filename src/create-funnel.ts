@@ -284,6 +284,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       await tracking.close();
       await floodGate.close();
       await apis.close();
+      await gateways.close();
     },
   };
 }
