@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpError, InputFile, type Transformer } from 'grammy';
 
-/** An upload whose bytes are in memory: grammY reads it as any InputFile; the transformer sends it at once. */
+/** An upload whose bytes are in memory: grammY reads it as any InputFile, the transformer at once. */
 export class BufferedFile extends InputFile {
   readonly bytes: Uint8Array;
   constructor(bytes: Uint8Array, filename: string) {
@@ -61,7 +61,7 @@ export function createBufferedUploads(options: {
   }) as Transformer;
 }
 
-/** The payload as one multipart body, or undefined when it has no top-level `BufferedFile` to send this way. */
+/** The payload as one multipart body, or undefined without a top-level `BufferedFile` to send this way. */
 function multipartOf(
   payload: Record<string, unknown> | undefined,
 ): { boundary: string; bytes: Buffer } | undefined {

