@@ -287,6 +287,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       await tracking.close();
       await floodGate.close();
       await apis.close();
+      await gateways.close();
     },
   };
 }

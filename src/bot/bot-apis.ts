@@ -3,16 +3,18 @@
  * `@grammyjs/auto-retry` (429 `retry_after`, 5xx, network) outside a flood-gate transformer: a 429
  * seen by any worker holds that bot's sends everywhere until it passes. Failures come out as coded
  * errors: transient ones `UPSTREAM_FAILED`, refusals (400, 403 blocked) `UPSTREAM_REJECTED`. The
- * token never appears in them. Calls go over one keep-alive undici pool (`keep-alive-fetch.ts`). A buyer who blocked the bot is remembered (per process, where that
- * conversation's effects run): later sends to them are refused here, without spending the bot's rate
- * limit, until they write again (`unblock`).
+ * token never appears in them. Calls go over one keep-alive undici pool (`keep-alive-fetch.ts`),
+ * in-memory files as one buffered multipart body (`buffered-uploads.ts`). A buyer who blocked the
+ * bot is remembered (per process, where that conversation's effects run): later sends to them are
+ * refused here, without spending the bot's rate limit, until they write again (`unblock`).
  */
 import { autoRetry } from '@grammyjs/auto-retry';
-import { Api, GrammyError, HttpError, InputFile, type RawApi } from 'grammy';
+import { Api, GrammyError, HttpError, type RawApi } from 'grammy';
 import type { Opts } from 'grammy/types';
 import { BotflowError } from '../errors.ts';
 import type { FloodGate } from '../stores/flood-gate.ts';
 import type { BotApiCall } from '../telegram/render-effect.ts';
+import { BufferedFile, createBufferedUploads } from './buffered-uploads.ts';
 import { createKeepAliveFetch } from './keep-alive-fetch.ts';
 
 /** A Bot API method grammY knows, with a parameters object. */
@@ -71,7 +73,14 @@ export function createBotApis(options: BotApisOptions): BotApis {
     return options.tokenOf(botId).then((token) => {
       if (token === null) throw new BotflowError('NOT_FOUND', `bot ${botId} is not registered`);
       const api = new Api(token, { apiRoot: options.apiRoot, fetch: transport.fetch });
-      // Inner: wait out the shared gate, and publish a 429 to it. Outer: grammY's retries.
+      // Innermost: in-memory files go out as one buffered multipart body (grammY streams its own).
+      api.config.use(
+        createBufferedUploads({
+          urlOf: (method) => `${options.apiRoot}/bot${token}/${method}`,
+          fetch: transport.fetch,
+        }),
+      );
+      // Then: wait out the shared gate, and publish a 429 to it. Outer: grammY's retries.
       api.config.use(async (prev, method, payload, signal) => {
         const chatId = (payload as { chat_id?: unknown }).chat_id;
         const chat = method.startsWith('send') && Number(chatId) > 0 ? `${botId}:${Number(chatId)}` : null;
@@ -139,7 +148,7 @@ export function createBotApis(options: BotApisOptions): BotApis {
     send(botId, call, files) {
       const payload: Record<string, unknown> = { ...call.params };
       for (const [field, file] of Object.entries(files ?? {}))
-        payload[field] = new InputFile(file.data, file.filename);
+        payload[field] = new BufferedFile(file.data, file.filename);
       return invoke(botId, call.method, payload);
     },
     forget(botId) {

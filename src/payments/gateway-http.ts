@@ -1,10 +1,17 @@
 /**
- * JSON over fetch for gateway adapters: one timeout, no redirects (a redirect could carry the bearer
- * credential elsewhere), and one mapping from HTTP outcomes to `BotflowError` codes. Every message is
- * scrubbed of the credentials it was given, so a gateway echoing a token never leaks it.
+ * JSON over a keep-alive pool (`gateway-request.ts`) for gateway adapters: one timeout, no redirects
+ * (a redirect could carry the bearer credential elsewhere), and one mapping from HTTP outcomes to
+ * `BotflowError` codes. Every message is scrubbed of the credentials it was given, so a gateway
+ * echoing a token never leaks it.
  */
 import { BotflowError } from '../errors.ts';
 import { isRecord } from '../flow/is-record.ts';
+import {
+  type GatewayAnswer,
+  type GatewayPool,
+  GatewayRequestFailure,
+  requestGateway,
+} from './gateway-request.ts';
 
 /** What an adapter tells the client about its gateway. */
 export interface GatewayHttpOptions {
@@ -16,6 +23,8 @@ export interface GatewayHttpOptions {
   /** Strings that must never appear in an error (tokens, keys). */
   secrets: string[];
   timeoutMs?: number;
+  /** The keep-alive pool to call over (undici's global one when absent). */
+  pool?: GatewayPool;
   /** Pulls the gateway's own error code and message out of an error body. */
   describeError?(body: unknown): { code?: string; message?: string };
 }
@@ -49,30 +58,31 @@ export function createGatewayHttp(options: GatewayHttpOptions): GatewayCall {
 
   return async (method, path, call = {}) => {
     const where = scrub(`${method} ${path}`);
-    let response: Response;
+    let response: GatewayAnswer;
     try {
-      response = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...options.headers,
-          ...call.headers,
+      response = await requestGateway(
+        {
+          method,
+          url: `${base}${path}`,
+          headers: {
+            accept: 'application/json',
+            ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...options.headers,
+            ...call.headers,
+          },
+          ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+          timeoutMs: options.timeoutMs ?? 10_000,
         },
-        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
-        redirect: 'error',
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      });
+        options.pool,
+      );
     } catch (error) {
-      const reason = (error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).name;
-      throw new BotflowError('UPSTREAM_FAILED', `${name} unreachable (${where}: ${scrub(String(reason))})`);
+      const failure =
+        error instanceof GatewayRequestFailure ? error : new GatewayRequestFailure('Error', 'request');
+      if (failure.stage === 'answer')
+        throw new BotflowError('UPSTREAM_FAILED', `${name} broke off its answer to ${where}`);
+      throw new BotflowError('UPSTREAM_FAILED', `${name} unreachable (${where}: ${scrub(failure.reason)})`);
     }
-    let text: string;
-    try {
-      text = await response.text();
-    } catch {
-      throw new BotflowError('UPSTREAM_FAILED', `${name} broke off its answer to ${where}`);
-    }
+    const text = response.text;
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);

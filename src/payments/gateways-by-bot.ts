@@ -1,11 +1,13 @@
 /**
  * Each bot's PIX gateway adapter, built from its settings and kept while they stay the same (a
  * changed gateway in the settings builds a new adapter; `forget` drops one at once). The adapter keeps
- * the QR image a gateway returns with a charge (Mercado Pago, PushinPay), for the charge's photo.
+ * the QR image a gateway returns with a charge (Mercado Pago, PushinPay), for the charge's photo. All
+ * adapters call their gateways over one keep-alive pool, closed with `close`.
  */
 import { BotflowError } from '../errors.ts';
 import type { PixGateway } from './gateway.ts';
 import type { GatewaySettings } from './gateway-settings.ts';
+import { createGatewayPool, type GatewayPool } from './gateway-request.ts';
 import { createMercadoPagoGateway } from './mercado-pago.ts';
 import { createPushinPayGateway } from './pushinpay.ts';
 import type { QrRenderer } from './qr-images.ts';
@@ -17,6 +19,8 @@ export interface GatewaysByBot {
   gatewayOf(botId: string): Promise<PixGateway>;
   /** Drops the bot's adapter (its settings changed or it was removed). */
   forget(botId: string): void;
+  /** Closes the keep-alive pool the adapters call their gateways over (at shutdown). */
+  close(): Promise<void>;
 }
 
 /** Creates the adapters' cache over the bots' settings (`null`: no such bot). */
@@ -26,6 +30,7 @@ export function createGatewaysByBot(options: {
   now: () => number;
 }): GatewaysByBot {
   const gateways = new Map<string, { settings: string; gateway: PixGateway }>();
+  const pool = createGatewayPool();
   return {
     async gatewayOf(botId) {
       const bot = await options.settingsOf(botId);
@@ -35,18 +40,19 @@ export function createGatewaysByBot(options: {
       const key = JSON.stringify(bot.gateway);
       const cached = gateways.get(botId);
       if (cached !== undefined && cached.settings === key) return cached.gateway;
-      const gateway = rememberingQrImages(buildGateway(bot.gateway, options.now), options.qr);
+      const gateway = rememberingQrImages(buildGateway(bot.gateway, options.now, pool), options.qr);
       gateways.set(botId, { settings: key, gateway });
       return gateway;
     },
     forget(botId) {
       gateways.delete(botId);
     },
+    close: () => pool.close(),
   };
 }
 
 /** Builds a gateway adapter from a bot's settings. */
-function buildGateway(settings: GatewaySettings, now: () => number): PixGateway {
+function buildGateway(settings: GatewaySettings, now: () => number, pool: GatewayPool): PixGateway {
   switch (settings.kind) {
     case 'sandbox':
       return createSandboxGateway({
@@ -54,6 +60,7 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
         apiKey: settings.api_key,
         webhookSecret: settings.webhook_secret,
         now,
+        pool,
       });
     case 'mercadopago':
       return createMercadoPagoGateway({
@@ -61,6 +68,7 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
         webhookSecret: settings.webhook_secret,
         ...(settings.api_base === undefined ? {} : { apiBase: settings.api_base }),
         now,
+        pool,
       });
     case 'pushinpay':
       return createPushinPayGateway({
@@ -68,6 +76,7 @@ function buildGateway(settings: GatewaySettings, now: () => number): PixGateway 
         webhookToken: settings.webhook_token,
         ...(settings.api_base === undefined ? {} : { apiBase: settings.api_base }),
         now,
+        pool,
       });
     default:
       throw new BotflowError(

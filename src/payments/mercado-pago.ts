@@ -8,6 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
 import type { Cents, PixCharge, PixGateway, PixStatus, WebhookNotice, WebhookRequest } from './gateway.ts';
 import { createGatewayHttp } from './gateway-http.ts';
+import type { GatewayPool } from './gateway-request.ts';
 import { centsToReais, reaisToCents } from './reais.ts';
 import { isRecord } from '../flow/is-record.ts';
 
@@ -62,6 +63,8 @@ export function createMercadoPagoGateway(options: {
   apiBase?: string;
   timeoutMs?: number;
   now?: () => number;
+  /** The keep-alive pool to call over (undici's global one when absent). */
+  pool?: GatewayPool;
   /** Mercado Pago requires a payer e-mail on PIX payments; botflow does not collect one per charge. */
   payerEmail?: string;
 }): PixGateway {
@@ -72,6 +75,7 @@ export function createMercadoPagoGateway(options: {
     headers: { authorization: `Bearer ${options.accessToken}` },
     secrets: [options.accessToken, options.webhookSecret],
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.pool === undefined ? {} : { pool: options.pool }),
   });
   // A reserved domain: Mercado Pago may e-mail the payer, and no real mailbox must receive it.
   const payerEmail = options.payerEmail ?? 'comprador@example.com';

@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
 import type { PixCharge, PixGateway, PixStatus, WebhookNotice, WebhookRequest } from './gateway.ts';
 import { createGatewayHttp } from './gateway-http.ts';
+import type { GatewayPool } from './gateway-request.ts';
 import { isRecord } from '../flow/is-record.ts';
 
 /** PushinPay refuses charges under R$ 0,50. */
@@ -67,6 +68,8 @@ export function createPushinPayGateway(options: {
   webhookTokenHeader?: string;
   timeoutMs?: number;
   now?: () => number;
+  /** The keep-alive pool to call over (undici's global one when absent). */
+  pool?: GatewayPool;
 }): PixGateway {
   const now = options.now ?? Date.now;
   const tokenHeader = (options.webhookTokenHeader ?? 'x-pushinpay-token').toLowerCase();
@@ -77,6 +80,7 @@ export function createPushinPayGateway(options: {
     headers: { authorization: `Bearer ${options.token}` },
     secrets: [options.token, options.webhookToken],
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.pool === undefined ? {} : { pool: options.pool }),
   });
   const created = new Map<string, PixCharge>();
   /** The last state PushinPay gave of each transaction, and when it was last looked up. */

@@ -8,6 +8,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BotflowError } from '../errors.ts';
 import type { PixCharge, PixGateway, PixStatus, WebhookNotice, WebhookRequest } from './gateway.ts';
 import { isRecord } from '../flow/is-record.ts';
+import {
+  type GatewayAnswer,
+  type GatewayPool,
+  GatewayRequestFailure,
+  requestGateway,
+} from './gateway-request.ts';
 
 const STATUSES: ReadonlySet<string> = new Set<PixStatus>([
   'pending',
@@ -35,31 +41,43 @@ export function createSandboxGateway(options: {
   apiKey: string;
   webhookSecret: string;
   now?: () => number;
+  /** The keep-alive pool to call over (undici's global one when absent). */
+  pool?: GatewayPool;
 }): PixGateway {
   const base = options.apiBase.replace(/\/+$/, '');
   const now = options.now ?? Date.now;
   const scrub = (text: string) => text.split(options.apiKey).join('[REDACTED]');
 
   async function call(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
-    let response: Response;
+    let response: GatewayAnswer;
     try {
-      response = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${options.apiKey}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...headers,
+      response = await requestGateway(
+        {
+          method,
+          url: `${base}${path}`,
+          headers: {
+            authorization: `Bearer ${options.apiKey}`,
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...headers,
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          timeoutMs: 10_000,
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        redirect: 'error',
-        signal: AbortSignal.timeout(10_000),
-      });
+        options.pool,
+      );
     } catch (error) {
-      const reason = (error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).name;
-      throw new BotflowError('UPSTREAM_FAILED', `sandbox gateway unreachable (${method} ${path}: ${reason})`);
+      const failure =
+        error instanceof GatewayRequestFailure ? error : new GatewayRequestFailure('Error', 'request');
+      if (failure.status === undefined)
+        throw new BotflowError(
+          'UPSTREAM_FAILED',
+          `sandbox gateway unreachable (${method} ${path}: ${failure.reason})`,
+        );
+      // The answer broke off after its status: an empty body, judged by that status as before.
+      response = { status: failure.status, ok: failure.status >= 200 && failure.status < 300, text: '' };
     }
-    const text = await response.text().catch(() => '');
+    const text = response.text;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
