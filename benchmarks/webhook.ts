@@ -33,18 +33,18 @@ import { createThrowawayVhost } from './lib/throwaway-vhost.ts';
 import { measureBrokerConfirms } from './lib/broker-confirms.ts';
 
 const REDIS = process.env['REDIS_TEST_URL'] ?? 'redis://127.0.0.1:6379';
-const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 800);
+const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 2000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
 const PER_USER = 4;
 /**
  * Users driven through the funnel before each system is measured, the same for every process serving
- * them (botflow's cluster warms on this many per worker, since each worker sees only its share):
- * enough that V8 has compiled the hot path (with 10, a third of botflow's measured CPU was TurboFan
- * compiling on V8's background threads; at 2 workers warmed on 150 users in all, the measured CPU per
- * update was ~0.3 ms higher than warmed on 150 each), so the numbers are the steady state an operator
- * runs in.
+ * them (botflow's cluster warms on this many per worker, since each worker sees only its share), so
+ * the numbers are the steady state an operator runs in. V8 keeps compiling botflow's hot path
+ * (TurboFan, on background threads) for its first few thousand updates: after 300 users, 78 functions
+ * were still compiled during the measured 800 updates (`--trace-opt`), and the worker's CPU per update
+ * was 1.195 ms after 150 users against 0.60 ms after 1,500.
  */
-const WARMUP_USERS = Number(process.env['BENCH_WARMUP_USERS'] ?? 150);
+const WARMUP_USERS = Number(process.env['BENCH_WARMUP_USERS'] ?? 1000);
 /** One Redis prefix for the run, shared by the setup process and the cluster's workers. */
 const PREFIX = `bf-bench-${randomBytes(4).toString('hex')}`;
 const USERS = Math.max(1, Math.floor(UPDATES / PER_USER));
