@@ -20,7 +20,8 @@ export interface SqlCount {
 export function statementHead(first: unknown): string {
   const config = first as { text?: string; name?: string } | null;
   const text = typeof first === 'string' ? first : (config?.text ?? config?.name ?? '');
-  return text.replace(/\s+/g, ' ').trim().slice(0, 60);
+  // Only the first 60 characters count: collapse the start of the text, not a commit's whole statement.
+  return text.slice(0, 240).replace(/\s+/g, ' ').trim().slice(0, 60);
 }
 
 const dir = process.env['BENCH_SQL_DIR'];
