@@ -125,7 +125,7 @@ export function buildCommitStatement(writers: readonly RecordWriter[]): CommitSt
       ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
     ];
     const names = writer.columns.map(([name]) => name);
-    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}
+    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}, x.ord
         from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
         join done d on d.i = x.r order by x.ord)`;
     return `record_${w} as (${writer.statement(source)})`;
