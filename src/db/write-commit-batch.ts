@@ -37,10 +37,12 @@ const FIRST_WRITER_PARAM = 23;
  * returned rows make `done`, and what `done` rows write: their input keys, effects and timers; then
  * the done-marks of effects that ran meanwhile (whatever the rows' outcomes: they ride the round
  * trip). A cancel finds its pending timer by a lateral probe and cancels it by an upsert of its id
- * whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets the
- * generic plan choose its access: made on small tables it walked every pending timer per cancel. Record writers append their parts. The checks read the statement's snapshot: no other transaction writes these conversations or input keys
- * meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
- * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
+ * whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets
+ * the generic plan choose its access: made on small tables it walked every pending timer per cancel.
+ * Record writers append their parts. The checks read the statement's snapshot: no other transaction
+ * writes these conversations or input keys meanwhile, since a shard's one owner commits one batch at
+ * a time and a new owner's claim waits for the epoch lock; the snapshot writes still guard the
+ * version, and a row they miss writes nothing.
  */
 const COMMIT_HEAD = `with
   input as materialized (
