@@ -240,13 +240,18 @@ interface TimerRow {
   event: { type: string };
 }
 
+/**
+ * Conversations with their pending timers, one primary-key probe per key (lateral, limit 1): the plan is
+ * generic and kept per connection, and a join made on a small table hashed the keys against all of
+ * `conversations`, read whole on every load once it grew.
+ */
 const LOAD_SQL = `
   select c.bot_id, c.user_id::text, c.flow_id, c.flow_version, c.snapshot, c.row_version,
     coalesce((select jsonb_object_agg(t.timer_id, round(extract(epoch from t.due_at) * 1000))
               from timers t
               where t.bot_id = c.bot_id and t.user_id = c.user_id and t.status = 'pending'), '{}'::jsonb) as timers
   from unnest($1::text[], $2::bigint[]) as k(b, u)
-  join conversations c on c.bot_id = k.b and c.user_id = k.u`;
+  cross join lateral (select * from conversations c where c.bot_id = k.b and c.user_id = k.u limit 1) c`;
 
 const MARK_DONE_SQL = `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`;
 

@@ -71,9 +71,18 @@ export async function withTransaction<T>(orm: MikroORM, fn: (sql: Sql) => Promis
   }
 }
 
-/** Per pooled client: its number and the statements it has readied. */
-const sessions = new WeakMap<object, { id: number; bases: Set<string> }>();
+/**
+ * How long a session runs a statement on one generic plan before preparing it again. The plan is
+ * costed on the tables' sizes when it is made: made while they were small it reads them whole (a seq
+ * scan is cheapest on a few pages, even for a key probe), and Postgres replans only when the tables
+ * are analyzed; a statement prepared again is planned on their current sizes.
+ */
+export const REPLAN_MS = 60_000;
+
+/** Per pooled client: its number and the name and age of each statement it has readied. */
+const sessions = new WeakMap<object, { id: number; bases: Map<string, { name: string; at: number }> }>();
 let nextClientId = 1;
+let nextPlan = 1;
 
 /**
  * The name under which `client` runs the prepared statement `base`, readying the session on first
@@ -81,14 +90,19 @@ let nextClientId = 1;
  * deallocated (the embedded PGlite socket server keeps one session for every connection, so they
  * would pile up), and `plan_cache_mode` is set to reuse the generic plan (by default Postgres
  * re-plans a statement over `unnest` arrays on every execution, which costs more than running it).
+ * Once `REPLAN_MS` old at `now`, the statement is deallocated and named anew, so it is planned again.
  */
-export async function preparedName(client: pg.ClientBase, base: string): Promise<string> {
+export async function preparedName(client: pg.ClientBase, base: string, now = Date.now()): Promise<string> {
   let session = sessions.get(client);
   if (session === undefined) {
-    session = { id: nextClientId++, bases: new Set() };
+    session = { id: nextClientId++, bases: new Map() };
     sessions.set(client, session);
   }
-  if (!session.bases.has(base)) {
+  const kept = session.bases.get(base);
+  if (kept !== undefined && now - kept.at < REPLAN_MS) return kept.name;
+  if (kept !== undefined) {
+    await client.query(`deallocate "${kept.name}"`);
+  } else {
     const results = (await client.query(
       `set plan_cache_mode = force_generic_plan;
        select name from pg_prepared_statements where starts_with(name, '${base}_')`,
@@ -96,9 +110,10 @@ export async function preparedName(client: pg.ClientBase, base: string): Promise
     for (const { name } of results[1]?.rows ?? []) {
       await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
     }
-    session.bases.add(base);
   }
-  return `${base}_${session.id}`;
+  const name = `${base}_${session.id}_${nextPlan++}`;
+  session.bases.set(base, { name, at: now });
+  return name;
 }
 
 /** Runs `text` as the prepared statement `base` (letters, digits, `_`) on a client of `pool`. */

@@ -36,9 +36,13 @@ const FIRST_WRITER_PARAM = 23;
  * commit, 12 ms of Postgres CPU per commit at 40k processed inputs), the snapshot writes whose
  * returned rows make `done`, and what `done` rows write: their input keys, effects and timers; then
  * the done-marks of effects that ran meanwhile (whatever the rows' outcomes: they ride the round
- * trip). Record writers append their parts. The checks read the statement's snapshot: no other transaction writes these conversations or input keys
- * meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
- * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
+ * trip). A cancel finds its pending timer by a lateral probe and cancels it by an upsert of its id
+ * whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets
+ * the generic plan choose its access: made on small tables it walked every pending timer per cancel.
+ * Record writers append their parts. The checks read the statement's snapshot: no other transaction
+ * writes these conversations or input keys meanwhile, since a shard's one owner commits one batch at
+ * a time and a new owner's claim waits for the epoch lock; the snapshot writes still guard the
+ * version, and a row they miss writes nothing.
  */
 const COMMIT_HEAD = `with
   input as materialized (
@@ -87,9 +91,12 @@ const COMMIT_HEAD = `with
     join done d on d.i = x.r order by x.ord
     on conflict (idempotency_key) do nothing),
   timers_cancelled as (
-    update timers t set status = 'cancelled'
+    insert into timers (id, bot_id, user_id, shard, timer_id, due_at, event, status)
+    select q.id, q.bot_id, q.user_id, q.shard, q.timer_id, q.due_at, q.event, 'cancelled'
     from unnest($16::int[], $17::text[]) as x(r, id) join done d on d.i = x.r
-    where t.bot_id = d.b and t.user_id = d.u and t.timer_id = x.id and t.status = 'pending'),
+    cross join lateral (select t.id, t.bot_id, t.user_id, t.shard, t.timer_id, t.due_at, t.event from timers t
+      where t.bot_id = d.b and t.user_id = d.u and t.timer_id = x.id and t.status = 'pending' limit 1) q
+    on conflict (id) do update set status = 'cancelled' where timers.status = 'pending'),
   timers_started as (
     insert into timers (bot_id, user_id, shard, timer_id, due_at, event)
     select d.b, d.u, d.sh, x.id, x.due, x.event
@@ -120,7 +127,7 @@ export function buildCommitStatement(writers: readonly RecordWriter[]): CommitSt
       ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
     ];
     const names = writer.columns.map(([name]) => name);
-    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}
+    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}, x.ord
         from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
         join done d on d.i = x.r order by x.ord)`;
     return `record_${w} as (${writer.statement(source)})`;

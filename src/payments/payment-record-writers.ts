@@ -26,6 +26,24 @@ export interface ChargeCreatedRecord extends CommitRecord {
   tracking: Record<string, unknown> | null;
 }
 
+/**
+ * The existing payment rows of `source`'s orders (one lateral probe of the order id each, so only
+ * orders that exist) as an insert's rows: its `id` and not-null columns, then `values`; one row per
+ * order, the first by `rank`. The writers that change a payment are upserts whose insert never happens
+ * (payments are never deleted), because Postgres always finds an upsert's conflicting row by a probe
+ * of its unique index, while an `update ... from` lets the plan choose: the group commit's plan is
+ * generic, kept per connection, and made on small tables it read all of `payments` (a status) or
+ * walked every uncharged payment (a charge) on each commit. An upsert may not touch a row twice, nor
+ * may two of them: a batch must not carry both a charge and a status of one order, and the domains
+ * never do (an order's records go to its own conversation, which is once in a batch).
+ */
+function selectExistingPayments(values: string, source: string, rank: string): string {
+  return `select q.id, q.order_id, q.bot_id, q.user_id, q.flow_step_id, q.amount_cents, q.description, ${values}
+     from (select distinct on (s.order_id) * from ${source} as s order by s.order_id, ${rank}) as x
+     cross join lateral (select p.id, p.order_id, p.bot_id, p.user_id, p.flow_step_id, p.amount_cents, p.description
+       from payments p where p.order_id = x.order_id limit 1) q`;
+}
+
 /** Each `createCharge` effect opens its payment row, keyed by the effect's key (a global order id). */
 const openPayment: RecordWriter = {
   kind: 'openPayment',
@@ -80,10 +98,11 @@ const paymentStatus: RecordWriter = {
     return [...byOrder.values()].map((r) => [r.orderId, r.status, new Date(r.at).toISOString()]);
   },
   statement: (source) =>
-    `update payments p set status = x.status,
-       paid_at = case when x.status = 'paid' then x.at else p.paid_at end
-     from ${source} as x
-     where p.order_id = x.order_id and (p.status = 'pending' or (x.status = 'paid' and p.status <> 'paid'))`,
+    `insert into payments (id, order_id, bot_id, user_id, flow_step_id, amount_cents, description, status, paid_at)
+     ${selectExistingPayments('x.status, x.at', source, `s.status <> 'paid', s.ord`)}
+     on conflict (order_id) do update set status = excluded.status,
+       paid_at = case when excluded.status = 'paid' then excluded.paid_at else payments.paid_at end
+     where payments.status = 'pending' or (excluded.status = 'paid' and payments.status <> 'paid')`,
 };
 
 /** The first charge stored for an order stays (a re-run of the effect finds the same one). */
@@ -107,10 +126,14 @@ const chargeCreated: RecordWriter = {
       r.tracking === null ? null : JSON.stringify(r.tracking),
     ]),
   statement: (source) =>
-    `update payments p set gateway = x.gateway, gateway_charge_id = x.charge_id, br_code = x.br_code,
-       expires_at = coalesce(x.expires_at, p.expires_at), tracking = coalesce(p.tracking, x.tracking)
-     from ${source} as x
-     where p.order_id = x.order_id and p.gateway_charge_id is null`,
+    `insert into payments (id, order_id, bot_id, user_id, flow_step_id, amount_cents, description,
+       gateway, gateway_charge_id, br_code, expires_at, tracking)
+     ${selectExistingPayments('x.gateway, x.charge_id, x.br_code, x.expires_at, x.tracking', source, 's.ord')}
+     on conflict (order_id) do update set gateway = excluded.gateway,
+       gateway_charge_id = excluded.gateway_charge_id, br_code = excluded.br_code,
+       expires_at = coalesce(excluded.expires_at, payments.expires_at),
+       tracking = coalesce(payments.tracking, excluded.tracking)
+     where payments.gateway_charge_id is null`,
 };
 
 /** The record writers payments registers with the conversation store. */

@@ -39,8 +39,8 @@ export interface CommitRecord {
  * How a domain writes one kind of record inside the store's group commit statement: the columns it
  * binds (a name and a Postgres element type each; one array per column), the tuples a committed row
  * contributes (from its records of this kind, or derived from the row, e.g. its effects), and one
- * data-modifying statement that reads them from `source`, a subquery with `bot_id`, `user_id`, `shard`
- * and the named columns, to alias. A refused row contributes nothing.
+ * data-modifying statement that reads them from `source`, a subquery with `bot_id`, `user_id`, `shard`,
+ * the named columns and `ord` (the tuple's place in the batch), to alias. A refused row contributes nothing.
  */
 export interface RecordWriter {
   kind: string;

@@ -13,7 +13,7 @@ import { TRACKING_RECORD_WRITERS } from '../../src/tracking/tracking-record-writ
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
 import { claimShard } from '../support/claim-shard.ts';
 import { waitFor } from '../support/wait-for.ts';
-import type pg from 'pg';
+import pg from 'pg';
 
 const recordWriters = [...PAYMENT_RECORD_WRITERS, ...TRACKING_RECORD_WRITERS];
 
@@ -626,5 +626,45 @@ describe('timers', () => {
       ['bot1', a.userId],
     );
     assert.deepEqual(rows, [{ status: 'pending', due: T0 + 60_000 }]);
+  });
+});
+
+describe('conversation loads in a generic plan made while conversations was small', () => {
+  it('probe each key, reading no table whole once it grew', async () => {
+    // One pooled connection, so the load's prepared statement and its plan stay on it; the test's
+    // transaction is left open on it while the store borrows it, so its statistics are the load's.
+    const pool = new pg.Pool({ connectionString: fresh.url, max: 1 });
+    const orm = { em: { getConnection: () => ({ getNativeClient: async () => pool }) } };
+    const loads = createConversationStore(orm as never);
+    try {
+      assert.deepEqual(await loads.commitBatch([row({ botId: 'grow', userId: '1' })]), ['ok']);
+      assert.equal((await loads.loadMany([{ botId: 'grow', userId: '1' }])).size, 1);
+      await sql(
+        `insert into conversations (bot_id, user_id, flow_id, flow_version, xstate_version, snapshot, row_version, shard)
+         select 'grow', g, 'f', 1, '5', '{"status":"active","value":"a","context":{}}', 1, 3
+         from generate_series(2, 3001) g`,
+      );
+      const session = await pool.connect();
+      await session.query('begin');
+      session.release();
+      const found = await loads.loadMany([
+        { botId: 'grow', userId: '17' },
+        { botId: 'grow', userId: '1' },
+        { botId: 'grow', userId: '99999' },
+      ]);
+      const again = await pool.connect();
+      const [scans] = (
+        await again.query<{ seq_scan: number }>(
+          `select seq_scan::int from pg_stat_xact_user_tables where relname = 'conversations'`,
+        )
+      ).rows;
+      await again.query('rollback');
+      again.release();
+      assert.deepEqual([...found.keys()].sort(), ['grow:1', 'grow:17']);
+      assert.equal(found.get('grow:17')?.rowVersion, 1);
+      assert.equal(scans?.seq_scan, 0);
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -207,4 +207,77 @@ describe('writeCommitBatch against Postgres', () => {
       await session.end();
     }
   });
+
+  it('cancels a pending timer by probing its key, even in a generic plan made while timers was small', async () => {
+    // An update ... from planned on a small table walked every pending timer for each cancel.
+    const session = new pg.Client({ connectionString: fresh.url });
+    await session.connect();
+    try {
+      await session.query(`set plan_cache_mode = force_generic_plan`);
+      const started = row({
+        botId: 'wcb-timers',
+        timersStarted: [{ timerId: 't', dueAt: Date.UTC(2030, 0, 1), event: { type: 'tick' } }],
+        timersCancelled: ['none'],
+      });
+      assert.deepEqual(await writeCommitBatch(session, statement, [started], '5', 'bf_commit_timers'), [
+        'ok',
+      ]);
+      await query(
+        `insert into timers (bot_id, user_id, shard, timer_id, due_at, event, status)
+         select 'wcb-timers', g, 3, 't', now(), '{}', case when g = 18 then 'fired' else 'pending' end
+         from generate_series(1, 3000) g`,
+      );
+      await session.query('begin');
+      const outcomes = await writeCommitBatch(
+        session,
+        statement,
+        [
+          row({ botId: 'wcb-timers', userId: '17', timersCancelled: ['t'] }),
+          row({ botId: 'wcb-timers', userId: '18', timersCancelled: ['t'] }),
+          row({ botId: 'wcb-timers', userId: '19', timersCancelled: ['other'] }),
+          row({ botId: 'wcb-timers', userId: started.userId, expectedVersion: 1, timersCancelled: ['t'] }),
+        ],
+        '5',
+        'bf_commit_timers',
+      );
+      const [scans] = (
+        await session.query<{ seq_scan: number; idx_tup_fetch: number }>(
+          `select seq_scan::int, idx_tup_fetch::int from pg_stat_xact_user_tables where relname = 'timers'`,
+        )
+      ).rows;
+      const timers = (
+        await session.query<{ user_id: string; timer_id: string; status: string }>(
+          `select user_id::text, timer_id, status from timers
+           where bot_id = 'wcb-timers' and user_id in (17, 18, 19, $1) order by timers.user_id, timer_id`,
+          [started.userId],
+        )
+      ).rows;
+      const [count] = (
+        await session.query<{ n: number; max_id: number }>(
+          `select count(*)::int as n, max(id)::int as max_id from timers where bot_id = 'wcb-timers'`,
+        )
+      ).rows;
+      await session.query('rollback');
+      assert.deepEqual(outcomes, ['ok', 'ok', 'ok', 'ok']);
+      assert.deepEqual(timers, [
+        { user_id: '17', timer_id: 't', status: 'cancelled' },
+        { user_id: '18', timer_id: 't', status: 'fired' },
+        { user_id: '19', timer_id: 't', status: 'pending' },
+        { user_id: started.userId, timer_id: 't', status: 'cancelled' },
+      ]);
+      // Nothing inserted, and no id taken from the sequence.
+      assert.equal(count?.n, 3001);
+      assert.equal(
+        count?.max_id,
+        (await query<{ id: number }>(`select max(id)::int as id from timers`))[0]?.id,
+      );
+      assert.equal(scans?.seq_scan, 0);
+      assert.ok(
+        scans !== undefined && scans.idx_tup_fetch <= 12,
+        `index tuples fetched: ${scans?.idx_tup_fetch}`,
+      );
+    } finally {
+      await session.end();
+    }
+  });
 });
