@@ -41,7 +41,12 @@ async function admin(sql: string): Promise<void> {
 }
 
 /** A migrated fresh database for one test file: opened before its tests, closed and dropped after. */
-export function useMigratedDatabase(): { readonly db: DatabaseHandle; readonly sql: Sql } {
+export function useMigratedDatabase(): {
+  readonly db: DatabaseHandle;
+  readonly sql: Sql;
+  /** Its URL, for a client of the test's own. */
+  readonly url: string;
+} {
   let fresh: FreshDatabase | undefined;
   let handles: { db: DatabaseHandle; sql: Sql } | undefined;
   before(async () => {
@@ -63,6 +68,10 @@ export function useMigratedDatabase(): { readonly db: DatabaseHandle; readonly s
     },
     get sql() {
       return opened().sql;
+    },
+    get url() {
+      opened();
+      return fresh!.url;
     },
   };
 }

@@ -5,11 +5,11 @@ import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts
 import { STEP_COUNT_WRITER } from '../../src/db/step-count-writer.ts';
 import type { CommitRow } from '../../src/runtime/ports.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+import { createCommitRows } from '../support/commit-row.ts';
 
 let fresh: FreshDatabase;
 let db: DatabaseHandle;
 let store: PostgresConversationStore;
-let nextUser = 1;
 
 before(async () => {
   fresh = await createFreshDatabase();
@@ -32,24 +32,16 @@ async function counts(): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.key, r.entered]));
 }
 
+const newRow = createCommitRows('bot1', 1, { shard: 1, flowId: 'vip', flowVersion: 2 });
+
 /** A new conversation's first commit, entering `steps`, with input key `inputKey`. */
 function row(steps: string[], inputKey: string, overrides: Partial<CommitRow> = {}): CommitRow {
-  return {
-    botId: 'bot1',
-    userId: String(nextUser++),
-    shard: 1,
-    epoch: 0,
-    expectedVersion: 0,
-    flowId: 'vip',
-    flowVersion: 2,
+  return newRow({
     snapshot: { status: 'active', value: steps.at(-1) ?? 'x', context: {} as never },
-    effects: [],
-    timersStarted: [],
-    timersCancelled: [],
     inputKey,
     records: steps.length === 0 ? [] : [{ kind: 'stepsEntered', steps }],
     ...overrides,
-  };
+  });
 }
 
 describe('the step count writer (group commit)', () => {

@@ -8,8 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { buildCommitStatement, writeCommitBatch } from '../../src/db/write-commit-batch.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
-import type { CommitRow, RecordWriter } from '../../src/runtime/ports.ts';
+import type { RecordWriter } from '../../src/runtime/ports.ts';
 import { createFreshDatabase, type FreshDatabase } from './fresh-database.ts';
+import { createCommitRows } from '../support/commit-row.ts';
 
 /** A writer of `kind` with `columns`, inserting its tuples into `commit_notes`. */
 function notesWriter(kind: string, columns: RecordWriter['columns']): RecordWriter {
@@ -29,24 +30,7 @@ const PAIR = notesWriter('pair', [
   ['right', 'int'],
 ]);
 
-let nextUser = 10_000;
-function row(overrides: Partial<CommitRow> = {}): CommitRow {
-  return {
-    botId: 'wcb',
-    userId: String(nextUser++),
-    shard: 3,
-    epoch: 0,
-    expectedVersion: 0,
-    flowId: 'f',
-    flowVersion: 1,
-    snapshot: { status: 'active', value: 'welcome', context: {} as never },
-    effects: [],
-    timersStarted: [],
-    timersCancelled: [],
-    inputKey: null,
-    ...overrides,
-  };
-}
+const row = createCommitRows('wcb', 10_000);
 
 describe('buildCommitStatement', () => {
   it('refuses two writers of one kind as CONFIG_INVALID', () => {

@@ -4,33 +4,17 @@
  * while `payments` was small (an `update ... from` made then read all of it on every commit).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { buildCommitStatement, writeCommitBatch } from '../../src/db/write-commit-batch.ts';
-import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import { PAYMENT_RECORD_WRITERS } from '../../src/payments/payment-record-writers.ts';
 import type { CommitRecord, CommitRow } from '../../src/runtime/ports.ts';
-import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { useMigratedDatabase } from '../db/fresh-database.ts';
+import { createCommitRows } from '../support/commit-row.ts';
 
-let nextUser = 20_000;
-function row(records: CommitRecord[], overrides: Partial<CommitRow> = {}): CommitRow {
-  return {
-    botId: 'prw',
-    userId: String(nextUser++),
-    shard: 3,
-    epoch: 0,
-    expectedVersion: 0,
-    flowId: 'f',
-    flowVersion: 1,
-    snapshot: { status: 'active', value: 'welcome', context: {} as never },
-    effects: [],
-    timersStarted: [],
-    timersCancelled: [],
-    inputKey: null,
-    records,
-    ...overrides,
-  };
-}
+const newRow = createCommitRows('prw', 20_000);
+const row = (records: CommitRecord[], overrides: Partial<CommitRow> = {}): CommitRow =>
+  newRow({ records, ...overrides });
 
 const charge = (orderId: string, chargeId: string): CommitRecord => ({
   kind: 'chargeCreated',
@@ -49,21 +33,11 @@ const status = (orderId: string, value: string): CommitRecord => ({
 });
 
 describe('payment record writers in a generic plan made on small tables', () => {
-  let fresh: FreshDatabase;
-  let db: DatabaseHandle;
+  const database = useMigratedDatabase();
   const statement = buildCommitStatement(PAYMENT_RECORD_WRITERS);
 
-  before(async () => {
-    fresh = await createFreshDatabase();
-    db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-  });
-  after(async () => {
-    await db.close();
-    await fresh.drop();
-  });
-
   it('probes payments by order id, writing the first charge and the status rules as before', async () => {
-    const session = new pg.Client({ connectionString: fresh.url });
+    const session = new pg.Client({ connectionString: database.url });
     await session.connect();
     const query = async (text: string, values: unknown[] = []) => (await session.query(text, values)).rows;
     try {
