@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { BotflowError } from '../errors.ts';
 import type { ClickPayload } from '../tracking/click.ts';
+import { batchWrites } from '../db/batch-writes.ts';
 import { createKeys } from './keys.ts';
 
 /** The tracking store port. */
@@ -51,15 +52,30 @@ export function createMemoryTrackingStore(now: () => number = Date.now): Trackin
   };
 }
 
-// Stores a click and, when given, its fbclid index with one TTL, atomically: one command, not MULTI/EXEC.
-const SAVE_CLICK_SCRIPT = `
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2]) end
+// Stores a batch of clicks, each with its fbclid index when it has one, atomically, in one command: per
+// click, KEYS holds its key (then its index key when ARGV's token is not ''), ARGV its JSON, TTL, token.
+const SAVE_CLICKS_SCRIPT = `
+local k = 1
+for i = 1, #ARGV, 3 do
+  redis.call('SET', KEYS[k], ARGV[i], 'EX', ARGV[i + 1])
+  k = k + 1
+  if ARGV[i + 2] ~= '' then
+    redis.call('SET', KEYS[k], ARGV[i + 2], 'EX', ARGV[i + 1])
+    k = k + 1
+  end
+end
 return 1`;
+
+/** A click waiting to be stored. */
+interface QueuedClick {
+  token: string;
+  payload: ClickPayload;
+  ttl: number;
+}
 
 /**
  * The Redis store. Every failure is a retryable STORE_UNAVAILABLE. Commands issued in the same tick
- * (many clicks at once) go out in one write (ioredis auto-pipelining); a click is one script call.
+ * go out in one write (ioredis auto-pipelining); clicks are stored in batches, one script call each.
  */
 export function createRedisTrackingStore(options: { url: string; prefix: string }): TrackingStore {
   const redis = new Redis(options.url, {
@@ -68,10 +84,10 @@ export function createRedisTrackingStore(options: { url: string; prefix: string 
     commandTimeout: 2000,
     enableAutoPipelining: true,
   });
-  redis.defineCommand('botflowSaveClick', { lua: SAVE_CLICK_SCRIPT });
+  redis.defineCommand('botflowSaveClicks', { lua: SAVE_CLICKS_SCRIPT });
   const saveScript = (
-    redis as unknown as { botflowSaveClick(...a: Array<string | number>): Promise<unknown> }
-  ).botflowSaveClick.bind(redis);
+    redis as unknown as { botflowSaveClicks(...a: Array<string | number>): Promise<unknown> }
+  ).botflowSaveClicks.bind(redis);
   redis.on('error', () => {});
   const keys = createKeys(options.prefix);
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -82,14 +98,22 @@ export function createRedisTrackingStore(options: { url: string; prefix: string 
       throw new BotflowError('STORE_UNAVAILABLE', 'Redis did not answer', { cause: error });
     }
   };
+  // Clicks arriving while a batch is stored go together in the next script call: one command for many
+  // clicks, where the auto-pipeline carried one EVALSHA (and one ioredis command and reply) per click.
+  const saveBatch = batchWrites<QueuedClick>((clicks) =>
+    run(async () => {
+      const keyList: string[] = [];
+      const args: Array<string | number> = [];
+      for (const { token, payload, ttl } of clicks) {
+        keyList.push(keys.click(token));
+        if (payload.fbclid) keyList.push(keys.fbclidIndex(payload.fbclid));
+        args.push(JSON.stringify(payload), ttl, payload.fbclid ? token : '');
+      }
+      await saveScript(keyList.length, ...keyList, ...args);
+    }),
+  );
   return {
-    saveClick: (token, payload, ttl) =>
-      run(async () => {
-        const json = JSON.stringify(payload);
-        if (payload.fbclid)
-          await saveScript(2, keys.click(token), keys.fbclidIndex(payload.fbclid), json, ttl, token);
-        else await saveScript(1, keys.click(token), json, ttl);
-      }),
+    saveClick: (token, payload, ttl) => saveBatch({ token, payload, ttl }),
     getClick: (token) =>
       run(async () => {
         const raw = await redis.get(keys.click(token));

@@ -82,6 +82,23 @@ describe('tracking store: Redis specifics', () => {
     await store.close();
   });
 
+  it('clicks saved together (with and without an fbclid, each its own TTL) are each stored and indexed', async () => {
+    const store = createRedisTrackingStore({ url: REDIS_URL, prefix });
+    const keys = createKeys(prefix);
+    const fbclids = [`fb-${token()}`, undefined, `fb-${token()}`, undefined];
+    const tokens = fbclids.map(() => token());
+    // The first save goes at once; the rest, arriving while it runs, share the next script call.
+    await Promise.all(tokens.map((t, i) => store.saveClick(t, click(fbclids[i]), 600 + i * 100)));
+    for (const [i, t] of tokens.entries()) {
+      assert.deepEqual(await store.getClick(t), click(fbclids[i]));
+      const ttl = await raw.ttl(keys.click(t));
+      assert.ok(ttl > 590 + i * 100 && ttl <= 600 + i * 100);
+      const fbclid = fbclids[i];
+      if (fbclid !== undefined) assert.equal(await store.getTokenByFbclid(fbclid), t);
+    }
+    await store.close();
+  });
+
   it('an unreachable Redis is a retryable STORE_UNAVAILABLE', async () => {
     const down = createRedisTrackingStore({ url: 'redis://127.0.0.1:1', prefix });
     await assert.rejects(
