@@ -102,6 +102,7 @@ export async function preparedName(client: pg.ClientBase, base: string, now = Da
   if (kept !== undefined && now - kept.at < REPLAN_MS) return kept.name;
   if (kept !== undefined) {
     await client.query(`deallocate "${kept.name}"`);
+    forgetParsed(client, kept.name);
   } else {
     const results = (await client.query(
       `set plan_cache_mode = force_generic_plan;
@@ -114,6 +115,17 @@ export async function preparedName(client: pg.ClientBase, base: string, now = Da
   const name = `${base}_${session.id}_${nextPlan++}`;
   session.bases.set(base, { name, at: now });
   return name;
+}
+
+/**
+ * Drops a deallocated statement from node-postgres's record of the names it parsed on the connection
+ * (`connection.parsedStatements`, not public API): else it keeps one name per replan for the
+ * connection's whole life.
+ */
+function forgetParsed(client: pg.ClientBase, name: string): void {
+  const connection = (client as unknown as { connection?: { parsedStatements?: Record<string, unknown> } })
+    .connection;
+  if (connection?.parsedStatements !== undefined) delete connection.parsedStatements[name];
 }
 
 /** Runs `text` as the prepared statement `base` (letters, digits, `_`) on a client of `pool`. */

@@ -79,5 +79,12 @@ describe('preparedName', () => {
     assert.ok(stale > 0, 'the plan made on the small table reads it whole');
     assert.equal(fresh, 0);
     assert.deepEqual(prepared, [{ name: replanned }]);
+    // node-postgres forgets the deallocated name (its record of parsed names would grow by one per replan).
+    const parsed = (session as unknown as { connection: { parsedStatements: Record<string, string> } })
+      .connection.parsedStatements;
+    assert.deepEqual(
+      Object.keys(parsed).filter((name) => name.startsWith('bf_probe_')),
+      [replanned],
+    );
   });
 });
