@@ -57,6 +57,7 @@ test('every fault at CI size keeps every guarantee', { timeout: 400_000 }, async
   assert.deepEqual(
     reports.map((r) => r['fault']),
     [...FAULTS],
+    `every fault reports (exit code ${run.code}); the suite's stderr ends:\n${run.stderr.slice(-3000)}`,
   );
   for (const report of reports) {
     const label = `${String(report['fault'])}: ${JSON.stringify(report)}`;
