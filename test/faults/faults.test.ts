@@ -4,28 +4,9 @@
  * 0 (no loss, duplicate, stuck effect, or forged input accepted or answered 5xx).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { FAULTS } from './run-fault.ts';
-
-const SCRIPT = new URL('./run-faults.ts', import.meta.url).pathname;
-
-/** Runs the suite with `args`; resolves with its exit code, stdout and stderr. */
-function runSuite(args: string[], timeoutMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    // SIGTERM lets the suite stop its clusters and drop its databases.
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runSuite } from './run-suite.ts';
 
 const COUNTERS = [
   'buyers',

@@ -5,28 +5,13 @@
  * duplicate charge, grant or Purchase, nothing stuck, every shard served again within 5 s.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { runSuite } from './run-suite.ts';
 import { createTestHosts, NETNS_PREFIX, sweepStaleNamespaces } from '../support/test-hosts.ts';
 
-const SCRIPT = new URL('./run-faults.ts', import.meta.url).pathname;
-
-/** Runs `npm run faults -- hosts` with `args`; resolves with its exit code, stdout and stderr. */
-function runHosts(args: string[], timeoutMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; pid: number }>((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT, 'hosts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    // SIGTERM lets the run stop its hosts, remove its namespaces and drop its database and vhost.
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, pid: child.pid! });
-    });
-  });
-}
+/** Runs `npm run faults -- hosts` with `args`. */
+const runHosts = (args: string[], timeoutMs: number) => runSuite(['hosts', ...args], timeoutMs);
 
 const namespaces = () =>
   execFileSync('ip', ['netns', 'list'])

@@ -1,15 +1,13 @@
 /** A click's PageView lands in the real Postgres outbox once, only for a bot with a pixel, never failing the click. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pino from 'pino';
 import { createConversionOutbox } from '../../src/db/conversion-outbox.ts';
-import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
-import { createSql } from '../../src/db/sql-client.ts';
 import { createPageViewRecorder } from '../../src/meta/record-page-view.ts';
 import type { ClickPayload } from '../../src/tracking/click.ts';
 import { buildPageViewRow } from '../../src/tracking/conversion-rows.ts';
 import type { PixelSettings } from '../../src/tracking/pixel-settings.ts';
-import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
+import { useMigratedDatabase } from '../db/fresh-database.ts';
 
 const PIXEL: PixelSettings = { pixel_id: 'px-pv', access_token: 'meta-secret' };
 const linkUrl = (slug: string) => `https://bots.example/r/${slug}`;
@@ -19,16 +17,7 @@ const click = (botId: string): ClickPayload => ({
   created_at: 1_700_000_000_000,
   fbp: 'fb.1.1.2',
 });
-let fresh: FreshDatabase;
-let db: DatabaseHandle;
-before(async () => {
-  fresh = await createFreshDatabase();
-  db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
-});
-after(async () => {
-  await db.close();
-  await fresh.drop();
-});
+const database = useMigratedDatabase();
 
 describe('createPageViewRecorder', () => {
   it("queues the click's PageView with its bot once; nothing for a bot without a pixel or when the pixel cannot be read", async () => {
@@ -38,7 +27,7 @@ describe('createPageViewRecorder', () => {
         if (botId === 'broken') throw new Error('settings down');
         return botId === 'with-pixel' ? PIXEL : null;
       },
-      outbox: createConversionOutbox(db.orm),
+      outbox: createConversionOutbox(database.db.orm),
       linkUrl,
       logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) }),
     });
@@ -47,7 +36,7 @@ describe('createPageViewRecorder', () => {
     await record(token, click('with-pixel'));
     await record('b'.repeat(32), click('no-pixel'));
     await record('c'.repeat(32), click('broken'));
-    const rows = await createSql(db.orm)<{
+    const rows = await database.sql<{
       event_id: string;
       pixel_id: string;
       bot_id: string;
