@@ -3,7 +3,7 @@
  * snapshot, effects). No I/O, no clocks: timers come out as `schedule`/`cancel` effects and come back
  * as events. The actor runtime and the simulator both run exactly this function.
  */
-import { type AnyActorScope, createActor, initialTransition } from 'xstate';
+import { type AnyActorScope, createActor } from 'xstate';
 import { collectEffects } from './collect-effects.ts';
 import type { CompiledFlow } from './compile.ts';
 import { DISABLED, HALTED, IDLE } from './compile.ts';
@@ -74,17 +74,14 @@ interface ReusedScope {
   actions: unknown[];
 }
 const scopes = new WeakMap<CompiledFlow['machine'], ReusedScope>();
+type ExecutedAction = { type: string; params?: unknown; info?: { context?: unknown } };
 
 /**
- * XState's pure `transition()`, without building a fresh inert actor and system per call: one never
- * started actor per compiled machine serves as the scope (3-4x faster, measured when this was written). Safe because flows use no invoke/spawn/systemId, and calls are synchronous.
- * Pinned to xstate 5.33.3; test/flow/advance-conversation.test.ts checks it against `transition()`.
+ * One never started actor per compiled machine, serving as the scope of its pure transitions instead
+ * of a fresh inert actor and system per call (what `transition()` and `initialTransition()` build).
+ * Safe because flows use no invoke/spawn/systemId, and calls are synchronous.
  */
-export function fastTransition(
-  compiled: CompiledFlow,
-  snapshot: Snapshot,
-  event: FlowEvent,
-): [Snapshot, Array<{ type: string; params?: unknown; info?: { context?: unknown } }>] {
+function scopeOf(compiled: CompiledFlow): ReusedScope {
   let reused = scopes.get(compiled.machine);
   if (reused === undefined) {
     const self = createActor(compiled.machine);
@@ -105,11 +102,41 @@ export function fastTransition(
     reused = holder;
     scopes.set(compiled.machine, reused);
   }
+  return reused;
+}
+
+/** Runs `step` in the machine's reused scope and returns what it made with the actions it executed. */
+function inScope<T>(compiled: CompiledFlow, step: (scope: AnyActorScope) => T): [T, ExecutedAction[]] {
+  const reused = scopeOf(compiled);
   reused.actions = [];
-  const next = compiled.machine.transition(snapshot, event, reused.scope as never) as Snapshot;
-  const actions = reused.actions as Array<{ type: string; params?: unknown; info?: { context?: unknown } }>;
+  const made = step(reused.scope);
+  const actions = reused.actions as ExecutedAction[];
   reused.actions = [];
-  return [next, actions];
+  return [made, actions];
+}
+
+/**
+ * XState's pure `transition()` in the machine's reused scope (3-4x faster, measured when this was
+ * written). Pinned to xstate 5.33.3; test/flow/advance-conversation.test.ts checks it against `transition()`.
+ */
+export function fastTransition(
+  compiled: CompiledFlow,
+  snapshot: Snapshot,
+  event: FlowEvent,
+): [Snapshot, ExecutedAction[]] {
+  return inScope(
+    compiled,
+    (scope) => compiled.machine.transition(snapshot, event, scope as never) as Snapshot,
+  );
+}
+
+/**
+ * XState's pure `initialTransition()` in the machine's reused scope: building the inert actor was most
+ * of a new conversation's start (a fifth of XState's share of a worker's profile). Checked against
+ * `initialTransition()` in the same test.
+ */
+export function fastInitialTransition(compiled: CompiledFlow): [Snapshot, ExecutedAction[]] {
+  return inScope(compiled, (scope) => compiled.machine.getInitialSnapshot(scope as never) as Snapshot);
 }
 
 /** The press that only the stale-button path handles: no step has the id `''`. */
@@ -160,7 +187,7 @@ export function resolveClick(compiled: CompiledFlow, event: FlowEvent): FlowEven
 
 /** A fresh conversation, before its first event. */
 export function startConversation(compiled: CompiledFlow): PersistedConversation {
-  const [snapshot] = initialTransition(compiled.machine);
+  const [snapshot] = fastInitialTransition(compiled);
   return persist(compiled, snapshot);
 }
 
@@ -180,7 +207,7 @@ export function advanceConversation(
 ): AdvanceResult {
   let snapshot = persisted === null ? null : restore(compiled, persisted);
   const restarted = persisted !== null && snapshot === null;
-  if (snapshot === null) snapshot = initialTransition(compiled.machine)[0];
+  if (snapshot === null) snapshot = fastInitialTransition(compiled)[0];
   const input: FlowEvent =
     restarted && event.type !== 'start' ? { type: 'start' } : resolveClick(compiled, event);
   const [next, actions] = fastTransition(compiled, snapshot, input);

@@ -333,4 +333,24 @@ describe('fastTransition', () => {
     }
     assert.equal(b.value, 'access');
   });
+
+  it('fastInitialTransition gives the same snapshot and actions as XState initialTransition()', async () => {
+    const { initialTransition } = await import('xstate');
+    const { fastInitialTransition } = await import('../../src/flow/advance-conversation.ts');
+    const { readFileSync } = await import('node:fs');
+    const vip = compileFlow(
+      JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8')),
+    );
+    const strip = (actions: Array<{ type: string; params?: unknown }>) =>
+      actions.map((x) => ({ type: x.type, params: x.params }));
+    const [expected, expectedActions] = initialTransition(vip.machine);
+    // Twice: the reused scope must not carry anything from one call to the next.
+    for (let i = 0; i < 2; i++) {
+      const [made, actions] = fastInitialTransition(vip);
+      assert.deepEqual(made.value, expected.value);
+      assert.deepEqual(made.context, expected.context);
+      assert.equal(made.status, expected.status);
+      assert.deepEqual(strip(actions), strip(expectedActions as never));
+    }
+  });
 });
