@@ -10,6 +10,7 @@ import type { PersistedConversation } from '../flow/advance-conversation.ts';
 import { BotflowError } from '../errors.ts';
 import { preparedName, queryPrepared } from './sql-client.ts';
 import { buildCommitStatement, writeCommitBatch } from './write-commit-batch.ts';
+import { markEffectsDoneSql } from './mark-effects-done.ts';
 import type { ConversationStore, DueTimer, RecordWriter, StoredConversation } from '../runtime/ports.ts';
 import { conversationKeyOf } from '../runtime/conversation-key.ts';
 
@@ -253,7 +254,7 @@ const LOAD_SQL = `
   from unnest($1::text[], $2::bigint[]) as k(b, u)
   cross join lateral (select * from conversations c where c.bot_id = k.b and c.user_id = k.u limit 1) c`;
 
-const MARK_DONE_SQL = `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`;
+const MARK_DONE_SQL = markEffectsDoneSql('$1');
 
 /** The due timers (oldest first) and the next due time, as at least one row (its timer columns null when none is due). */
 const POLL_TIMERS_SQL = `

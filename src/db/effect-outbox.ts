@@ -9,6 +9,7 @@ import type { Effect } from '../flow/types.ts';
 import type { KeyedEffect } from '../runtime/conversation-host.ts';
 import type { EffectOutbox } from '../runtime/effect-runner.ts';
 import { createSql } from './sql-client.ts';
+import { markEffectsDoneSql } from './mark-effects-done.ts';
 
 /** The outbox, plus the read of pending effects. */
 export interface PostgresEffectOutbox extends EffectOutbox {
@@ -40,10 +41,7 @@ export function createEffectOutbox(orm: MikroORM, options: EffectOutboxOptions =
     async markDone(keys) {
       if (keys.length === 0) return;
       if (options.rideCommit !== undefined) return options.rideCommit(keys);
-      await sql(
-        `update effects set status = 'done', last_error = null where idempotency_key = any($1::text[])`,
-        [keys],
-      );
+      await sql(markEffectsDoneSql('$1'), [keys]);
     },
     async markFailed(key, failure) {
       await sql(

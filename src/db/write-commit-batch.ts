@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { BotflowError } from '../errors.ts';
 import type { CommitOutcome, CommitRow, RecordWriter } from '../runtime/ports.ts';
 import { conversationKeyOf } from '../runtime/conversation-key.ts';
+import { markEffectsDoneSql } from './mark-effects-done.ts';
 
 /** A compiled batch statement: its text and how to bind a batch to it. */
 export interface CommitStatement {
@@ -105,7 +106,7 @@ const COMMIT_HEAD = `with
     on conflict (bot_id, user_id, timer_id) where status = 'pending'
     do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard),
   effects_marked as (
-    update effects set status = 'done', last_error = null where idempotency_key = any($22::text[]))`;
+    ${markEffectsDoneSql('$22')})`;
 
 /** Every row's outcome: its check's, or a conflict if its snapshot write found the row changed. */
 const COMMIT_TAIL = `
