@@ -34,7 +34,7 @@ import type { Metrics } from './observability/metrics.ts';
 import { createPaymentService, type PaymentService } from './payments/payment-service.ts';
 import { createQrImages, type QrRenderer } from './payments/qr-images.ts';
 import type { Dispatch, DispatchResult } from './runtime/conversation-host.ts';
-import type { EffectHandler } from './runtime/effect-runner.ts';
+import type { EffectHandler, GiveUpEvent } from './runtime/effect-runner.ts';
 import type { FlowSource } from './runtime/ports.ts';
 import { createMemoryFloodGate, createRedisFloodGate, type FloodGate } from './stores/flood-gate.ts';
 import {
@@ -88,6 +88,8 @@ export interface Funnel {
   qr: QrRenderer;
   handleUpdate: UpdateHandler;
   effectHandlers: Record<string, EffectHandler>;
+  /** Per effect type, the event a given-up effect sends its conversation. */
+  effectGiveUpEvents: Record<string, GiveUpEvent>;
   /** `POST /telegram/:botId` and `GET /r/:slug`, served by the hot routes. */
   telegramWebhook: TelegramWebhook;
   trackingRedirect: TrackingRedirect;
@@ -275,6 +277,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     qr,
     handleUpdate,
     effectHandlers: { ...telegramEffects, ...createAccessEffects(apis), ...paymentService.handlers },
+    effectGiveUpEvents: paymentService.giveUpEvents,
     telegramWebhook,
     trackingRedirect,
     routers,

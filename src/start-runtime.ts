@@ -118,6 +118,7 @@ export function startRuntime(options: {
   const unblockOnBuyerInput = createUnblockOnBuyerInput(funnel.apis);
   const effects = createEffectRunner({
     handlers: { ...funnel.effectHandlers, ...o.effectHandlers },
+    giveUpEvents: funnel.effectGiveUpEvents,
     outbox,
     dispatch,
     now,

@@ -15,7 +15,7 @@ import { BotflowError } from '../errors.ts';
 import type { BuyerFacts } from '../flow/machine-setup.ts';
 import type { Effect, FlowEvent } from '../flow/types.ts';
 import type { Dispatch, DispatchResult, KeyedEffect } from '../runtime/conversation-host.ts';
-import type { EffectHandler } from '../runtime/effect-runner.ts';
+import type { EffectHandler, GiveUpEvent } from '../runtime/effect-runner.ts';
 import { inputKeys } from '../runtime/input-keys.ts';
 import type { CommitRecord } from '../runtime/ports.ts';
 import type { ClickPayload } from '../tracking/click.ts';
@@ -55,6 +55,8 @@ export type ConfirmOutcome = 'paid' | 'expired' | 'failed' | 'pending' | 'flagge
 /** The payment service. */
 export interface PaymentService {
   handlers: { createCharge: EffectHandler; checkCharge: EffectHandler };
+  /** A charge given up (its gateway refused it, or every attempt failed) closes its order in the flow. */
+  giveUpEvents: { createCharge: GiveUpEvent };
   /**
    * Verifies, confirms with the gateway and commits a webhook's news; throws UNAUTHORIZED when forged,
    * NOT_FOUND for an unknown bot or order (each refusal is logged).
@@ -299,6 +301,12 @@ export function createPaymentService(options: PaymentServiceOptions): PaymentSer
 
   return {
     handlers: { createCharge, checkCharge },
+    giveUpEvents: {
+      createCharge: (item, error) =>
+        item.effect.type === 'createCharge'
+          ? { type: 'payment.create_failed', order: item.effect.order, reason: error.code }
+          : null,
+    },
     async handleWebhook(botId, request) {
       try {
         return await handleVerifiedWebhook(botId, request);

@@ -29,6 +29,13 @@ export interface EffectRun {
 /** Executes one kind of effect; returns the event to feed back to the conversation, if any. */
 export type EffectHandler = (effect: KeyedEffect, run?: EffectRun) => Promise<FlowEvent | null>;
 
+/**
+ * What a kind of effect tells its conversation when it is given up (dead): the event, or null for
+ * nothing. The funnel registers these (a given-up charge becomes `payment.create_failed`), so the
+ * runner names no effect of its own.
+ */
+export type GiveUpEvent = (effect: KeyedEffect, error: BotflowError) => FlowEvent | null;
+
 /** A failed attempt as the outbox records it. */
 export interface EffectFailure {
   attempts: number;
@@ -46,6 +53,8 @@ export interface EffectOutbox {
 
 export interface EffectRunnerOptions {
   handlers: Partial<Record<KeyedEffect['effect']['type'], EffectHandler>>;
+  /** Per effect type, the event a given-up effect sends its conversation (under its own input key). */
+  giveUpEvents?: Partial<Record<KeyedEffect['effect']['type'], GiveUpEvent>>;
   outbox: EffectOutbox;
   dispatch(input: Dispatch): Promise<unknown>;
   /**
@@ -241,12 +250,13 @@ export function createEffectRunner(options: EffectRunnerOptions): EffectRunner {
     };
     options.onFailure?.(item, error, dead);
     if (dead) {
-      if (item.effect.type === 'createCharge') {
+      const event = options.giveUpEvents?.[item.effect.type]?.(item, error) ?? null;
+      if (event !== null) {
         await options
           .dispatch({
             botId: item.botId,
             userId: item.userId,
-            event: { type: 'payment.create_failed', order: item.effect.order, reason: error.code },
+            event,
             inputKey: inputKeys.effectFailed(item.key),
           })
           .catch(() => {});

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import pino from 'pino';
+import { BotflowError } from '../../src/errors.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/open-database.ts';
 import { createPaymentRepository, type PaymentRepository } from '../../src/db/payment-repository.ts';
 import { createSql } from '../../src/db/sql-client.ts';
@@ -24,7 +25,7 @@ import type { PixelSettings } from '../../src/tracking/pixel-settings.ts';
 import type { ResolvedTracking } from '../../src/tracking/resolve-tracking.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
-import { startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
+import { ADMIN_TOKEN, startVipFunnel, type VipFunnel } from '../support/vip-funnel.ts';
 
 const BOT = 'pay-bot';
 const PIXEL: PixelSettings = { pixel_id: 'px-pay', access_token: 'meta-secret' };
@@ -228,6 +229,20 @@ describe('payment service: createCharge', () => {
     });
     assert.equal(sandbox.charges.size, charges);
     assert.equal(dispatched.length, 1, 'only the first run dispatched');
+  });
+
+  it('gives a charge up as payment.create_failed for its order, with the reason code', () => {
+    const item = {
+      key: 'give-up',
+      botId: 'b',
+      userId: '1',
+      flowVersion: 1,
+      effect: { type: 'createCharge', order: 'vip', expires_in_minutes: 30 },
+    } as never;
+    assert.deepEqual(
+      service.giveUpEvents.createCharge(item, new BotflowError('UPSTREAM_REJECTED', 'refused')),
+      { type: 'payment.create_failed', order: 'vip', reason: 'UPSTREAM_REJECTED' },
+    );
   });
 
   it('commits no conversion row when the bot has no pixel', async () => {
@@ -452,5 +467,40 @@ describe('createCharge (bootstrap, Postgres, Redis, sandbox gateway)', () => {
     assert.equal(row!.tracking_token, null);
     const payment = await h.app.funnel.payments.get(orderId);
     assert.deepEqual(payment!.tracking, { token: null, payload: null, source: 'none' });
+  });
+  it('a charge its gateway refuses is given up and its conversation told: the flow moves on to its retry step', async () => {
+    const patch = (apiKey: string, webhookSecret = 'sandbox-secret') =>
+      fetch(`${h.app.url}/admin/bots/tbot`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          gateway: {
+            kind: 'sandbox',
+            api_base: h.sandbox.url,
+            api_key: apiKey,
+            webhook_secret: webhookSecret,
+          },
+        }),
+      });
+    const refused = await patch('not-the-sandbox-key');
+    assert.equal(refused.status, 200, await refused.text());
+    try {
+      const orderId = await h.checkout(903);
+      await h.settle();
+      const [effect] = await createSql(h.app.db.orm)<{ status: string; last_error: string }>(
+        `select status, last_error from effects where idempotency_key = $1`,
+        [orderId],
+      );
+      assert.equal(effect?.status, 'dead');
+      assert.match(effect?.last_error ?? '', /^UNAUTHORIZED/);
+      // payment.create_failed reached the conversation: the VIP flow's pay step retries at the offers,
+      // which the buyer is shown again.
+      const sent = h.sentTo(903, 'sendMessage').map((c) => String(c.params['text']));
+      assert.deepEqual(sent, ['Qual é o seu melhor e-mail?', 'Escolha o seu plano:', 'Escolha o seu plano:']);
+      assert.equal((await h.app.funnel.payments.get(orderId))?.gatewayChargeId, null);
+    } finally {
+      // Back to the harness's own settings (test/support/start-stack.ts).
+      assert.equal((await patch('k')).status, 200);
+    }
   });
 });

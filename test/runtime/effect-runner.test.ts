@@ -338,7 +338,7 @@ describe('effect runner', () => {
     ]);
   });
 
-  it("feeds a charge's result back to its conversation, and tells it when the charge fails for good", async () => {
+  it("feeds an effect's result back to its conversation, and its registered give-up event when it fails for good", async () => {
     const dispatched: Dispatch[] = [];
     const created: FlowEvent = {
       type: 'payment.created',
@@ -354,6 +354,13 @@ describe('effect runner', () => {
           if (failNext) throw new BotflowError('UPSTREAM_REJECTED', 'gateway refused');
           return created;
         },
+      },
+      giveUpEvents: {
+        createCharge: (item, error) => ({
+          type: 'payment.create_failed',
+          order: item.key,
+          reason: error.code,
+        }),
       },
       outbox,
       dispatch: async (input) => {
@@ -372,11 +379,37 @@ describe('effect runner', () => {
     await runner.idle();
     assert.deepEqual(dispatched.at(-1)?.event, {
       type: 'payment.create_failed',
-      order: 'pay:1',
+      order: 'c2',
       reason: 'UPSTREAM_REJECTED',
     });
     assert.equal(dispatched.at(-1)?.inputKey, 'effect-failed:c2');
     assert.deepEqual(done, ['c1'], 'a dead charge is not marked done');
+  });
+
+  it('tells the conversation nothing when an effect without a give-up event fails for good', async () => {
+    const dispatched: Dispatch[] = [];
+    const { outbox, failed } = recordingOutbox();
+    const runner = createEffectRunner({
+      handlers: {
+        createCharge: async () => {
+          throw new BotflowError('UPSTREAM_REJECTED', 'gateway refused');
+        },
+      },
+      outbox,
+      dispatch: async (input) => {
+        dispatched.push(input);
+      },
+      now: Date.now,
+      retry: FAST,
+    });
+    runner.enqueue([charge('c3')]);
+    await runner.idle();
+    assert.deepEqual(dispatched, []);
+    assert.deepEqual(
+      failed.filter((f) => f.dead).map((f) => f.key),
+      ['c3'],
+      'given up and recorded dead',
+    );
   });
 
   it('when handing the result back fails, the handler runs again before the effect counts as done', async () => {
