@@ -26,7 +26,9 @@ bot.use(async (ctx) => {
 });
 const handle = webhookCallback(bot, 'http', { secretToken: process.env['BENCH_SECRET'] ?? '' });
 const server = createServer((req, res) => {
-  handle(req, res).catch(() => {
+  handle(req, res).catch((error: unknown) => {
+    // Said once per failed update, so a failed run shows why (the bench then stops on the 500).
+    process.stderr.write(`grammy-webhook-bot: ${error instanceof Error ? error.message : String(error)}\n`);
     if (!res.headersSent) res.writeHead(500).end();
   });
 });

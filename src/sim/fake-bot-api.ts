@@ -243,6 +243,10 @@ export async function startFakeBotApi(
         });
     });
   });
+  // Idle connections stay open long, as Telegram's do: node-fetch's agent (grammY's default client)
+  // ignores the Keep-Alive header, so with Node's 5 s default a client reusing a socket as the server
+  // closed it saw a reset ("Network request for 'sendMessage' failed!" in the webhook benchmark).
+  server.keepAliveTimeout = 65_000;
   let connections = 0;
   server.on('connection', () => void (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
