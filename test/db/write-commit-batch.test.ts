@@ -32,6 +32,18 @@ const PAIR = notesWriter('pair', [
 
 const row = createCommitRows('wcb', 10_000);
 
+/** The session transaction's reads of `relname` so far: sequential scans and index tuples fetched. */
+async function scansOf(
+  session: pg.Client,
+  relname: string,
+): Promise<{ seq_scan: number; idx_tup_fetch: number }> {
+  const { rows } = await session.query<{ seq_scan: number; idx_tup_fetch: number }>(
+    `select seq_scan::int, idx_tup_fetch::int from pg_stat_xact_user_tables where relname = $1`,
+    [relname],
+  );
+  return rows[0]!;
+}
+
 describe('buildCommitStatement', () => {
   it('refuses two writers of one kind as CONFIG_INVALID', () => {
     assert.throws(() => buildCommitStatement([NOTE, notesWriter('note', [['x', 'text']])]), {
@@ -224,11 +236,7 @@ describe('writeCommitBatch against Postgres', () => {
         '5',
         'bf_commit_timers',
       );
-      const [scans] = (
-        await session.query<{ seq_scan: number; idx_tup_fetch: number }>(
-          `select seq_scan::int, idx_tup_fetch::int from pg_stat_xact_user_tables where relname = 'timers'`,
-        )
-      ).rows;
+      const scans = await scansOf(session, 'timers');
       const timers = (
         await session.query<{ user_id: string; timer_id: string; status: string }>(
           `select user_id::text, timer_id, status from timers
@@ -255,11 +263,8 @@ describe('writeCommitBatch against Postgres', () => {
         count?.max_id,
         (await query<{ id: number }>(`select max(id)::int as id from timers`))[0]?.id,
       );
-      assert.equal(scans?.seq_scan, 0);
-      assert.ok(
-        scans !== undefined && scans.idx_tup_fetch <= 12,
-        `index tuples fetched: ${scans?.idx_tup_fetch}`,
-      );
+      assert.equal(scans.seq_scan, 0);
+      assert.ok(scans.idx_tup_fetch <= 12, `index tuples fetched: ${scans.idx_tup_fetch}`);
     } finally {
       await session.end();
     }
@@ -291,11 +296,7 @@ describe('writeCommitBatch against Postgres', () => {
         'wcb:mark:17',
         'wcb:mark:no-such-key',
       ]);
-      const [scans] = (
-        await session.query<{ seq_scan: number; idx_tup_fetch: number }>(
-          `select seq_scan::int, idx_tup_fetch::int from pg_stat_xact_user_tables where relname = 'effects'`,
-        )
-      ).rows;
+      const scans = await scansOf(session, 'effects');
       const marked = (
         await session.query<{ idempotency_key: string; status: string; last_error: string | null }>(
           `select idempotency_key, status, last_error from effects
@@ -315,11 +316,8 @@ describe('writeCommitBatch against Postgres', () => {
         { idempotency_key: 'wcb:mark:18', status: 'done', last_error: null },
       ]);
       assert.equal(after, before, 'a done-mark never inserts');
-      assert.equal(scans?.seq_scan, 0);
-      assert.ok(
-        scans !== undefined && scans.idx_tup_fetch <= 12,
-        `index tuples fetched: ${scans?.idx_tup_fetch}`,
-      );
+      assert.equal(scans.seq_scan, 0);
+      assert.ok(scans.idx_tup_fetch <= 12, `index tuples fetched: ${scans.idx_tup_fetch}`);
     } finally {
       await session.end();
     }
