@@ -15,27 +15,37 @@ export interface HttpAnswer {
 export function createHttpClient(concurrency: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   return {
-    /** Sends one request and reads the whole answer. */
+    /**
+     * Sends one request and reads the whole answer. A reset on a reused keep-alive socket (the server
+     * closed it idle as the request went out, so nothing of the request was read) is sent again once,
+     * as Node's documentation advises: between the webhook bench's rounds a server sits idle past its
+     * keep-alive timeout.
+     */
     send(
       url: string,
       init: { method?: string; headers?: Record<string, string>; body?: string } = {},
     ): Promise<HttpAnswer> {
-      return new Promise((resolve, reject) => {
-        const req = request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
+      const attempt = (retried: boolean): Promise<HttpAnswer> =>
+        new Promise((resolve, reject) => {
+          const req = request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: Buffer.concat(chunks).toString('utf8'),
+              }),
+            );
+            res.on('error', reject);
+          });
+          req.on('error', (error: NodeJS.ErrnoException) => {
+            if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(attempt(true));
+            else reject(error);
+          });
+          req.end(init.body);
         });
-        req.on('error', reject);
-        req.end(init.body);
-      });
+      return attempt(false);
     },
     close: () => agent.destroy(),
   };
