@@ -43,6 +43,9 @@ const REPLY_TO = 'amq.rabbitmq.reply-to';
 /** The queue every linked worker consumes, so its consumer count is the number of workers. */
 export const PRESENCE_QUEUE = 'botflow.workers';
 const EMPTY = Buffer.alloc(0);
+/** Opens of the channel tried before an input fails, and the wait before the next (times the attempt). */
+const OPEN_ATTEMPTS = 3;
+const OPEN_RETRY_MS = 100;
 
 interface Waiter {
   resolve(reply: BrokerReply): void;
@@ -100,22 +103,48 @@ export function createBrokerClient(connection: Connection, options: BrokerClient
       if (msg.correlationId !== undefined)
         settle(msg.correlationId, { error: unavailable('no partition queue took the input') });
     });
-    await ch.confirmSelect();
-    await ch.basicConsume({ queue: REPLY_TO, noAck: true }, (msg: AsyncMessage) => {
-      if (msg.correlationId !== undefined) settle(msg.correlationId, { reply: decodeReply(msg.body) });
-    });
-    for (const queue of options.queues)
-      await ch.queueDeclare({ queue, durable: true, arguments: options.queueArguments });
-    await ch.queueDeclare({ queue: PRESENCE_QUEUE, durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await ch.basicConsume({ queue: PRESENCE_QUEUE, noAck: true }, () => {});
+    try {
+      await ch.confirmSelect();
+      await ch.basicConsume({ queue: REPLY_TO, noAck: true }, (msg: AsyncMessage) => {
+        if (msg.correlationId !== undefined) settle(msg.correlationId, { reply: decodeReply(msg.body) });
+      });
+      for (const queue of options.queues)
+        await ch.queueDeclare({ queue, durable: true, arguments: options.queueArguments });
+      await ch.queueDeclare({
+        queue: PRESENCE_QUEUE,
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      });
+      await ch.basicConsume({ queue: PRESENCE_QUEUE, noAck: true }, () => {});
+    } catch (error) {
+      // A channel the broker did not close itself is not left open behind a failed start.
+      await ch.close().catch(() => {});
+      throw error;
+    }
     channel = ch;
     return ch;
+  }
+
+  /**
+   * Opens the channel, trying again shortly when it fails: a quorum queue declared a moment ago may
+   * not take a consumer yet (its Raft server is still starting, and RabbitMQ closes the channel on
+   * `basic.consume` with `noproc`), which failed the first input after a start as BROKER_UNAVAILABLE.
+   */
+  async function openWithRetries(): Promise<Channel> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await open();
+      } catch (error) {
+        if (closed || attempt >= OPEN_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, OPEN_RETRY_MS * attempt));
+      }
+    }
   }
 
   const ready = (): Promise<Channel> => {
     if (closed) return Promise.reject(unavailable('the broker client is closed'));
     if (channel?.active) return Promise.resolve(channel);
-    opening ??= open().finally(() => {
+    opening ??= openWithRetries().finally(() => {
       opening = undefined;
     });
     return opening.catch(() => {
