@@ -40,6 +40,9 @@ export interface PrimaryHandle {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/** How long a new table waits for the workers to apply the current one (see `rebalance`). */
+const TABLE_WAIT_MS = 5000;
+
 /** Starts the primary (call in the primary process only). */
 export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHandle> {
   const slots = options.workers;
@@ -74,13 +77,30 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
     for (const resolve of w) resolve();
   };
   const tableFor = (slot: number): ToWorker => ({ kind: 'table', table, slot, peers });
-  const broadcast = () => {
+  /** The live workers the current table went to. */
+  let sentTo = new Set<number>();
+  let deferred: NodeJS.Timeout | undefined;
+  /** Whether a live worker the current table went to has not applied it yet (its claim may be running). */
+  const claiming = () => [...sentTo].some((slot) => live.has(slot) && applied.get(slot) !== table.version);
+  /** Reassigns shards for the live workers and tells every one (peers change even when shards do not). */
+  const reassign = () => {
+    clearTimeout(deferred);
+    deferred = undefined;
+    table = assignShards(table, slots, live);
+    sentTo = new Set(live);
     for (const slot of live) send(slot, tableFor(slot));
   };
-  /** Reassigns shards for the live workers and tells every one (peers change even when shards do not). */
+  /**
+   * Reassigns once every live worker has applied the current table, or after TABLE_WAIT_MS: a worker
+   * still claiming an older table's shards could otherwise bump the epochs of shards a newer table gave
+   * another worker after that worker claimed them, fencing it out of its own shards (every commit
+   * refused, every input STALE_OWNER) until the next table. Seen at start, when the second worker's
+   * table came while the first one still claimed all 1,024 shards.
+   */
   const rebalance = () => {
-    table = assignShards(table, slots, live);
-    broadcast();
+    if (!claiming()) return reassign();
+    deferred ??= setTimeout(reassign, TABLE_WAIT_MS);
+    deferred.unref();
   };
   const aggregator = createMetricsAggregator({ live: () => live, send });
 
@@ -98,6 +118,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
           break;
         case 'table-applied':
           applied.set(slot, message.version);
+          if (deferred !== undefined && !claiming()) reassign();
           checkSettled();
           break;
         case 'metrics-request':
@@ -166,6 +187,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
     },
     async stop(timeoutMs = 10_000) {
       stopping = true;
+      clearTimeout(deferred);
       const exits = workers.flatMap((w) => (w === undefined ? [] : [new Promise((r) => w.once('exit', r))]));
       for (let slot = 0; slot < slots; slot++) send(slot, { kind: 'drain' });
       const timer = setTimeout(() => {

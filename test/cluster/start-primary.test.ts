@@ -12,6 +12,7 @@ import type { DispatchResult } from '../../src/runtime/conversation-host.ts';
 import { askForever } from '../support/flows.ts';
 import { createFreshDatabase, type FreshDatabase } from '../db/fresh-database.ts';
 import { freePort } from '../../src/sim/free-port.ts';
+import pg from 'pg';
 
 /** A user id whose shard the table gives to `slot`. */
 function userOwnedBy(primary: PrimaryHandle, slot: number, from = 1): string {
@@ -205,5 +206,68 @@ describe('cluster: two real worker processes', () => {
     await check.close();
     assert.equal(stored?.rowVersion, 61, 'start + 60 inputs, each exactly once');
     assert.equal(stored?.snapshot.context.attempts, 60);
+  });
+});
+
+describe('cluster: a new shard table waits while a worker still claims the current one', () => {
+  let fresh: FreshDatabase;
+  let primary: PrimaryHandle | undefined;
+  let locker: pg.Client;
+
+  before(async () => {
+    fresh = await createFreshDatabase();
+    const setup = await bootstrap({
+      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
+      http: false,
+      timerIntervalMs: 0,
+    });
+    await setup.addBot({ id: 'b', username: 'cluster_bot', token: '1:x' });
+    await setup.publishFlow('b', askForever);
+    await setup.close();
+    locker = new pg.Client({ connectionString: fresh.url });
+    await locker.connect();
+  });
+  after(async () => {
+    await primary?.stop();
+    await locker.end().catch(() => {});
+    await fresh.drop();
+  });
+
+  it("sends the second worker's table only once the first worker's claim of every shard is done", async () => {
+    // Every shard's row held: the first worker's claim (the whole table, while it is alone) waits.
+    await locker.query(
+      `insert into shard_epochs (shard, epoch, owner) select s, 0, 'none' from generate_series(0, 1023) s
+       on conflict (shard) do nothing`,
+    );
+    await locker.query('begin');
+    await locker.query('select shard from shard_epochs for update');
+    const ready: number[] = [];
+    primary = await startPrimary({
+      workers: 2,
+      env: { DATABASE_URL: fresh.url, PORT: String(await freePort()), LOG_LEVEL: 'silent' },
+      onEvent: (e) => {
+        if (e.kind === 'ready') ready.push(e.slot);
+      },
+    });
+    while (ready.length < 2) await new Promise((r) => setTimeout(r, 20));
+    // Version 2 gave every shard to the first worker; the one for both waits for its claim.
+    assert.equal(primary.table().version, 2);
+    await locker.query('rollback');
+    await primary.settled();
+    assert.equal(primary.table().version, 3);
+    // Each worker holds its own shards at the epoch it claimed last: inputs of both commit, either way in.
+    for (const [owner, via] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      const user = userOwnedBy(primary, owner);
+      const result = (await primary.injectVia(via, {
+        botId: 'b',
+        userId: user,
+        event: { type: 'start' },
+        inputKey: `w:${owner}`,
+      })) as DispatchResult;
+      assert.equal(rowVersion(result), 1);
+    }
   });
 });
