@@ -21,6 +21,20 @@ function userOwnedBy(primary: PrimaryHandle, slot: number, from = 1): string {
 
 const rowVersion = (r: unknown) => Number((r as DispatchResult).effects[0]!.key.split(':')[2]);
 
+/** A fresh database with bot `b` and its published flow (what `botflow start` finds), for a cluster to run on. */
+async function createClusterDatabase(): Promise<FreshDatabase> {
+  const fresh = await createFreshDatabase();
+  const setup = await bootstrap({
+    env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
+    http: false,
+    timerIntervalMs: 0,
+  });
+  await setup.addBot({ id: 'b', username: 'cluster_bot', token: '1:x' });
+  await setup.publishFlow('b', askForever);
+  await setup.close();
+  return fresh;
+}
+
 describe('cluster: two real worker processes', () => {
   let fresh: FreshDatabase;
   let primary: PrimaryHandle;
@@ -29,15 +43,7 @@ describe('cluster: two real worker processes', () => {
 
   before(async () => {
     port = await freePort();
-    fresh = await createFreshDatabase();
-    const setup = await bootstrap({
-      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
-      http: false,
-      timerIntervalMs: 0,
-    });
-    await setup.addBot({ id: 'b', username: 'cluster_bot', token: '1:x' });
-    await setup.publishFlow('b', askForever);
-    await setup.close();
+    fresh = await createClusterDatabase();
     primary = await startPrimary({
       workers: 2,
       env: {
@@ -215,15 +221,7 @@ describe('cluster: a new shard table waits while a worker still claims the curre
   let locker: pg.Client;
 
   before(async () => {
-    fresh = await createFreshDatabase();
-    const setup = await bootstrap({
-      env: { DATABASE_URL: fresh.url, LOG_LEVEL: 'silent', TELEGRAM_API_ROOT: 'http://127.0.0.1:9' },
-      http: false,
-      timerIntervalMs: 0,
-    });
-    await setup.addBot({ id: 'b', username: 'cluster_bot', token: '1:x' });
-    await setup.publishFlow('b', askForever);
-    await setup.close();
+    fresh = await createClusterDatabase();
     locker = new pg.Client({ connectionString: fresh.url });
     await locker.connect();
   });
