@@ -116,6 +116,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Botflow
       metrics,
       url: listening?.url,
       setOwnedShards: shards.set,
+      reclaimShards: shards.reclaim,
       owns: shards.owns,
       inject: (botId, userId, event, inputKey) =>
         host.dispatch({ botId, userId, event, ...(inputKey === undefined ? {} : { inputKey }) }),

@@ -47,6 +47,11 @@ export interface BootstrapOptions {
   logger?: Logger;
   /** Own every shard at start (one worker). False: a cluster worker, given shards by `setOwnedShards`. */
   ownAllShards?: boolean;
+  /**
+   * A commit was refused because another process claimed the shard since this worker did
+   * (`stale_epoch`); the cluster worker claims it again when its table still gives it the shard.
+   */
+  onStaleEpoch?(shard: number): void;
   /** How long `close` waits for running effects before leaving them to the outbox (default 5 s). */
   drainTimeoutMs?: number;
   /** How long `close` lets in-flight HTTP requests finish before cutting their connections (default 10 s). */
@@ -80,6 +85,8 @@ export interface BotflowApp {
   url: string | undefined;
   /** Takes the given shards (claiming them in the database, which fences out their previous owner) and drops the rest. */
   setOwnedShards(shards: readonly number[]): Promise<void>;
+  /** Claims owned shards again at a new epoch (fencing whoever claimed them since); the rest are ignored. */
+  reclaimShards(shards: readonly number[]): Promise<void>;
   owns(shard: number): boolean;
   /** Sends one event to a conversation and resolves once its result is committed. */
   inject(botId: string, userId: string, event: FlowEvent, inputKey?: string): Promise<DispatchResult>;

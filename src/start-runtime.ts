@@ -93,6 +93,7 @@ export function startRuntime(options: {
     ...observers.host,
     onInput: (input) => unblockOnBuyerInput(input),
     onTimerStarted: (dueAt) => timers.noteDue(dueAt),
+    ...(o.onStaleEpoch === undefined ? {} : { onStaleEpoch: o.onStaleEpoch }),
     onApplied: (input, result) => funnel.rememberCommitted({ ...input, created: result.created }),
     onCommitted(committed) {
       o.onCommitted?.(committed);

@@ -15,6 +15,8 @@ import { connectPeer, type PeerLink } from './connect-peer.ts';
 import { answerPrimary } from './answer-primary.ts';
 
 const FORWARD_TIMEOUT_MS = 15_000;
+/** A shard found claimed elsewhere is claimed again at most this often. */
+const RECLAIM_EVERY_MS = 1000;
 
 /** A running worker: its botflow, and how to stop it with its peer socket. */
 export interface RunningWorker {
@@ -26,10 +28,30 @@ export interface RunningWorker {
 /** Runs a worker in this (forked) process until the primary says drain. */
 export async function runWorker(options: BootstrapOptions = {}): Promise<RunningWorker> {
   const send = (message: ToPrimary) => process.send?.(message);
-  const app = await bootstrap({ ...options, ownAllShards: false });
   let tables: Promise<unknown> = Promise.resolve();
   /** The latest table and peer sockets the primary sent (routing uses them before they are applied). */
   let routing: { table: ShardTable; slot: number; peers: Array<string | null> } | undefined;
+  const reclaimedAt = new Map<number, number>();
+  /**
+   * A commit of a shard this worker holds was refused as `stale_epoch`: someone claimed it since (a
+   * claim of an older table landing late, or a dead worker's statement finishing after its death).
+   * When the latest table still gives the shard here, it is claimed again, in turn with the tables and
+   * at most once a second per shard; a worker whose table is the older one yields once its table comes.
+   */
+  const reclaimStale = (shard: number) => {
+    if (routing === undefined || routing.table.owners[shard] !== routing.slot) return;
+    const now = Date.now();
+    if (now - (reclaimedAt.get(shard) ?? 0) < RECLAIM_EVERY_MS) return;
+    reclaimedAt.set(shard, now);
+    tables = tables
+      .then(() => {
+        if (routing?.table.owners[shard] !== routing?.slot) return;
+        app.logger.warn({ shard }, 'shard claimed elsewhere since this worker claimed it: claiming it again');
+        return app.reclaimShards([shard]);
+      })
+      .catch((error: unknown) => app.logger.error({ err: error, shard }, 'could not claim a shard again'));
+  };
+  const app = await bootstrap({ ...options, ownAllShards: false, onStaleEpoch: reclaimStale });
   const links = new Map<number, PeerLink>();
 
   const local = async (input: RoutedInput) => {

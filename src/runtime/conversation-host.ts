@@ -102,6 +102,8 @@ export interface ConversationHostOptions {
   onDispatched?(input: Dispatch, result: DispatchResult | null, seconds: number, error?: unknown): void;
   /** Told the due time of every timer a commit started, right after the commit (the timer poller's schedule). */
   onTimerStarted?(dueAt: number): void;
+  /** A commit of this shard was refused as `stale_epoch`: another process claimed it since this one did. */
+  onStaleEpoch?(shard: number): void;
   /** Sees each committed input with its result, right after its commit (records included). */
   onApplied?(input: Dispatch, result: DispatchResult): void;
   /** Sees each input as it is accepted, before its transition (and so before any effect it causes). */
@@ -370,6 +372,7 @@ export function createConversationHost(options: ConversationHostOptions): Conver
     if (outcome === 'version_conflict' && presumed) return step(input, attempt, false);
     if (outcome === 'version_conflict' && attempt < MAX_CONFLICT_RETRIES) return step(input, attempt + 1);
     actors.delete(key);
+    if (outcome === 'stale_epoch') options.onStaleEpoch?.(actor.shard);
     throw new BotflowError('STALE_OWNER', `conversation ${key} is owned elsewhere (${outcome})`);
   }
 

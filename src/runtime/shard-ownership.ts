@@ -19,6 +19,11 @@ export interface ShardOwnershipOptions {
 export interface ShardOwnership {
   /** Takes the given shards (claimed in the store) and lets go of the rest. */
   set(wanted: readonly number[]): Promise<void>;
+  /**
+   * Claims owned shards again at a new epoch; others are ignored. Their actors stay (mailboxes keep
+   * their order): a state another owner changed meanwhile is a version conflict, reloaded.
+   */
+  reclaim(shards: readonly number[]): Promise<void>;
   owned(): number[];
   owns(shard: number): boolean;
   /** Whether the conversation between a bot and a user lives in a shard owned here. */
@@ -45,6 +50,12 @@ export function createShardOwnership(options: ShardOwnershipOptions): ShardOwner
       if (fresh.length === 0) return;
       for (const [shard, epoch] of await options.claim(fresh)) epochs.set(shard, epoch);
       await options.onTaken(fresh);
+    },
+    async reclaim(shards) {
+      const mine = shards.filter((s) => epochs.has(s));
+      if (mine.length === 0) return;
+      for (const [shard, epoch] of await options.claim(mine)) if (epochs.has(shard)) epochs.set(shard, epoch);
+      await options.onTaken(mine);
     },
     owned: () => [...epochs.keys()],
     owns: (shard) => epochs.has(shard),

@@ -268,4 +268,36 @@ describe('cluster: a new shard table waits while a worker still claims the curre
       assert.equal(rowVersion(result), 1);
     }
   });
+
+  it('a worker claims its shard again when another claim landed after its own: STALE_OWNER only until then', async () => {
+    const user = userOwnedBy(primary!, 1, 5000);
+    const shard = shardOf('b', user);
+    // A claim landing late (an older table's, or a dead worker's statement): the epoch moves on.
+    await locker.query(`update shard_epochs set epoch = epoch + 1, owner = 'late-claim' where shard = $1`, [
+      shard,
+    ]);
+    const refused: string[] = [];
+    let result: DispatchResult | undefined;
+    for (let i = 0; i < 30 && result === undefined; i++) {
+      try {
+        result = (await primary!.injectVia(0, {
+          botId: 'b',
+          userId: user,
+          event: { type: 'start' },
+          inputKey: `reclaim:${i}`,
+        })) as DispatchResult;
+      } catch (error) {
+        refused.push((error as BotflowError).code);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(result !== undefined, `never committed; refused: ${refused.join(', ')}`);
+    assert.ok(refused.length >= 1, 'the first input met the stale epoch');
+    assert.deepEqual([...new Set(refused)], ['STALE_OWNER']);
+    const { rows } = await locker.query<{ owner: string }>(
+      `select owner from shard_epochs where shard = $1`,
+      [shard],
+    );
+    assert.notEqual(rows[0]?.owner, 'late-claim');
+  });
 });

@@ -52,6 +52,18 @@ describe('shard ownership over real Postgres epochs', () => {
     assert.equal(b.shards.epochOf(9), 1);
   });
 
+  it('claims owned shards again at a new epoch, leaving their actors and the shards it does not own alone', async () => {
+    const d = ownershipOf('worker-d');
+    await d.shards.set([20, 21]);
+    const before = d.shards.epochOf(20);
+    await d.shards.reclaim([20, 22]);
+    assert.equal(d.shards.epochOf(20), before + 1);
+    assert.equal(d.shards.epochOf(21), 1, 'not asked for: unchanged');
+    assert.equal(d.shards.owns(22), false, 'not owned here: not claimed');
+    assert.deepEqual(d.dropped, [], 'no actor leaves memory');
+    assert.deepEqual(d.taken, [[20, 21], [20]]);
+  });
+
   it('answers for a conversation by its shard', async () => {
     const c = ownershipOf('worker-c');
     await c.shards.set([shardOf('bot1', '42')]);
