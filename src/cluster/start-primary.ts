@@ -94,8 +94,9 @@ export async function startPrimary(options: PrimaryOptions): Promise<PrimaryHand
    * Reassigns once every live worker has applied the current table, or after TABLE_WAIT_MS: a worker
    * still claiming an older table's shards could otherwise bump the epochs of shards a newer table gave
    * another worker after that worker claimed them, fencing it out of its own shards (every commit
-   * refused, every input STALE_OWNER) until the next table. Seen at start, when the second worker's
-   * table came while the first one still claimed all 1,024 shards.
+   * refused, every input STALE_OWNER) until the next table: at start, the second worker's table can
+   * come while the first one still claims all 1,024 shards. A claim landing late anyway (a dead
+   * worker's statement) is claimed back by its worker (`reclaimStale` in run-worker.ts).
    */
   const rebalance = () => {
     if (!claiming()) return reassign();
