@@ -98,6 +98,18 @@ describe('writeCommitBatch against Postgres', () => {
     (await client.query(text, params)).rows as R[];
   const statement = buildCommitStatement([NOTE]);
 
+  /** Runs `use` on a connection of its own that plans every statement generically, as pooled sessions do. */
+  async function withGenericPlanSession(use: (session: pg.Client) => Promise<void>): Promise<void> {
+    const session = new pg.Client({ connectionString: fresh.url });
+    await session.connect();
+    try {
+      await session.query(`set plan_cache_mode = force_generic_plan`);
+      await use(session);
+    } finally {
+      await session.end();
+    }
+  }
+
   before(async () => {
     fresh = await createFreshDatabase();
     db = await openDatabase({ url: fresh.url, dataDir: '/nonexistent' });
@@ -161,10 +173,7 @@ describe('writeCommitBatch against Postgres', () => {
   it('checks input keys and row versions by primary key, even in a generic plan made while the tables were small', async () => {
     // A pooled connection keeps its plan until the tables are analyzed again: an `exists` planned as a
     // hashed subplan read all of processed_inputs and conversations on every commit from then on.
-    const session = new pg.Client({ connectionString: fresh.url });
-    await session.connect();
-    try {
-      await session.query(`set plan_cache_mode = force_generic_plan`);
+    await withGenericPlanSession(async (session) => {
       const seen = row({ inputKey: 'wcb:plan:seen' });
       assert.deepEqual(await writeCommitBatch(session, statement, [seen], '5', 'bf_commit_plan'), ['ok']);
       await query(
@@ -199,17 +208,12 @@ describe('writeCommitBatch against Postgres', () => {
         { relname: 'conversations', seq_scan: '0' },
         { relname: 'processed_inputs', seq_scan: '0' },
       ]);
-    } finally {
-      await session.end();
-    }
+    });
   });
 
   it('cancels a pending timer by probing its key, even in a generic plan made while timers was small', async () => {
     // An update ... from planned on a small table walked every pending timer for each cancel.
-    const session = new pg.Client({ connectionString: fresh.url });
-    await session.connect();
-    try {
-      await session.query(`set plan_cache_mode = force_generic_plan`);
+    await withGenericPlanSession(async (session) => {
       const started = row({
         botId: 'wcb-timers',
         timersStarted: [{ timerId: 't', dueAt: Date.UTC(2030, 0, 1), event: { type: 'tick' } }],
@@ -265,17 +269,13 @@ describe('writeCommitBatch against Postgres', () => {
       );
       assert.equal(scans.seq_scan, 0);
       assert.ok(scans.idx_tup_fetch <= 12, `index tuples fetched: ${scans.idx_tup_fetch}`);
-    } finally {
-      await session.end();
-    }
+    });
   });
+
   it('marks effects done by probing their keys, even in a generic plan made while effects was small', async () => {
     // An update ... where idempotency_key = any($keys) planned before effects had statistics read the
     // whole table for every commit carrying done-marks, a quarter of Postgres's CPU in the benchmark.
-    const session = new pg.Client({ connectionString: fresh.url });
-    await session.connect();
-    try {
-      await session.query(`set plan_cache_mode = force_generic_plan`);
+    await withGenericPlanSession(async (session) => {
       await query(
         `insert into effects (bot_id, user_id, idempotency_key, effect, status, last_error)
          values ('wcb-marks', 1, 'wcb:mark:0', '{}', 'pending', 'was failing')`,
@@ -318,8 +318,6 @@ describe('writeCommitBatch against Postgres', () => {
       assert.equal(after, before, 'a done-mark never inserts');
       assert.equal(scans.seq_scan, 0);
       assert.ok(scans.idx_tup_fetch <= 12, `index tuples fetched: ${scans.idx_tup_fetch}`);
-    } finally {
-      await session.end();
-    }
+    });
   });
 });
