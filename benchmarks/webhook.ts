@@ -7,8 +7,12 @@
  * an offer button) beside two baselines in their own processes: a stateless grammY webhook bot
  * answering every update with one sendMessage, and the same funnel built the usual way (grammY +
  * @grammyjs/conversations in Redis + sequentialize, with the same charge, QR photo and sends), through
- * the same client loop in the same run. For each: CPU ms per update by process (/proc), and SQL
- * statements and transactions per update. Prints one JSON object; the goals are printed, not asserted.
+ * the same client loop in the same run. Two more references: the floor, a stateless grammY bot making
+ * botflow's own calls per update through botflow's own clients and keeping nothing (what botflow costs
+ * above it is the cost of its state); and the stateless bot as a cluster of 1 and of 2 processes (what
+ * a second process costs on this machine with no state to share). For each: CPU ms per update by
+ * process (/proc), and SQL statements and transactions per update. Prints one JSON object; the goals
+ * are printed, not asserted.
  */
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -75,6 +79,8 @@ const TOKEN = `7300000001:bench-${randomBytes(8).toString('hex')}`;
 const GRAMMY_TOKEN = `7300000002:bench-${randomBytes(8).toString('hex')}`;
 const GRAMMY_SECRET = randomBytes(24).toString('base64url');
 const CONVERSATIONS_TOKEN = `7300000003:bench-${randomBytes(8).toString('hex')}`;
+const SAME_CALLS_TOKEN = `7300000004:bench-${randomBytes(8).toString('hex')}`;
+const CLUSTER_TOKEN = `7300000005:bench-${randomBytes(8).toString('hex')}`;
 const SQL_DIR = mkdtempSync(join(tmpdir(), 'botflow-bench-sql-'));
 /** Postgres flushes a backend's statistics at most once a second: wait that long before reading them. */
 const STATS_FLUSH_MS = 1100;
@@ -85,6 +91,8 @@ const fake = await startFakeBotApi({ now: preciseNow });
 fake.addBot({ token: TOKEN, id: 7300000001, username: 'bench_botflow_bot' });
 fake.addBot({ token: GRAMMY_TOKEN, id: 7300000002, username: 'bench_grammy_bot' });
 fake.addBot({ token: CONVERSATIONS_TOKEN, id: 7300000003, username: 'bench_conversations_bot' });
+fake.addBot({ token: SAME_CALLS_TOKEN, id: 7300000004, username: 'bench_same_calls_bot' });
+fake.addBot({ token: CLUSTER_TOKEN, id: 7300000005, username: 'bench_grammy_bot' });
 const calls = watchCalls(fake);
 const sandbox = await startSandboxGateway({ apiKey: 'bench-key', webhookSecret: 'bench-secret' });
 const client = createHttpClient(CONCURRENCY);
@@ -306,9 +314,17 @@ try {
   });
   await setup.close();
 
-  /** Drives a baseline bot in its own process (its port comes back on IPC), once warmed up. */
-  async function startBaseline(script: string, env: Record<string, string>, base: number): Promise<System> {
-    const { child, ready } = await forkReady<{ port: number }>(script, {
+  /**
+   * Drives a baseline bot in its own process (its port comes back on IPC, with its workers' pids when
+   * it is a cluster), once warmed up on `processes` times the warm-up users.
+   */
+  async function startBaseline(
+    script: string,
+    env: Record<string, string>,
+    base: number,
+    processes = 1,
+  ): Promise<System> {
+    const { child, ready } = await forkReady<{ port: number; pids?: number[] }>(script, {
       BENCH_API_ROOT: fake.url,
       BENCH_TOKEN: env['BENCH_TOKEN']!,
       BENCH_SECRET: env['BENCH_SECRET']!,
@@ -319,12 +335,16 @@ try {
     const token = env['BENCH_TOKEN']!;
     try {
       const sends = await countSends(url, token, secret, button, base + 1);
-      await warmUp({ url, token, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends });
+      await warmUp(
+        { url, token, secret, button, firstUser: base + 100_000, sendsPerUpdate: sends },
+        processes,
+      );
       return {
         async measure(round) {
           log(`${script}: ${USERS} users x ${PER_USER} updates (sends per update ${sends.join(',')})`);
           const firstUser = base + 200_000 + round * ROUND_USERS;
-          const measured = await account(USERS * PER_USER, { bot: () => [child.pid!] }, () =>
+          const pids = [child.pid!, ...(ready.pids ?? [])];
+          const measured = await account(USERS * PER_USER, { bot: () => pids }, () =>
             drive({ url, token, secret, button, firstUser, users: USERS, sendsPerUpdate: sends }),
           );
           return { ...measured.result, ...withoutResult(measured), sends_per_update: sends };
@@ -413,7 +433,8 @@ try {
 
   // botflow at 1 worker and the stateless bot, both warmed, measured in turns: the host drifts by a
   // fifth over a run, so each round's ratio compares the two under the same conditions.
-  const rounds: Array<{ grammy: Measured; workers1: Measured }> = [];
+  // The floor (botflow's calls, no state) takes its turn in the same rounds.
+  const rounds: Array<{ grammy: Measured; sameCalls: Measured; workers1: Measured }> = [];
   {
     const grammySystem = await startBaseline(
       './lib/grammy-webhook-bot.ts',
@@ -421,12 +442,30 @@ try {
       1_000_000,
     );
     try {
-      const workers1System = await startBotflow(1);
+      const sameCallsSystem = await startBaseline(
+        './lib/same-calls-bot.ts',
+        {
+          BENCH_TOKEN: SAME_CALLS_TOKEN,
+          BENCH_SECRET: randomBytes(24).toString('base64url'),
+          BENCH_SANDBOX_URL: sandbox.url,
+          BENCH_SANDBOX_KEY: 'bench-key',
+        },
+        3_000_000,
+      );
       try {
-        for (let r = 0; r < ROUNDS; r++)
-          rounds.push({ grammy: await grammySystem.measure(r), workers1: await workers1System.measure(r) });
+        const workers1System = await startBotflow(1);
+        try {
+          for (let r = 0; r < ROUNDS; r++)
+            rounds.push({
+              grammy: await grammySystem.measure(r),
+              sameCalls: await sameCallsSystem.measure(r),
+              workers1: await workers1System.measure(r),
+            });
+        } finally {
+          await workers1System.stop();
+        }
       } finally {
-        await workers1System.stop();
+        await sameCallsSystem.stop();
       }
     } finally {
       await grammySystem.stop();
@@ -447,6 +486,18 @@ try {
     ),
   );
   const workers2 = await measureOnce(startBotflow(2));
+  // The machine's control for the 2-worker goal: the stateless bot as a cluster of 1, then of 2.
+  const grammyCluster = (processes: number) =>
+    measureOnce(
+      startBaseline(
+        './lib/grammy-cluster.ts',
+        { BENCH_TOKEN: CLUSTER_TOKEN, BENCH_SECRET: GRAMMY_SECRET, BENCH_PROCESSES: String(processes) },
+        6_000_000 + processes * 1_000_000,
+        processes,
+      ),
+    );
+  const grammyCluster1 = await grammyCluster(1);
+  const grammyCluster2 = await grammyCluster(2);
   const broker1 = await measureOnce(startBotflow(2, vhost.url));
   const confirms = await measureBrokerConfirms(vhost.url, USERS * PER_USER, CONCURRENCY);
   log(`broker confirms alone: ${JSON.stringify(confirms)}`);
@@ -456,6 +507,8 @@ try {
   // Per round, botflow against the stateless bot measured just before it; the goals take the medians
   // (the lower middle round for an even count).
   const cpuRatios = rounds.map((x) => cpu(x.workers1) / cpu(x.grammy));
+  const floorRatios = rounds.map((x) => cpu(x.sameCalls) / cpu(x.grammy));
+  const overFloorRatios = rounds.map((x) => cpu(x.workers1) / cpu(x.sameCalls));
   const rateRatios = rounds.map((x) => x.workers1.updates_per_second / x.grammy.updates_per_second);
   /** The round whose CPU per update is the median (the lower middle one for an even count), with every round's numbers. */
   const medianRound = (list: Measured[]) => ({
@@ -464,6 +517,8 @@ try {
   });
   const workers1 = medianRound(rounds.map((x) => x.workers1));
   const grammy = medianRound(rounds.map((x) => x.grammy));
+  const sameCalls = medianRound(rounds.map((x) => x.sameCalls));
+  const clusterRatio = cpu(grammyCluster2) / cpu(grammyCluster1);
   const goals = {
     'cpu per update <= 1.5x the stateless bot': {
       value: round(quantile(cpuRatios, 0.5), 2),
@@ -496,6 +551,10 @@ try {
   };
   for (const [goal, { value, met }] of Object.entries(goals))
     log(`goal ${met ? 'met' : 'NOT met'}: ${goal} (${value})`);
+  log(
+    `floor: botflow's calls without state cost ${round(quantile(floorRatios, 0.5), 2)}x the stateless bot's CPU per update; botflow costs ${round(quantile(overFloorRatios, 0.5), 2)}x that floor`,
+  );
+  log(`control: the stateless bot at 2 processes costs ${round(clusterRatio, 3)}x its CPU per update at 1`);
 
   process.stdout.write(
     `${JSON.stringify({
@@ -523,6 +582,16 @@ try {
         ...grammy,
         note: 'webhookCallback(bot, "http"), one sendMessage per update',
       },
+      baseline_grammy_same_calls: {
+        ...sameCalls,
+        note: "the floor: stateless grammY making botflow's calls per update (welcome photo by URL and question; retry; offers; callback answer as a webhook reply, sandbox charge over undici, encodeQrPng photo as one multipart body) through botflow's keep-alive transport, keeping nothing",
+      },
+      control_grammy_cluster: {
+        processes_1: grammyCluster1,
+        processes_2: grammyCluster2,
+        ratio_cpu_2_over_1: round(clusterRatio, 3),
+        note: 'the stateless bot under node:cluster (the primary hands connections out round-robin, as in botflow) at 1 and 2 processes, same load: what a second process costs on this machine with no state to share',
+      },
       baseline_grammy_conversations: {
         ...conversations,
         note: 'webhookCallback + sequentialize + @grammyjs/conversations (Redis storage); the same sends, the sandbox charge and a qrcode toBuffer QR photo',
@@ -530,6 +599,9 @@ try {
       rounds: ROUNDS,
       ratio_cpu_botflow_over_grammy_by_round: cpuRatios.map((r) => round(r, 2)),
       ratio_botflow_over_grammy_by_round: rateRatios.map((r) => round(r, 3)),
+      ratio_cpu_same_calls_over_grammy_by_round: floorRatios.map((r) => round(r, 2)),
+      ratio_cpu_botflow_over_same_calls_by_round: overFloorRatios.map((r) => round(r, 2)),
+      ratio_cpu_botflow_over_same_calls: round(quantile(overFloorRatios, 0.5), 2),
       ratio_botflow_over_grammy: {
         workers_1: round(quantile(rateRatios, 0.5), 3),
         workers_2: round(workers2.updates_per_second / grammy.updates_per_second, 3),
@@ -544,6 +616,9 @@ try {
         botflow_workers_2: cpu(workers2),
         botflow_broker_1: cpu(broker1),
         grammy_stateless: cpu(grammy),
+        grammy_same_calls: cpu(sameCalls),
+        grammy_stateless_cluster_1: cpu(grammyCluster1),
+        grammy_stateless_cluster_2: cpu(grammyCluster2),
         grammy_conversations: cpu(conversations),
       },
       goals,
