@@ -325,6 +325,9 @@ try {
     processes = 1,
   ): Promise<System> {
     const { child, ready } = await forkReady<{ port: number; pids?: number[] }>(script, {
+      ...(PROFILE_DIR === undefined
+        ? {}
+        : { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` }),
       BENCH_API_ROOT: fake.url,
       BENCH_TOKEN: env['BENCH_TOKEN']!,
       BENCH_SECRET: env['BENCH_SECRET']!,
@@ -364,7 +367,7 @@ try {
     const { child, ready } = await forkReady<{ pids: number[] }>('./lib/botflow-cluster.ts', {
       BENCH_WORKERS: String(workers),
       BENCH_SQL_DIR: SQL_DIR,
-      // BENCH_CPU_PROF=<dir>: botflow's processes write V8 CPU profiles there (\`node --cpu-prof\`).
+      // BENCH_CPU_PROF=<dir>: botflow's and the baselines' processes write V8 CPU profiles there (\`node --cpu-prof\`).
       NODE_OPTIONS: [
         process.env['NODE_OPTIONS'] ?? '',
         `--import ${new URL('./lib/count-sql.ts', import.meta.url).href}`,
@@ -509,6 +512,7 @@ try {
   const cpuRatios = rounds.map((x) => cpu(x.workers1) / cpu(x.grammy));
   const floorRatios = rounds.map((x) => cpu(x.sameCalls) / cpu(x.grammy));
   const overFloorRatios = rounds.map((x) => cpu(x.workers1) / cpu(x.sameCalls));
+  const floorRateRatios = rounds.map((x) => x.sameCalls.updates_per_second / x.grammy.updates_per_second);
   const rateRatios = rounds.map((x) => x.workers1.updates_per_second / x.grammy.updates_per_second);
   /** The round whose CPU per update is the median (the lower middle one for an even count), with every round's numbers. */
   const medianRound = (list: Measured[]) => ({
@@ -552,7 +556,7 @@ try {
   for (const [goal, { value, met }] of Object.entries(goals))
     log(`goal ${met ? 'met' : 'NOT met'}: ${goal} (${value})`);
   log(
-    `floor: botflow's calls without state cost ${round(quantile(floorRatios, 0.5), 2)}x the stateless bot's CPU per update; botflow costs ${round(quantile(overFloorRatios, 0.5), 2)}x that floor`,
+    `floor: botflow's calls without state cost ${round(quantile(floorRatios, 0.5), 2)}x the stateless bot's CPU per update and move ${round(quantile(floorRateRatios, 0.5), 3)}x its updates/s; botflow costs ${round(quantile(overFloorRatios, 0.5), 2)}x that floor`,
   );
   log(`control: the stateless bot at 2 processes costs ${round(clusterRatio, 3)}x its CPU per update at 1`);
 
@@ -602,6 +606,7 @@ try {
       ratio_cpu_same_calls_over_grammy_by_round: floorRatios.map((r) => round(r, 2)),
       ratio_cpu_botflow_over_same_calls_by_round: overFloorRatios.map((r) => round(r, 2)),
       ratio_cpu_botflow_over_same_calls: round(quantile(overFloorRatios, 0.5), 2),
+      ratio_same_calls_over_grammy_by_round: floorRateRatios.map((r) => round(r, 3)),
       ratio_botflow_over_grammy: {
         workers_1: round(quantile(rateRatios, 0.5), 3),
         workers_2: round(workers2.updates_per_second / grammy.updates_per_second, 3),
