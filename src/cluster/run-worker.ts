@@ -17,6 +17,8 @@ import { answerPrimary } from './answer-primary.ts';
 const FORWARD_TIMEOUT_MS = 15_000;
 /** A shard found claimed elsewhere is claimed again at most this often. */
 const RECLAIM_EVERY_MS = 1000;
+/** Waits between attempts to take a table's shards when the claim failed (the last one repeats). */
+const CLAIM_RETRY_MS = [250, 500, 1000, 2000, 5000];
 
 /** A running worker: its botflow, and how to stop it with its peer socket. */
 export interface RunningWorker {
@@ -32,6 +34,7 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Running
   /** The latest table and peer sockets the primary sent (routing uses them before they are applied). */
   let routing: { table: ShardTable; slot: number; peers: Array<string | null> } | undefined;
   const reclaimedAt = new Map<number, number>();
+  let closing = false;
   /**
    * A commit of a shard this worker holds was refused as `stale_epoch`: someone claimed it since (a
    * claim of an older table landing late, or a dead worker's statement finishing after its death).
@@ -94,15 +97,32 @@ export async function runWorker(options: BootstrapOptions = {}): Promise<Running
       routing = { table: message.table, slot: message.slot, peers: message.peers };
       // Tables apply one at a time, in order: a claim still running must not resurrect shards a
       // newer table took away.
-      tables = tables
-        .then(() => app.setOwnedShards(shardsOf(message.table, message.slot)))
-        .then(() => send({ kind: 'table-applied', version: message.table.version }))
-        .catch((error: unknown) => app.logger.error({ err: error }, 'could not take shards'));
+      tables = tables.then(() => applyTable(message.table, message.slot));
     },
   });
   app.setMetricsSource(primary.clusterMetrics);
 
+  /**
+   * Takes the table's shards, then tells the primary. A failed claim (Postgres down for a moment) is
+   * tried again, 250 ms to 5 s apart, until it succeeds or a newer table replaces this one: otherwise
+   * the shards would stay unowned, every input of theirs refused as STALE_OWNER, until the next table.
+   */
+  async function applyTable(table: ShardTable, slot: number): Promise<void> {
+    for (let attempt = 0; !closing && routing?.table.version === table.version; attempt++) {
+      try {
+        await app.setOwnedShards(shardsOf(table, slot));
+        send({ kind: 'table-applied', version: table.version });
+        return;
+      } catch (error) {
+        const waitMs = CLAIM_RETRY_MS[Math.min(attempt, CLAIM_RETRY_MS.length - 1)]!;
+        app.logger.error({ err: error, attempt: attempt + 1, waitMs }, 'could not take shards: trying again');
+        await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+      }
+    }
+  }
+
   async function close(): Promise<void> {
+    closing = true;
     await app.close();
     for (const link of links.values()) link.close();
     await peerServer.close();

@@ -300,4 +300,40 @@ describe('cluster: a new shard table waits while a worker still claims the curre
     );
     assert.notEqual(rows[0]?.owner, 'late-claim');
   });
+
+  it('a worker whose claim failed takes its shards once Postgres answers again, with no newer table to come', async () => {
+    const user = userOwnedBy(primary!, 1, 9000);
+    const before = primary!.table().version;
+    const victim = primary!.pids()[1]!;
+    // Every claim fails while the table is away (as in a Postgres outage at a table change).
+    await locker.query('alter table shard_epochs rename to shard_epochs_away');
+    try {
+      process.kill(victim, 'SIGKILL');
+      // Two tables follow: every shard to the first worker, then half back to the restarted one
+      // (sent 5 s later, since the first worker's claim fails); the restarted worker's claim fails too.
+      while (primary!.table().version < before + 2) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await locker.query('alter table shard_epochs_away rename to shard_epochs');
+    }
+    const refused: string[] = [];
+    let result: DispatchResult | undefined;
+    for (let i = 0; i < 100 && result === undefined; i++) {
+      try {
+        result = (await primary!.injectVia(i % 2, {
+          botId: 'b',
+          userId: user,
+          event: { type: 'start' },
+          inputKey: `claim-retry:${i}`,
+        })) as DispatchResult;
+      } catch (error) {
+        refused.push((error as BotflowError).code);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(result !== undefined, `never committed; refused: ${[...new Set(refused)].join(', ')}`);
+    assert.equal(primary!.table().version, before + 2, 'no newer table came to take the shards');
+    assert.notEqual(primary!.pids()[1], victim, 'the worker was restarted');
+    await primary!.settled();
+  });
 });
