@@ -90,7 +90,9 @@ let nextPlan = 1;
  * deallocated (the embedded PGlite socket server keeps one session for every connection, so they
  * would pile up), and `plan_cache_mode` is set to reuse the generic plan (by default Postgres
  * re-plans a statement over `unnest` arrays on every execution, which costs more than running it).
- * Once `REPLAN_MS` old at `now`, the statement is deallocated and named anew, so it is planned again.
+ * Once `REPLAN_MS` old at `now`, the statement is deallocated and named anew, so it is planned again;
+ * so are its variants, the statements named `<name>_<anything>` (the group commit's, one per set of
+ * parts a batch has).
  */
 export async function preparedName(client: pg.ClientBase, base: string, now = Date.now()): Promise<string> {
   let session = sessions.get(client);
@@ -101,8 +103,14 @@ export async function preparedName(client: pg.ClientBase, base: string, now = Da
   const kept = session.bases.get(base);
   if (kept !== undefined && now - kept.at < REPLAN_MS) return kept.name;
   if (kept !== undefined) {
-    await client.query(`deallocate "${kept.name}"`);
-    forgetParsed(client, kept.name);
+    const { rows } = await client.query<{ name: string }>(
+      `select name from pg_prepared_statements where name = $1 or starts_with(name, $1 || '_')`,
+      [kept.name],
+    );
+    for (const { name } of rows) {
+      await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
+      forgetParsed(client, name);
+    }
   } else {
     const results = (await client.query(
       `set plan_cache_mode = force_generic_plan;

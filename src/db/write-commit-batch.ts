@@ -14,6 +14,7 @@ import { markEffectsDoneSql } from './mark-effects-done.ts';
 
 /** A compiled batch statement: its text and how to bind a batch to it. */
 export interface CommitStatement {
+  /** The statement with every part: what a batch that has effects, timers, done-marks and records of every kind runs. */
   text: string;
   /**
    * The parameters of `rows` (each given its index in the batch) and of the effect keys to mark done
@@ -24,10 +25,17 @@ export interface CommitStatement {
     xstateVersion: string,
     doneKeys: readonly string[],
   ): unknown[];
+  /**
+   * The statement a batch bound by `bind` runs: the parts whose arrays are all empty (no timers, no
+   * records of a kind, no done-marks) are left out with their parameters, so Postgres neither starts
+   * nor runs them. `key` names the variant (the parts kept), for its prepared statement's name.
+   */
+  variant(values: readonly unknown[]): { key: string; text: string; values: unknown[] };
 }
 
 const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::int[], $8::text[], $9::int[], $10::jsonb[], $11::text[]`;
-const FIRST_WRITER_PARAM = 23;
+/** The head's parameters: the XState version and the rows' ten arrays. */
+const HEAD_PARAMS = 11;
 
 /**
  * The fixed part of the statement: the rows (`input`), their checks in order (epoch, input key, row
@@ -84,58 +92,110 @@ const COMMIT_HEAD = `with
   done as materialized (
     select a.* from checked a join written w on w.i = a.i),
   inputs_done as (
-    insert into processed_inputs (key) select k from done where k is not null on conflict do nothing),
-  effects_done as (
+    insert into processed_inputs (key) select k from done where k is not null on conflict do nothing)`;
+
+/** A part of the statement after the fixed head, written from the number of its first parameter. */
+interface OptionalPart {
+  /** How many parameters (arrays) it binds; the first is empty when the part has nothing to write. */
+  params: number;
+  text(first: number): string;
+}
+
+/** The fixed parts that may have nothing to write: effects, timer cancels and starts, done-marks. */
+const FIXED_PARTS: readonly OptionalPart[] = [
+  {
+    params: 4,
+    text: (p) => `effects_done as (
     insert into effects (bot_id, user_id, idempotency_key, effect, flow_version)
     select d.b, d.u, x.key, x.effect, coalesce(x.fv, d.v)
-    from unnest($12::int[], $13::text[], $14::jsonb[], $15::int[]) with ordinality as x(r, key, effect, fv, ord)
+    from unnest($${p}::int[], $${p + 1}::text[], $${p + 2}::jsonb[], $${p + 3}::int[]) with ordinality as x(r, key, effect, fv, ord)
     join done d on d.i = x.r order by x.ord
-    on conflict (idempotency_key) do nothing),
-  timers_cancelled as (
+    on conflict (idempotency_key) do nothing)`,
+  },
+  {
+    params: 2,
+    text: (p) => `timers_cancelled as (
     insert into timers (id, bot_id, user_id, shard, timer_id, due_at, event, status)
     select q.id, q.bot_id, q.user_id, q.shard, q.timer_id, q.due_at, q.event, 'cancelled'
-    from unnest($16::int[], $17::text[]) as x(r, id) join done d on d.i = x.r
+    from unnest($${p}::int[], $${p + 1}::text[]) as x(r, id) join done d on d.i = x.r
     cross join lateral (select t.id, t.bot_id, t.user_id, t.shard, t.timer_id, t.due_at, t.event from timers t
       where t.bot_id = d.b and t.user_id = d.u and t.timer_id = x.id and t.status = 'pending' limit 1) q
-    on conflict (id) do update set status = 'cancelled' where timers.status = 'pending'),
-  timers_started as (
+    on conflict (id) do update set status = 'cancelled' where timers.status = 'pending')`,
+  },
+  {
+    params: 4,
+    text: (p) => `timers_started as (
     insert into timers (bot_id, user_id, shard, timer_id, due_at, event)
     select d.b, d.u, d.sh, x.id, x.due, x.event
-    from unnest($18::int[], $19::text[], $20::timestamptz[], $21::jsonb[]) as x(r, id, due, event)
+    from unnest($${p}::int[], $${p + 1}::text[], $${p + 2}::timestamptz[], $${p + 3}::jsonb[]) as x(r, id, due, event)
     join done d on d.i = x.r
     on conflict (bot_id, user_id, timer_id) where status = 'pending'
-    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard),
-  effects_marked as (
-    ${markEffectsDoneSql('$22')})`;
+    do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard)`,
+  },
+  {
+    params: 1,
+    text: (p) => `effects_marked as (
+    ${markEffectsDoneSql(`$${p}`)})`,
+  },
+];
 
 /** Every row's outcome: its check's, or a conflict if its snapshot write found the row changed. */
 const COMMIT_TAIL = `
 select a.i, case when a.outcome <> 'ok' then a.outcome when w.i is null then 'version_conflict' else 'ok' end as outcome
 from checked a left join written w on w.i = a.i`;
 
+/** A record writer as a part of the statement: its CTE, named by the writer's place. */
+function writerPart(writer: RecordWriter, w: number): OptionalPart {
+  const names = writer.columns.map(([name]) => name);
+  return {
+    params: 1 + writer.columns.length,
+    text(first) {
+      const arrays = [
+        `$${first}::int[]`,
+        ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
+      ];
+      const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}, x.ord
+        from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
+        join done d on d.i = x.r order by x.ord)`;
+      return `record_${w} as (${writer.statement(source)})`;
+    },
+  };
+}
+
+/** The statement with the parts `kept` (one flag per optional part), its parameters numbered in order. */
+function assemble(parts: readonly OptionalPart[], kept: readonly boolean[]): string {
+  let next = HEAD_PARAMS + 1;
+  const texts: string[] = [];
+  parts.forEach((part, k) => {
+    if (!kept[k]) return;
+    texts.push(part.text(next));
+    next += part.params;
+  });
+  return `${COMMIT_HEAD}${texts.map((t) => `,\n  ${t}`).join('')}${COMMIT_TAIL}`;
+}
+
 /** Builds the one statement of a group commit for a fixed set of record writers. */
 export function buildCommitStatement(writers: readonly RecordWriter[]): CommitStatement {
   const kinds = new Set<string>();
-  let next = FIRST_WRITER_PARAM;
-  const parts = writers.map((writer, w) => {
+  for (const writer of writers) {
     if (kinds.has(writer.kind))
       throw new BotflowError('CONFIG_INVALID', `two record writers for kind ${writer.kind}`);
     kinds.add(writer.kind);
-    const first = next;
-    next += 1 + writer.columns.length;
-    const arrays = [
-      `$${first}::int[]`,
-      ...writer.columns.map(([, type], c) => `$${first + 1 + c}::${type}[]`),
-    ];
-    const names = writer.columns.map(([name]) => name);
-    const source = `(select d.b as bot_id, d.u as user_id, d.sh as shard, ${names.map((n) => `x.${n}`).join(', ')}, x.ord
-        from unnest(${arrays.join(', ')}) with ordinality as x(r, ${names.join(', ')}, ord)
-        join done d on d.i = x.r order by x.ord)`;
-    return `record_${w} as (${writer.statement(source)})`;
-  });
-  const text = `${COMMIT_HEAD}${parts.map((p) => `,\n  ${p}`).join('')}${COMMIT_TAIL}`;
+  }
+  const parts = [...FIXED_PARTS, ...writers.map(writerPart)];
+  /** Where each part's parameters start in the full list (0-based). */
+  const offsets: number[] = [];
+  let offset = HEAD_PARAMS;
+  for (const part of parts) {
+    offsets.push(offset);
+    offset += part.params;
+  }
+  const variants = new Map<string, string>();
   return {
-    text,
+    text: assemble(
+      parts,
+      parts.map(() => true),
+    ),
     bind: (rows, xstateVersion, doneKeys) => [
       xstateVersion,
       ...rowParams(rows),
@@ -144,6 +204,20 @@ export function buildCommitStatement(writers: readonly RecordWriter[]): CommitSt
       doneKeys,
       ...writers.flatMap((writer) => writerParams(writer, rows)),
     ],
+    variant(values) {
+      const kept = parts.map((_, k) => (values[offsets[k]!] as unknown[]).length > 0);
+      const key = kept.map((k) => (k ? '1' : '0')).join('');
+      let text = variants.get(key);
+      if (text === undefined) {
+        text = assemble(parts, kept);
+        variants.set(key, text);
+      }
+      const used = values.slice(0, HEAD_PARAMS);
+      parts.forEach((part, k) => {
+        if (kept[k]) used.push(...values.slice(offsets[k], offsets[k]! + part.params));
+      });
+      return { key, text, values: used };
+    },
   };
 }
 
@@ -210,8 +284,9 @@ function writerParams(writer: RecordWriter, rows: ReadonlyArray<{ i: number; row
 /**
  * Writes one batch in one statement and returns one outcome per row, in order. A conversation appears
  * at most once per batch (its mailbox waits for the commit); a repeat is a version conflict, left for
- * the caller to reload and retry. `name` makes it a prepared statement on `client` (null: unnamed).
- * `doneKeys` are effects recorded done by the same statement (none by default).
+ * the caller to reload and retry. The batch runs its variant of the statement (the parts it has
+ * nothing for left out); with `name`, as the prepared statement `<name>_<variant key>` on `client`
+ * (null: unnamed). `doneKeys` are effects recorded done by the same statement (none by default).
  */
 export async function writeCommitBatch(
   client: pg.ClientBase,
@@ -230,8 +305,9 @@ export async function writeCommitBatch(
     seen.add(key);
     bound.push({ i, row });
   }
-  const values = statement.bind(bound, xstateVersion, doneKeys);
-  const config = name === null ? { text: statement.text, values } : { name, text: statement.text, values };
+  const variant = statement.variant(statement.bind(bound, xstateVersion, doneKeys));
+  const { text, values } = variant;
+  const config = name === null ? { text, values } : { name: `${name}_${variant.key}`, text, values };
   const result = await client.query<{ i: number; outcome: CommitOutcome }>(config);
   for (const { i, outcome } of result.rows) outcomes[i] = outcome;
   return outcomes;

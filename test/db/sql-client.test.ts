@@ -87,4 +87,27 @@ describe('preparedName', () => {
       [replanned],
     );
   });
+
+  it("deallocates a replanned name's variants with it (`<name>_<key>`), and no other name", async () => {
+    const t0 = 5_000_000;
+    const first = await preparedName(session, 'bf_variants', t0);
+    const other = `${first}9`;
+    for (const name of [`${first}_01`, `${first}_11`, other]) await run(name);
+    const replanned = await preparedName(session, 'bf_variants', t0 + REPLAN_MS);
+    await run(`${replanned}_01`);
+    const prepared = (
+      await session.query<{ name: string }>(
+        `select name from pg_prepared_statements where starts_with(name, 'bf_variants_') order by name`,
+      )
+    ).rows.map((r) => r.name);
+    assert.deepEqual(prepared, [other, `${replanned}_01`].sort());
+    const parsed = (session as unknown as { connection: { parsedStatements: Record<string, string> } })
+      .connection.parsedStatements;
+    assert.deepEqual(
+      Object.keys(parsed)
+        .filter((name) => name.startsWith('bf_variants_'))
+        .sort(),
+      [other, `${replanned}_01`].sort(),
+    );
+  });
 });

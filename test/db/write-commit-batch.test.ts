@@ -88,6 +88,46 @@ describe('buildCommitStatement', () => {
     assert.deepEqual(params[21], ['done-1']);
     assert.deepEqual(params.slice(22), [[0, 4, 4], ['n1', 'n2', 'n3'], [0], ['l1'], [1]]);
   });
+
+  it('leaves the parts a batch has nothing for out of its variant, with their parameters, numbering the rest in order', () => {
+    const statement = buildCommitStatement([NOTE, PAIR]);
+    const bare = statement.variant(statement.bind([{ i: 0, row: row() }], '5', []));
+    assert.equal(bare.key, '000000');
+    assert.equal(bare.values.length, 11, 'the XState version and the rows arrays only');
+    for (const part of ['effects_done', 'timers_cancelled', 'timers_started', 'effects_marked', 'record_'])
+      assert.ok(!bare.text.includes(`${part}`), `${part} left out`);
+    assert.match(bare.text, /inputs_done as/);
+
+    const paired = row({
+      effects: [{ key: 'v:e1', effect: {} as never }],
+      records: [{ kind: 'pair', left: 'l1', right: 1 }],
+    });
+    const some = statement.variant(statement.bind([{ i: 0, row: paired }], '5', ['done-1']));
+    assert.equal(some.key, '100101');
+    assert.match(
+      some.text,
+      /effects_done as[\s\S]*unnest\(\$12::int\[\], \$13::text\[\], \$14::jsonb\[\], \$15::int\[\]\)/,
+    );
+    assert.match(some.text, /effects_marked as[\s\S]*\$16/);
+    assert.match(some.text, /record_1 as[\s\S]*unnest\(\$17::int\[\], \$18::text\[\], \$19::int\[\]\)/);
+    assert.ok(!some.text.includes('record_0') && !some.text.includes('timers_'));
+    assert.equal(some.values.length, 19);
+    assert.deepEqual(some.values.slice(11, 12), [[0]]);
+    assert.deepEqual(some.values.slice(15), [['done-1'], [0], ['l1'], [1]]);
+
+    const full = statement.bind(
+      [{ i: 0, row: { ...paired, records: [...paired.records!, { kind: 'note', note: 'n' }] } }],
+      '5',
+      ['done-1'],
+    );
+    (full[15] as unknown[]).push(0);
+    (full[16] as unknown[]).push('t-1');
+    (full[17] as unknown[]).push(0);
+    const all = statement.variant(full);
+    assert.equal(all.key, '111111');
+    assert.equal(all.text, statement.text, 'a batch with every part runs the whole statement');
+    assert.deepEqual(all.values, full);
+  });
 });
 
 describe('writeCommitBatch against Postgres', () => {
@@ -150,6 +190,31 @@ describe('writeCommitBatch against Postgres', () => {
       `select idempotency_key from effects where idempotency_key like 'wcb:%'`,
     );
     assert.deepEqual(effects, [{ idempotency_key: 'wcb:e1' }]);
+  });
+
+  it('runs each variant under its own prepared name: a batch without records or effects, then one with both', async () => {
+    const plain = row();
+    const full = row({
+      records: [{ kind: 'note', note: 'variant' }],
+      effects: [{ key: 'wcb:variant', effect: {} as never }],
+      timersStarted: [{ timerId: 'vt', dueAt: 1_900_000_000_000, event: { type: 'x' } }],
+    });
+    assert.deepEqual(await writeCommitBatch(client, statement, [plain], '5', 'bf_variant'), ['ok']);
+    assert.deepEqual(await writeCommitBatch(client, statement, [full], '5', 'bf_variant'), ['ok']);
+    const names = await query<{ name: string }>(
+      `select name from pg_prepared_statements where starts_with(name, 'bf_variant_') order by name`,
+    );
+    assert.deepEqual(
+      names.map((n) => n.name),
+      ['bf_variant_00000', 'bf_variant_10101'],
+    );
+    assert.deepEqual(await query(`select note from commit_notes where note = 'variant'`), [
+      { note: 'variant' },
+    ]);
+    assert.deepEqual(
+      await query(`select timer_id from timers where user_id = $1 and status = 'pending'`, [full.userId]),
+      [{ timer_id: 'vt' }],
+    );
   });
 
   it('marks effects done in the same statement even when every row of it is refused', async () => {
