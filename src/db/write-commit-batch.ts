@@ -4,7 +4,8 @@
  * order and probed by key: a scan of all 1024 rows cost a tenth of a millisecond per commit), refuses
  * processed inputs and stale row versions, and writes the snapshots, effects, timers and records of
  * the accepted rows only. Run in autocommit, it is one round trip and one transaction; it returns every
- * row's outcome.
+ * row's outcome. A batch runs only the parts it has something for (its variant): each part left out
+ * cost Postgres its start-up and a join of the batch, a third of a one-row commit's CPU in all.
  */
 import type pg from 'pg';
 import { BotflowError } from '../errors.ts';
@@ -38,14 +39,14 @@ const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[
 const HEAD_PARAMS = 11;
 
 /**
- * The fixed part of the statement: the rows (`input`), their checks in order (epoch, input key, row
+ * The head of the statement, in every variant: the rows (`input`), their checks in order (epoch, input key, row
  * version) into `checked` (each a lateral probe of the primary key: the plan is generic, made once per
  * connection and kept until the tables are analyzed again; made while they were small, an `exists`
  * there became a hashed subplan that read all of `processed_inputs` and `conversations` on every
  * commit, 12 ms of Postgres CPU per commit at 40k processed inputs), the snapshot writes whose
- * returned rows make `done`, and what `done` rows write: their input keys, effects and timers; then
- * the done-marks of effects that ran meanwhile (whatever the rows' outcomes: they ride the round
- * trip). A cancel finds its pending timer by a lateral probe and cancels it by an upsert of its id
+ * returned rows make `done`, and their input keys. The optional parts (`FIXED_PARTS`, then one per
+ * record writer) write what `done` rows carry, effects and timers, and the done-marks of effects that
+ * ran meanwhile (whatever the rows' outcomes: they ride the round trip). A cancel finds its pending timer by a lateral probe and cancels it by an upsert of its id
  * whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets
  * the generic plan choose its access: made on small tables it walked every pending timer per cancel.
  * Record writers append their parts. The checks read the statement's snapshot: no other transaction
