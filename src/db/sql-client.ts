@@ -107,22 +107,24 @@ export async function preparedName(client: pg.ClientBase, base: string, now = Da
       `select name from pg_prepared_statements where name = $1 or starts_with(name, $1 || '_')`,
       [kept.name],
     );
-    for (const { name } of rows) {
-      await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
-      forgetParsed(client, name);
-    }
+    await deallocate(client, rows);
   } else {
     const results = (await client.query(
       `set plan_cache_mode = force_generic_plan;
        select name from pg_prepared_statements where starts_with(name, '${base}_')`,
     )) as unknown as Array<pg.QueryResult<{ name: string }>>;
-    for (const { name } of results[1]?.rows ?? []) {
-      await client.query(`deallocate "${name.replaceAll('"', '""')}"`);
-    }
+    await deallocate(client, results[1]?.rows ?? []);
   }
   const name = `${base}_${session.id}_${nextPlan++}`;
   session.bases.set(base, { name, at: now });
   return name;
+}
+
+/** Deallocates the named statements in one round trip, and forgets them in node-postgres. */
+async function deallocate(client: pg.ClientBase, statements: ReadonlyArray<{ name: string }>): Promise<void> {
+  if (statements.length === 0) return;
+  await client.query(statements.map(({ name }) => `deallocate "${name.replaceAll('"', '""')}"`).join('; '));
+  for (const { name } of statements) forgetParsed(client, name);
 }
 
 /**
