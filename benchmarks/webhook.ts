@@ -86,7 +86,7 @@ const CONVERSATIONS_TOKEN = `7300000003:bench-${randomBytes(8).toString('hex')}`
 const SAME_CALLS_TOKEN = `7300000004:bench-${randomBytes(8).toString('hex')}`;
 const CLUSTER_TOKEN = `7300000005:bench-${randomBytes(8).toString('hex')}`;
 const SQL_DIR = mkdtempSync(join(tmpdir(), 'botflow-bench-sql-'));
-/** Postgres flushes a backend's statistics at most once a second: wait that long before reading them. */
+/** The botflow processes write their SQL counts every 500 ms (`count-sql.ts`): wait longer than that before reading them. */
 const STATS_FLUSH_MS = 1100;
 const PROFILE_DIR = process.env['BENCH_CPU_PROF'] || undefined;
 
@@ -127,29 +127,16 @@ async function backendPids(db: string | null): Promise<number[]> {
   return rows.rows.map((r) => r.pid);
 }
 
-/**
- * Transactions committed or rolled back in a bench database so far (0 without one). As last flushed:
- * a backend that goes idle may hold its last second's counts for up to 10 s, so they land in a later
- * window of the same database (each system has its own; the baselines none).
- */
-async function transactions(db: string | null): Promise<number> {
-  if (db === null) return 0;
-  const rows = await monitor.query<{ n: string }>(
-    'select xact_commit + xact_rollback as n from pg_stat_database where datname = $1',
-    [db],
-  );
-  return Number(rows.rows[0]?.n ?? 0);
-}
-
 /** SQL statements sent so far by `pids` (processes that preload `count-sql.ts`), in total and by statement head. */
 function statements(pids: readonly number[]): SqlCount {
-  const sum: SqlCount = { total: 0, byText: {} };
+  const sum: SqlCount = { total: 0, byText: {}, transactions: 0 };
   const files = new Set(pids.map(String));
   for (const file of readdirSync(SQL_DIR).filter((f) => files.has(f))) {
     const count = JSON.parse(
       readFileSync(join(SQL_DIR, file), 'utf8') || '{"total":0,"byText":{}}',
     ) as SqlCount;
     sum.total += count.total;
+    sum.transactions += count.transactions ?? 0;
     for (const [head, n] of Object.entries(count.byText)) sum.byText[head] = (sum.byText[head] ?? 0) + n;
   }
   return sum;
@@ -170,8 +157,7 @@ type Processes = Record<string, () => number[]>;
 /**
  * Runs `work` (which drives `updates` updates) and returns its CPU ms per update by process (the
  * system's own, then Postgres backends of its database `db` and the Redis server, which other
- * clients of this machine share), and SQL statements (of its processes) and transactions (of `db`)
- * per update.
+ * clients of this machine share), and SQL statements and transactions (of its processes) per update.
  */
 async function account<T>(updates: number, processes: Processes, db: string | null, work: () => Promise<T>) {
   const groups = {
@@ -182,7 +168,6 @@ async function account<T>(updates: number, processes: Processes, db: string | nu
   let backendPidsNow = await backendPids(db);
   const own = Object.values(processes).flatMap((pids) => pids());
   await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
-  const xactBefore = await transactions(db);
   const sqlBefore = statements(own);
   const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, snapshotCpu(pids())]));
   const result = await work();
@@ -202,7 +187,7 @@ async function account<T>(updates: number, processes: Processes, db: string | nu
     cpu_ms_per_update: { total_without_redis: round(total, 3), ...byProcess },
     sql_statements_per_update: round((sqlAfter.total - sqlBefore.total) / updates, 3),
     sql_statements_by_head: statementsBetween(sqlBefore, sqlAfter),
-    transactions_per_update: round(((await transactions(db)) - xactBefore) / updates, 3),
+    transactions_per_update: round((sqlAfter.transactions - sqlBefore.transactions) / updates, 3),
   };
 }
 
@@ -608,7 +593,7 @@ try {
       users: USERS,
       concurrency: CONCURRENCY,
       measured:
-        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the system database, botflow at 2 workers on a database of its own; redis and rabbitmq: the whole shared servers, left out of the total); transactions: pg_stat_database xact_commit+xact_rollback delta; sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded); a webhook answer naming a method (a webhook reply: botflow answers a button press so) is run by the fake Bot API as Telegram runs it and counts as that call',
+        'latency_ms: webhook POST sent -> first Bot API call for that chat received by the fake Bot API (same clock); answer_ms: POST sent -> 200 (botflow: state committed); a user posts its next update once all sends of the previous one arrived; cpu_ms_per_update: /proc utime+stime of each process over the measured run / updates (postgres: backends of the system database, botflow at 2 workers on a database of its own; redis and rabbitmq: the whole shared servers, left out of the total); transactions: counted in the pg clients of botflow (a statement outside begin...commit, or a begin; pg_stat_database gets the counts of a backend up to 10 s after it went idle, which missed those of botflow in runs measuring systems in turns); sql statements: pg Client.query calls counted in botflow processes (pg_stat_statements is not loaded); a webhook answer naming a method (a webhook reply: botflow answers a button press so) is run by the fake Bot API as Telegram runs it and counts as that call',
       updates_per_user:
         '/start, a wrong e-mail, an e-mail, the first offer button (botflow and the conversations build: opens a sandbox PIX charge and sends its QR photo)',
       botflow: {
