@@ -12,6 +12,10 @@ import { isTooOld, nextRetryDelay, type SendResult, sendConversionEvents } from 
 
 /** Meta's "invalid parameter": one bad event rejects the whole request. */
 const INVALID_PARAMETER = 100;
+/** How long one request to Meta may take before it fails as a network error. */
+const SEND_TIMEOUT_MS = 10_000;
+/** Kept free at the end of a lease for marking what was sent. */
+const LEASE_MARGIN_MS = 2_000;
 
 export interface ConversionSenderOptions {
   outbox: ConversionOutbox;
@@ -25,6 +29,11 @@ export interface ConversionSenderOptions {
   random?(): number;
   maxAttempts?: number;
   batchSize?: number;
+  /**
+   * How long claimed events stay invisible to other senders (default 20 s): when a sender dies
+   * holding them, that is how late they go out. No request starts that could outlast it.
+   */
+  leaseMs?: number;
   onSent?(count: number): void;
 }
 
@@ -45,11 +54,15 @@ function groupBySender(rows: ConversionRow[]) {
 
 /**
  * Sends one round of due events, each with the Meta credentials of the bot that produced it; returns
- * how many were handled (sent, rescheduled or dead).
+ * how many were claimed. A request that could end after the lease is not started: its events stay
+ * claimed until the lease ends, then go out in a later round (rather than twice, by two senders).
  */
 export async function sendDueConversions(options: ConversionSenderOptions): Promise<number> {
   const now = options.now();
-  const rows = await options.outbox.claim(now, options.batchSize ?? 500, 60_000);
+  const leaseMs = options.leaseMs ?? 20_000;
+  const rows = await options.outbox.claim(now, options.batchSize ?? 500, leaseMs);
+  /** Whether a request started now surely ends, with its marks, within the lease. */
+  const inLease = () => options.now() - now + SEND_TIMEOUT_MS + LEASE_MARGIN_MS <= leaseMs;
   const bySender = groupBySender(rows);
   const maxAttempts = options.maxAttempts ?? 12;
   const settle = async (rows: ConversionRow[], result: SendResult) => {
@@ -100,9 +113,11 @@ export async function sendDueConversions(options: ConversionSenderOptions): Prom
         accessToken: settings.access_token,
         ...(settings.test_event_code === undefined ? {} : { testEventCode: settings.test_event_code }),
         events: rows.map((r) => r.payload),
+        timeoutMs: SEND_TIMEOUT_MS,
       });
     // Meta rejects a whole batch for one invalid event: halve it until only the bad ones die.
     const deliver = async (batch: typeof live): Promise<void> => {
+      if (!inLease()) return;
       const result = await send(batch);
       if (!result.ok && !result.retryable && result.code === INVALID_PARAMETER && batch.length > 1) {
         const half = Math.ceil(batch.length / 2);

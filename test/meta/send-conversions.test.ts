@@ -135,4 +135,63 @@ describe('sendDueConversions', () => {
       { event_id: eventIdFor('Lead', 'gone'), last_error: 'bot b3 has no pixel settings for this pixel id' },
     ]);
   });
+
+  it('starts no request that could outlast its lease: those events go out once the lease ends, once', async () => {
+    const outbox = createConversionOutbox(db.orm);
+    const sql = createSql(db.orm);
+    await sql('delete from conversion_events');
+    const nowS = Math.floor(Date.now() / 1000);
+    const event = (id: string) => {
+      const eventId = eventIdFor('Purchase', id);
+      return {
+        eventId,
+        payload: buildConversionEvent({
+          name: 'Purchase',
+          eventId,
+          eventTime: nowS - 5,
+          actionSource: 'chat',
+          telegramUserId: '42',
+          click: null,
+          valueCents: 990,
+          orderId: id,
+        }),
+      };
+    };
+    await outbox.add({ ...event('late-1'), pixelId: PIXEL, botId: 'b1' });
+    await outbox.add({ ...event('late-2'), pixelId: PIXEL, botId: 'b2' });
+    const tokens: Record<string, string> = { b1: TOKEN, b2: OTHER_TOKEN };
+    const options = {
+      outbox,
+      pixelSettings: async (id: string, botId: string | null) =>
+        id === PIXEL && botId !== null && tokens[botId] !== undefined
+          ? { pixel_id: PIXEL, access_token: tokens[botId] }
+          : null,
+      graphUrl: graph.url,
+      leaseMs: 20_000,
+    };
+    // The first bot's request takes 9 s of the 20 s lease: the second's could end after it.
+    const claimedAt = Date.now() + 1000;
+    let clock = claimedAt;
+    const first = await sendDueConversions({
+      ...options,
+      now: () => clock,
+      onSent: () => {
+        clock += 9_000;
+      },
+    });
+    assert.equal(first, 2, 'both were claimed');
+    const sentWith = (id: string) => graph.tokensByEvent.get(eventIdFor('Purchase', id));
+    const sentOnce = (id: string) =>
+      (graph.events.get(PIXEL) ?? []).filter((e) => e['event_id'] === eventIdFor('Purchase', id)).length;
+    const sentFirst = sentWith('late-1') === undefined ? 'late-2' : 'late-1';
+    const other = sentFirst === 'late-1' ? 'late-2' : 'late-1';
+    assert.equal(sentOnce(sentFirst), 1);
+    assert.equal(sentOnce(other), 0, 'the request that could outlast the lease was not started');
+    // Still claimed: invisible until the lease ends, then sent by the next round.
+    assert.equal(await sendDueConversions({ ...options, now: () => claimedAt + 19_000 }), 0);
+    assert.equal(await sendDueConversions({ ...options, now: () => claimedAt + 20_001 }), 1);
+    assert.equal(sentOnce(other), 1);
+    assert.equal(sentOnce(sentFirst), 1);
+    assert.deepEqual(await outbox.counts(), { pending: 0, sent: 2, dead: 0 });
+  });
 });
