@@ -7,8 +7,6 @@
  * (`qrcode`'s `toBuffer`, as such a bot renders it). Reads BENCH_API_ROOT, BENCH_TOKEN, BENCH_SECRET,
  * BENCH_REDIS_URL, BENCH_PREFIX, BENCH_SANDBOX_URL, BENCH_SANDBOX_KEY; tells its parent the port it serves.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   type Conversation,
   type ConversationFlavor,
@@ -18,47 +16,26 @@ import {
 import { sequentialize } from '@grammyjs/runner';
 import { RedisAdapter } from '@grammyjs/storage-redis';
 import { Bot, type Context, InlineKeyboard, InputFile, webhookCallback } from 'grammy';
-import type { UserFromGetMe } from 'grammy/types';
 import { Redis } from 'ioredis';
 import QRCode from 'qrcode';
+import { sandboxChargeRequest } from './sandbox-charge.ts';
+import { benchBotInfo } from './bench-bot-info.ts';
+import { serveBenchBot } from './serve-bench-bot.ts';
 
 type FunnelContext = ConversationFlavor<Context>;
 
 const env = (name: string) => process.env[name] ?? '';
 const token = env('BENCH_TOKEN');
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const botInfo = {
-  id: Number(token.split(':')[0]),
-  is_bot: true,
-  first_name: 'Bench',
-  username: 'bench_conversations_bot',
-  can_join_groups: false,
-  can_read_all_group_messages: false,
-  supports_inline_queries: false,
-  can_connect_to_business: false,
-  has_main_web_app: false,
-} as UserFromGetMe;
+const botInfo = benchBotInfo(token, 'bench_conversations_bot');
 
 const redis = new Redis(env('BENCH_REDIS_URL'));
 const bot = new Bot<FunnelContext>(token, { botInfo, client: { apiRoot: env('BENCH_API_ROOT') } });
 
 /** Opens the PIX charge of one buyer at the sandbox gateway; returns its BR Code. */
 async function openCharge(orderId: string): Promise<string> {
-  const res = await fetch(`${env('BENCH_SANDBOX_URL')}/v1/charges`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${env('BENCH_SANDBOX_KEY')}`,
-      'idempotency-key': orderId,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify({
-      order_id: orderId,
-      amount_cents: 2990,
-      description: 'Grupo VIP - 30 dias',
-      expires_in_seconds: 1800,
-      notification_url: 'http://127.0.0.1:9/payments',
-    }),
-  });
+  const { url, headers, body } = sandboxChargeRequest(orderId);
+  const res = await fetch(url, { method: 'POST', headers, body });
   if (!res.ok) throw new Error(`the sandbox answered ${res.status}`);
   return ((await res.json()) as { br_code: string }).br_code;
 }
@@ -102,17 +79,6 @@ bot.use(
 bot.use(createConversation(funnel, 'funnel'));
 bot.command('start', (ctx) => ctx.conversation.enter('funnel'));
 
-const handle = webhookCallback(bot, 'http', { secretToken: env('BENCH_SECRET') });
-const server = createServer((req, res) => {
-  handle(req, res).catch(() => {
-    if (!res.headersSent) res.writeHead(500).end();
-  });
-});
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: (server.address() as AddressInfo).port });
-});
-process.on('disconnect', () => {
-  server.close();
-  server.closeAllConnections();
-  redis.disconnect();
-});
+serveBenchBot('conversations-bot', webhookCallback(bot, 'http', { secretToken: env('BENCH_SECRET') }), () =>
+  redis.disconnect(),
+);

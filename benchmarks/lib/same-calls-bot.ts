@@ -8,30 +8,20 @@
  * BENCH_API_ROOT, BENCH_TOKEN, BENCH_SECRET, BENCH_SANDBOX_URL, BENCH_SANDBOX_KEY; tells its parent the
  * port it serves.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Bot, InlineKeyboard, webhookCallback } from 'grammy';
-import type { UserFromGetMe } from 'grammy/types';
 import { request } from 'undici';
 import { BufferedFile, createBufferedUploads } from '../../src/bot/buffered-uploads.ts';
 import { createKeepAliveFetch } from '../../src/bot/keep-alive-fetch.ts';
 import { encodeQrPng } from '../../src/payments/encode-qr-png.ts';
+import { sandboxChargeRequest } from './sandbox-charge.ts';
+import { benchBotInfo } from './bench-bot-info.ts';
+import { serveBenchBot } from './serve-bench-bot.ts';
 
 const env = (name: string) => process.env[name] ?? '';
 const token = env('BENCH_TOKEN');
 const apiRoot = env('BENCH_API_ROOT');
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const botInfo = {
-  id: Number(token.split(':')[0]),
-  is_bot: true,
-  first_name: 'Bench',
-  username: 'bench_same_calls_bot',
-  can_join_groups: false,
-  can_read_all_group_messages: false,
-  supports_inline_queries: false,
-  can_connect_to_business: false,
-  has_main_web_app: false,
-} as UserFromGetMe;
+const botInfo = benchBotInfo(token, 'bench_same_calls_bot');
 
 const transport = createKeepAliveFetch();
 const bot = new Bot(token, {
@@ -48,21 +38,8 @@ bot.api.config.use(
 
 /** Opens one buyer's PIX charge at the sandbox gateway; returns its BR Code. */
 async function openCharge(orderId: string): Promise<string> {
-  const answer = await request(`${env('BENCH_SANDBOX_URL')}/v1/charges`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${env('BENCH_SANDBOX_KEY')}`,
-      'idempotency-key': orderId,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify({
-      order_id: orderId,
-      amount_cents: 2990,
-      description: 'Grupo VIP - 30 dias',
-      expires_in_seconds: 1800,
-      notification_url: 'http://127.0.0.1:9/payments',
-    }),
-  });
+  const { url, headers, body } = sandboxChargeRequest(orderId);
+  const answer = await request(url, { method: 'POST', headers, body });
   const text = await answer.body.text();
   if (answer.statusCode !== 201 && answer.statusCode !== 200)
     throw new Error(`the sandbox answered ${answer.statusCode}`);
@@ -96,18 +73,6 @@ bot.on('callback_query:data', async (ctx) => {
   );
 });
 
-const handle = webhookCallback(bot, 'http', { secretToken: env('BENCH_SECRET') });
-const server = createServer((req, res) => {
-  handle(req, res).catch((error: unknown) => {
-    process.stderr.write(`same-calls-bot: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (!res.headersSent) res.writeHead(500).end();
-  });
-});
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ port: (server.address() as AddressInfo).port });
-});
-process.on('disconnect', () => {
-  server.close();
-  server.closeAllConnections();
+serveBenchBot('same-calls-bot', webhookCallback(bot, 'http', { secretToken: env('BENCH_SECRET') }), () => {
   void transport.close();
 });
