@@ -231,6 +231,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     secretOf: async (botId) => (await settingsOf(botId))?.webhookSecret ?? null,
     handle: handleUpdate,
   });
+  const pageViews = createPageViewRecorder({ pixelOf, outbox: conversions, linkUrl, logger });
   const trackingRedirect = createTrackingRedirect({
     linkOf: (slug) => links.get(slug),
     tracking,
@@ -242,7 +243,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
       metrics.trackingResolution.inc({ source: 'click_lost' });
       logger.warn({ bot_id: botId, code: error.code }, 'click not stored; buyer sent to the bot without it');
     },
-    onClick: createPageViewRecorder({ pixelOf, outbox: conversions, linkUrl, logger }),
+    onClick: pageViews.record,
   });
   const routers = [
     createConversionStatsRouter({ stats: (botId) => readConversionStats(sql, botId) }, config.adminToken),
@@ -286,6 +287,7 @@ export function createFunnel(options: FunnelOptions): Funnel {
     rememberCommitted: (input) => bindings.remember(input),
     runJobs,
     async close() {
+      pageViews.close();
       await qr.close();
       await tracking.close();
       await floodGate.close();

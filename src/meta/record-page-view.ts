@@ -24,6 +24,13 @@ const RETRY_BATCH = 500;
 /** Whether the outbox refused a row because Postgres did not answer (worth trying again). */
 const isOutage = (error: unknown) => error instanceof BotflowError && error.code === 'STORE_UNAVAILABLE';
 
+/** What the tracking router calls for each stored click, and what stops the retries at shutdown. */
+export interface PageViewRecorder {
+  record(token: string, click: ClickPayload): Promise<void>;
+  /** Stops retrying; the rows still kept are logged as lost. */
+  close(): void;
+}
+
 /** Creates the recorder the tracking router calls for each stored click. */
 export function createPageViewRecorder(options: {
   pixelOf(botId: string): Promise<PixelSettings | null>;
@@ -35,12 +42,13 @@ export function createPageViewRecorder(options: {
   retryDelaysMs?: readonly number[];
   /** Rows kept for retry at most (default 10,000). */
   maxWaiting?: number;
-}): (token: string, click: ClickPayload) => Promise<void> {
+}): PageViewRecorder {
   const delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   const maxWaiting = options.maxWaiting ?? 10_000;
   let waiting: PageViewRow[] = [];
   let attempt = 0;
   let timer: NodeJS.Timeout | null = null;
+  let closed = false;
 
   /** Keeps rows the outbox could not take, the oldest dropped past the limit, and schedules a retry. */
   const keep = (rows: readonly PageViewRow[]) => {
@@ -51,7 +59,7 @@ export function createPageViewRecorder(options: {
         options.logger.warn({ event_id: row.eventId }, 'PageView dropped: too many waiting for Postgres');
       waiting = waiting.slice(over);
     }
-    if (timer !== null) return;
+    if (timer !== null || closed) return;
     timer = setTimeout(retry, delays[Math.min(attempt, delays.length - 1)]);
     timer.unref();
   };
@@ -70,7 +78,7 @@ export function createPageViewRecorder(options: {
     if (failed.length > 0 || waiting.length > 0) keep(failed);
   };
 
-  return async (token, click) => {
+  const record = async (token: string, click: ClickPayload) => {
     const pixel = await options.pixelOf(click.bot_id).catch(() => null);
     if (pixel === null) return;
     const { eventId, pixelId, payload } = buildPageViewRow({ pixel, token, click, linkUrl: options.linkUrl });
@@ -83,5 +91,16 @@ export function createPageViewRecorder(options: {
       options.logger.warn({ err: error, event_id: eventId }, 'PageView not recorded yet: kept to try again');
       keep([row]);
     });
+  };
+  return {
+    record,
+    close() {
+      closed = true;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (waiting.length > 0)
+        options.logger.warn({ lost: waiting.length }, 'PageViews still waiting at shutdown: lost');
+      waiting = [];
+    },
   };
 }

@@ -36,10 +36,10 @@ describe('createPageViewRecorder', () => {
       logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) }),
     });
     const token = 'a'.repeat(32);
-    await record(token, click('with-pixel'));
-    await record(token, click('with-pixel'));
-    await record('b'.repeat(32), click('no-pixel'));
-    await record('c'.repeat(32), click('broken'));
+    await record.record(token, click('with-pixel'));
+    await record.record(token, click('with-pixel'));
+    await record.record('b'.repeat(32), click('no-pixel'));
+    await record.record('c'.repeat(32), click('broken'));
     const rows = await database.sql<{
       event_id: string;
       pixel_id: string;
@@ -63,7 +63,7 @@ describe('createPageViewRecorder', () => {
       linkUrl,
       logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
     });
-    await record('d'.repeat(32), click('with-pixel'));
+    await record.record('d'.repeat(32), click('with-pixel'));
     assert.deepEqual(
       logged.map((l) => l['msg']),
       ['PageView not recorded'],
@@ -88,7 +88,7 @@ describe('createPageViewRecorder', () => {
       retryDelaysMs: [20, 40],
     });
     const tokens = ['e', 'f'].map((c) => c.repeat(32));
-    for (const token of tokens) await record(token, click('with-pixel'));
+    for (const token of tokens) await record.record(token, click('with-pixel'));
     const eventIds = tokens.map(
       (token) => buildPageViewRow({ pixel: PIXEL, token, click: click('with-pixel'), linkUrl }).eventId,
     );
@@ -106,9 +106,11 @@ describe('createPageViewRecorder', () => {
     assert.equal(messages.filter((m) => m === 'PageView not recorded yet: kept to try again').length, 2);
     assert.ok(messages.includes('PageViews still waiting'), 'the first retry met the outage too');
     assert.equal(messages.at(-1), 'waiting PageViews recorded');
+    record.close();
+    assert.equal(logged.length, messages.length, 'nothing was left to lose at close');
   });
 
-  it('keeps at most maxWaiting PageViews, dropping the oldest with a warning', async () => {
+  it('keeps at most maxWaiting PageViews, dropping the oldest with a warning, until it is closed', async () => {
     const logged: Array<Record<string, unknown>> = [];
     const record = createPageViewRecorder({
       pixelOf: async () => PIXEL,
@@ -119,11 +121,14 @@ describe('createPageViewRecorder', () => {
       maxWaiting: 2,
     });
     const tokens = ['1', '2', '3'].map((c) => c.repeat(32));
-    for (const token of tokens) await record(token, click('with-pixel'));
+    for (const token of tokens) await record.record(token, click('with-pixel'));
     const dropped = logged.filter((l) => l['msg'] === 'PageView dropped: too many waiting for Postgres');
     assert.deepEqual(
       dropped.map((l) => l['event_id']),
       [buildPageViewRow({ pixel: PIXEL, token: tokens[0]!, click: click('with-pixel'), linkUrl }).eventId],
     );
+    record.close();
+    const lost = logged.find((l) => l['msg'] === 'PageViews still waiting at shutdown: lost');
+    assert.equal(lost?.['lost'], 2, 'closing stops the retries and says what they still held');
   });
 });
