@@ -29,6 +29,25 @@ after(async () => {
   await fresh.drop();
 });
 
+/** A chat-funnel event about `id`, five seconds old, with its deterministic event id. */
+function chatEvent(
+  name: 'Lead' | 'Purchase',
+  id: string,
+  order: { valueCents?: number; orderId?: string } = {},
+) {
+  const eventId = eventIdFor(name, id);
+  const payload = buildConversionEvent({
+    name,
+    eventId,
+    eventTime: Math.floor(Date.now() / 1000) - 5,
+    actionSource: 'chat',
+    telegramUserId: '42',
+    click: null,
+    ...order,
+  });
+  return { eventId, payload };
+}
+
 describe('sendDueConversions', () => {
   it('isolates an invalid event: it alone is dead, the rest of its batch is received once', async () => {
     const outbox = createConversionOutbox(db.orm);
@@ -85,19 +104,7 @@ describe('sendDueConversions', () => {
     const outbox = createConversionOutbox(db.orm);
     const sql = createSql(db.orm);
     await sql('delete from conversion_events');
-    const nowS = Math.floor(Date.now() / 1000);
-    const event = (id: string) => {
-      const eventId = eventIdFor('Lead', id);
-      const payload = buildConversionEvent({
-        name: 'Lead',
-        eventId,
-        eventTime: nowS - 5,
-        actionSource: 'chat',
-        telegramUserId: '42',
-        click: null,
-      });
-      return { eventId, payload };
-    };
+    const event = (id: string) => chatEvent('Lead', id);
     for (const [id, botId] of [
       ['a1', 'b1'],
       ['b1', 'b2'],
@@ -138,25 +145,8 @@ describe('sendDueConversions', () => {
 
   it('starts no request that could outlast its lease: those events go out once the lease ends, once', async () => {
     const outbox = createConversionOutbox(db.orm);
-    const sql = createSql(db.orm);
-    await sql('delete from conversion_events');
-    const nowS = Math.floor(Date.now() / 1000);
-    const event = (id: string) => {
-      const eventId = eventIdFor('Purchase', id);
-      return {
-        eventId,
-        payload: buildConversionEvent({
-          name: 'Purchase',
-          eventId,
-          eventTime: nowS - 5,
-          actionSource: 'chat',
-          telegramUserId: '42',
-          click: null,
-          valueCents: 990,
-          orderId: id,
-        }),
-      };
-    };
+    await createSql(db.orm)('delete from conversion_events');
+    const event = (id: string) => chatEvent('Purchase', id, { valueCents: 990, orderId: id });
     await outbox.add({ ...event('late-1'), pixelId: PIXEL, botId: 'b1' });
     await outbox.add({ ...event('late-2'), pixelId: PIXEL, botId: 'b2' });
     const tokens: Record<string, string> = { b1: TOKEN, b2: OTHER_TOKEN };
