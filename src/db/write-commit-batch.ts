@@ -15,7 +15,7 @@ import { markEffectsDoneSql } from './mark-effects-done.ts';
 
 /** A compiled batch statement: its text and how to bind a batch to it. */
 export interface CommitStatement {
-  /** The statement with every part: what a batch that has effects, timers, done-marks and records of every kind runs. */
+  /** The statement with every part: what a batch with effects, timers, done-marks and every record kind runs. */
   text: string;
   /**
    * The parameters of `rows` (each given its index in the batch) and of the effect keys to mark done
@@ -39,15 +39,15 @@ const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[
 const HEAD_PARAMS = 11;
 
 /**
- * The head of the statement, in every variant: the rows (`input`), their checks in order (epoch, input key, row
- * version) into `checked` (each a lateral probe of the primary key: the plan is generic, made once per
+ * The head of the statement, in every variant: the rows (`input`), their checks in order (epoch,
+ * input key, row version) into `checked` (each a lateral probe of the primary key: the plan is generic, made once per
  * connection and kept until the tables are analyzed again; made while they were small, an `exists`
  * there became a hashed subplan that read all of `processed_inputs` and `conversations` on every
  * commit, 12 ms of Postgres CPU per commit at 40k processed inputs), the snapshot writes whose
  * returned rows make `done`, and their input keys. The optional parts (`FIXED_PARTS`, then one per
  * record writer) write what `done` rows carry, effects and timers, and the done-marks of effects that
- * ran meanwhile (whatever the rows' outcomes: they ride the round trip). A cancel finds its pending timer by a lateral probe and cancels it by an upsert of its id
- * whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets
+ * ran meanwhile (whatever the rows' outcomes: they ride the round trip). A cancel finds its pending
+ * timer by a lateral probe and cancels it by an upsert of its id whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets
  * the generic plan choose its access: made on small tables it walked every pending timer per cancel.
  * Record writers append their parts. The checks read the statement's snapshot: no other transaction
  * writes these conversations or input keys meanwhile, since a shard's one owner commits one batch at
