@@ -39,20 +39,20 @@ const ROW_COLUMNS = `$2::int[], $3::text[], $4::bigint[], $5::int[], $6::bigint[
 const HEAD_PARAMS = 11;
 
 /**
- * The head of the statement, in every variant: the rows (`input`), their checks in order (epoch,
- * input key, row version) into `checked` (each a lateral probe of the primary key: the plan is generic, made once per
- * connection and kept until the tables are analyzed again; made while they were small, an `exists`
- * there became a hashed subplan that read all of `processed_inputs` and `conversations` on every
- * commit, 12 ms of Postgres CPU per commit at 40k processed inputs), the snapshot writes whose
+ * The head of the statement, in every variant: the rows (`input`), their checks in order (epoch, input
+ * key, row version) into `checked` (each a lateral probe of the primary key: the plan is generic, made
+ * once per connection and kept until the tables are analyzed again; made while they were small, an
+ * `exists` there became a hashed subplan that read all of `processed_inputs` and `conversations` on
+ * every commit, 12 ms of Postgres CPU per commit at 40k processed inputs), the snapshot writes whose
  * returned rows make `done`, and their input keys. The optional parts (`FIXED_PARTS`, then one per
  * record writer) write what `done` rows carry, effects and timers, and the done-marks of effects that
  * ran meanwhile (whatever the rows' outcomes: they ride the round trip). A cancel finds its pending
- * timer by a lateral probe and cancels it by an upsert of its id whose insert never happens (a timer fired meanwhile stays fired), since an `update ... from` lets
- * the generic plan choose its access: made on small tables it walked every pending timer per cancel.
- * Record writers append their parts. The checks read the statement's snapshot: no other transaction
- * writes these conversations or input keys meanwhile, since a shard's one owner commits one batch at
- * a time and a new owner's claim waits for the epoch lock; the snapshot writes still guard the
- * version, and a row they miss writes nothing.
+ * timer by a lateral probe and cancels it by an upsert of its id whose insert never happens (a timer
+ * fired meanwhile stays fired), since an `update ... from` lets the generic plan choose its access:
+ * made on small tables it walked every pending timer per cancel. Record writers append their parts.
+ * The checks read the statement's snapshot: no other transaction writes these conversations or input
+ * keys meanwhile, since a shard's one owner commits one batch at a time and a new owner's claim waits
+ * for the epoch lock; the snapshot writes still guard the version, and a row they miss writes nothing.
  */
 const COMMIT_HEAD = `with
   input as materialized (
