@@ -20,6 +20,18 @@ const COUNTERS = [
   'stuck_effects',
 ] as const;
 
+/**
+ * The lines of the suite's stderr that say where it was and what threw: its own progress lines and
+ * the first line of any uncaught error (whose object dump can fill the tail).
+ */
+function headlines(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => /^\[faults |^\S*Error\b|^Uncaught|^node:/.test(line))
+    .slice(-15)
+    .join('\n');
+}
+
 test('--help prints the usage and exits 0; a bad option exits 2', async () => {
   const help = await runSuite(['--help'], 30_000);
   assert.equal(help.code, 0);
@@ -38,7 +50,7 @@ test('every fault at CI size keeps every guarantee', { timeout: 400_000 }, async
   assert.deepEqual(
     reports.map((r) => r['fault']),
     [...FAULTS],
-    `every fault reports (exit code ${run.code}); the suite's stderr ends:\n${run.stderr.slice(-3000)}`,
+    `every fault reports (exit code ${run.code}); the suite's progress and errors:\n${headlines(run.stderr)}\nits stderr ends:\n${run.stderr.slice(-3000)}`,
   );
   for (const report of reports) {
     const label = `${String(report['fault'])}: ${JSON.stringify(report)}`;

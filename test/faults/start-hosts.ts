@@ -171,6 +171,11 @@ async function createStores(run: string, cleanups: Cleanups) {
   const directDb = withUrl(PG_BASE, (u) => (u.pathname = `/${names.dbName}`));
   const db = new pg.Pool({ connectionString: directDb, max: 4, connectionTimeoutMillis: 10_000 });
   cleanups.push(() => db.end());
+  // An idle client's error (its connection closed under it) is the pool's 'error' event: unheard, it
+  // would crash the suite with no report. The next query opens a fresh connection.
+  db.on('error', (error) =>
+    process.stderr.write(`[faults] the suite's own Postgres pool: ${error.message}\n`),
+  );
   return { ...names, directDb, db };
 }
 
