@@ -299,14 +299,23 @@ describe('advanceConversation', () => {
   });
 });
 
+/** The VIP funnel compiled from `machines/`. */
+async function compileVip() {
+  const { readFileSync } = await import('node:fs');
+  return compileFlow(
+    JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8')),
+  );
+}
+
+/** Executed actions as type and params only (what XState and the reused scope both fill). */
+const strip = (actions: Array<{ type: string; params?: unknown }>) =>
+  actions.map((x) => ({ type: x.type, params: x.params }));
+
 describe('fastTransition', () => {
   it('gives the same snapshots and actions as XState transition() over a whole funnel', async () => {
     const { transition } = await import('xstate');
     const { fastTransition } = await import('../../src/flow/advance-conversation.ts');
-    const { readFileSync } = await import('node:fs');
-    const vip = compileFlow(
-      JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8')),
-    );
+    const vip = await compileVip();
     const events = [
       { type: 'start' },
       { type: 'text', text: 'bad' },
@@ -320,8 +329,6 @@ describe('fastTransition', () => {
     ] as const;
     let a = vip.machine.resolveState({ value: '@idle', context: startConversation(vip).context });
     let b = a;
-    const strip = (actions: Array<{ type: string; params?: unknown }>) =>
-      actions.map((x) => ({ type: x.type, params: x.params }));
     for (const event of events) {
       const [na, aa] = transition(vip.machine, a, event as never);
       const [nb, ab] = fastTransition(vip, b, event as never);
@@ -337,12 +344,7 @@ describe('fastTransition', () => {
   it('fastInitialTransition gives the same snapshot and actions as XState initialTransition()', async () => {
     const { initialTransition } = await import('xstate');
     const { fastInitialTransition } = await import('../../src/flow/advance-conversation.ts');
-    const { readFileSync } = await import('node:fs');
-    const vip = compileFlow(
-      JSON.parse(readFileSync(new URL('../../machines/vip-funnel.flow.json', import.meta.url), 'utf8')),
-    );
-    const strip = (actions: Array<{ type: string; params?: unknown }>) =>
-      actions.map((x) => ({ type: x.type, params: x.params }));
+    const vip = await compileVip();
     const [expected, expectedActions] = initialTransition(vip.machine);
     // Twice: the reused scope must not carry anything from one call to the next.
     for (let i = 0; i < 2; i++) {

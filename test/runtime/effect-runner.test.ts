@@ -81,6 +81,24 @@ const charge = (key: string): KeyedEffect => ({
 });
 const FAST = { baseMs: 1, maxMs: 5, maxAttempts: 3 };
 
+/** A runner over a recording outbox with fast retries, collecting what it dispatches to conversations. */
+function startRecordingRunner(
+  options: Pick<Parameters<typeof createEffectRunner>[0], 'handlers' | 'giveUpEvents'>,
+) {
+  const dispatched: Dispatch[] = [];
+  const recording = recordingOutbox();
+  const runner = createEffectRunner({
+    ...options,
+    outbox: recording.outbox,
+    dispatch: async (input) => {
+      dispatched.push(input);
+    },
+    now: Date.now,
+    retry: FAST,
+  });
+  return { runner, dispatched, ...recording };
+}
+
 describe('effect runner', () => {
   // The runner's backoff timers are unref'd (they must not hold a stopping process open): keep this one up.
   let keepAlive: NodeJS.Timeout;
@@ -339,7 +357,6 @@ describe('effect runner', () => {
   });
 
   it("feeds an effect's result back to its conversation, and its registered give-up event when it fails for good", async () => {
-    const dispatched: Dispatch[] = [];
     const created: FlowEvent = {
       type: 'payment.created',
       order: 'pay:1',
@@ -347,8 +364,7 @@ describe('effect runner', () => {
       br_code: '000201',
     };
     let failNext = false;
-    const { outbox, done } = recordingOutbox();
-    const runner = createEffectRunner({
+    const { runner, dispatched, done } = startRecordingRunner({
       handlers: {
         createCharge: async () => {
           if (failNext) throw new BotflowError('UPSTREAM_REJECTED', 'gateway refused');
@@ -362,12 +378,6 @@ describe('effect runner', () => {
           reason: error.code,
         }),
       },
-      outbox,
-      dispatch: async (input) => {
-        dispatched.push(input);
-      },
-      now: Date.now,
-      retry: FAST,
     });
     runner.enqueue([charge('c1')]);
     await runner.idle();
@@ -387,20 +397,12 @@ describe('effect runner', () => {
   });
 
   it('tells the conversation nothing when an effect without a give-up event fails for good', async () => {
-    const dispatched: Dispatch[] = [];
-    const { outbox, failed } = recordingOutbox();
-    const runner = createEffectRunner({
+    const { runner, dispatched, failed } = startRecordingRunner({
       handlers: {
         createCharge: async () => {
           throw new BotflowError('UPSTREAM_REJECTED', 'gateway refused');
         },
       },
-      outbox,
-      dispatch: async (input) => {
-        dispatched.push(input);
-      },
-      now: Date.now,
-      retry: FAST,
     });
     runner.enqueue([charge('c3')]);
     await runner.idle();
